@@ -1,0 +1,78 @@
+/*
+ * db_int.h — the database object, shared by db.c (open, close, writes,
+ * background flush), db_flush.c (memtable to tables) and db_read.c (get and
+ * iterators).
+ *
+ * Threads and locks:
+ * - mu guards mem, imm, imm_log_number, wal, bg_error, closing and the stall
+ *   and flush counters. It is held only for pointer swaps and counters, never
+ *   across I/O, so readers pinning a snapshot never wait behind a disk.
+ * - The commit thread is the only writer of mem's contents and the only one
+ *   that replaces mem and wal (under mu): it may read db->mem and db->wal
+ *   without mu.
+ * - The flush thread owns imm from the moment it is published until it
+ *   clears it (under mu) after the tables are in the manifest.
+ * - version_mu serialises manifest edits (flushes now, compactions later).
+ * - A reader pins mem, imm, the current version and the visible sequence
+ *   number, all under mu, so the four agree: every entry at or below the
+ *   sequence is in one of them.
+ */
+#ifndef STRATA_LSM_DB_INT_H
+#define STRATA_LSM_DB_INT_H
+
+#include "lsm/block_cache.h"
+#include "lsm/commit.h"
+#include "lsm/lsm.h"
+#include "lsm/memtable.h"
+#include "lsm/version.h"
+#include "lsm/wal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct lsm_db {
+	char *dir;
+	lsm_options opt;
+	int lock_fd;
+	lsm_cache *cache;
+	lsm_versions *versions;
+	lsm_wal_io *io;
+	lsm_commit *commit;
+
+	pthread_mutex_t mu;
+	pthread_cond_t flush_cv;   /* flush thread: imm published or closing */
+	pthread_cond_t flushed_cv; /* stalled writers and lsm_flush: imm done */
+	lsm_memtable *mem;
+	lsm_memtable *imm;
+	uint64_t imm_log_number;   /* first WAL segment not covered by imm */
+	lsm_wal *wal;
+	int bg_error;              /* sticky: the engine is read-only */
+	bool closing;
+	pthread_t flush_thread;
+	bool flush_thread_started;
+	uint64_t flushes_done;     /* counts imm flushes, for lsm_flush waiters */
+
+	pthread_mutex_t version_mu;
+
+	atomic_uint_fast64_t write_stalls;
+	atomic_uint_fast64_t write_stall_ns;
+	atomic_uint_fast64_t flushes;
+	atomic_uint_fast64_t flush_bytes;
+	uint64_t wal_torn_tails;
+};
+
+/*
+ * Writes the entries of m to tables, one per time window, folding the
+ * versions of each key, and logs them in one manifest edit. When
+ * set_log_number, the edit also records log_number (WAL segments below it
+ * are then obsolete). Called by the flush thread, and at open and close.
+ */
+int lsm_db_flush_memtable(lsm_db *db, lsm_memtable *m, bool set_log_number, uint64_t log_number);
+
+/* Sets the sticky error (first one wins) and logs it. */
+void lsm_db_set_bg_error(lsm_db *db, int rc, const char *what);
+
+/* Monotonic clock in nanoseconds. */
+uint64_t lsm_now_ns(void);
+
+#endif

@@ -1,0 +1,330 @@
+/*
+ * db_read.c — point lookups and range iterators.
+ *
+ * A read pins a snapshot: the active and immutable memtables, the current
+ * version and the visible sequence number, taken together under db->mu (see
+ * db_int.h). It then merges one iterator per source — memtables first, then
+ * the tables of the time windows the range touches — and folds the versions
+ * of each key newest first (resolve.h), skipping versions newer than the
+ * snapshot. Tables that cannot hold the range are never opened: their key
+ * range or, for a single-series range, their bloom filter rules them out.
+ *
+ * A point lookup is an iterator over [key, key + 1): the same code answers
+ * both, so they cannot disagree.
+ */
+#include "lsm/alloc.h"
+#include "lsm/db_int.h"
+#include "lsm/merge_iter.h"
+#include "lsm/resolve.h"
+
+#include <errno.h>
+
+struct lsm_db_iter {
+	lsm_db *db;
+	lsm_iter *merged;
+	lsm_memtable *mem, *imm;
+	lsm_version *version;
+	uint64_t snapshot;
+	uint8_t lo[LSM_UKEY_LEN];
+	uint8_t hi[LSM_UKEY_LEN];
+	uint8_t key[LSM_UKEY_LEN];
+	lsm_resolve value;
+	bool valid;
+	int status;
+};
+
+/* ukey + 1 as a 16-byte big-endian number; false on overflow (the last key). */
+static bool ukey_successor(uint8_t out[LSM_UKEY_LEN], const uint8_t ukey[LSM_UKEY_LEN])
+{
+	memcpy(out, ukey, LSM_UKEY_LEN);
+	for (int i = LSM_UKEY_LEN - 1; i >= 0; i--) {
+		if (++out[i] != 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The time range a [lo, hi) key range can hold: bounded when it stays within
+ * one series (hi in the same series, or the first key of the next one).
+ */
+static bool single_series_range(const uint8_t *lo, const uint8_t *hi, int64_t *t0, int64_t *t1_incl)
+{
+	uint64_t s_lo = lsm_ukey_series(lo), s_hi = lsm_ukey_series(hi);
+
+	*t0 = lsm_ukey_ts(lo);
+	if (s_hi == s_lo) {
+		if (lsm_ukey_ts(hi) == INT64_MIN)
+			return false; /* empty range */
+		*t1_incl = lsm_ukey_ts(hi) - 1;
+		return true;
+	}
+	if (s_hi == s_lo + 1 && lsm_ukey_ts(hi) == INT64_MIN) {
+		*t1_incl = INT64_MAX;
+		return true;
+	}
+	return false;
+}
+
+/* Does the table's key range [smallest, largest] meet [lo, hi)? */
+static bool table_overlaps(const lsm_sst_props *p, const uint8_t *lo, const uint8_t *hi)
+{
+	return memcmp(p->largest, lo, LSM_UKEY_LEN) >= 0 && memcmp(p->smallest, hi, LSM_UKEY_LEN) < 0;
+}
+
+typedef struct child_list {
+	lsm_iter **items;
+	size_t n;
+	size_t cap;
+} child_list;
+
+static int child_list_push(child_list *l, lsm_iter *it)
+{
+	if (!it)
+		return -ENOMEM;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+		lsm_iter **grown = strata_realloc(l->items, cap * sizeof *grown);
+
+		if (!grown) {
+			lsm_iter_free(it);
+			return -ENOMEM;
+		}
+		l->items = grown;
+		l->cap = cap;
+	}
+	l->items[l->n++] = it;
+	return 0;
+}
+
+/* Adds an iterator for every table of the version that may hold keys in [lo, hi). */
+static int add_table_iters(lsm_db_iter *it, child_list *children)
+{
+	lsm_version *v = it->version;
+	int64_t t0, t1, w0, w1;
+	bool single = single_series_range(it->lo, it->hi, &t0, &t1);
+	uint64_t series = lsm_ukey_series(it->lo);
+	size_t first = 0;
+
+	if (single) {
+		w0 = lsm_window_of(t0, it->db->opt.window_ns);
+		w1 = lsm_window_of(t1, it->db->opt.window_ns);
+		first = lsm_version_find_window(v, w0);
+	}
+	for (size_t i = first; i < v->n_windows; i++) {
+		const lsm_window_files *wf = &v->windows[i];
+
+		if (single && wf->window > w1)
+			break;
+		for (size_t j = 0; j < wf->n_files; j++) {
+			lsm_file *f = wf->files[j];
+			lsm_sst *table;
+			int rc;
+
+			if (!table_overlaps(&f->props, it->lo, it->hi))
+				continue;
+			rc = lsm_file_table(f, &table);
+			if (rc)
+				return rc;
+			if (single && !lsm_sst_may_contain_series(table, series))
+				continue;
+			rc = child_list_push(children, lsm_sst_iter_new(table));
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+int lsm_db_iter_new(lsm_db_iter **out, lsm_db *db, const uint8_t lo[LSM_UKEY_LEN],
+		    const uint8_t hi[LSM_UKEY_LEN])
+{
+	child_list children = { 0 };
+	lsm_db_iter *it;
+	int rc;
+
+	*out = NULL;
+	it = strata_calloc(1, sizeof *it);
+	if (!it)
+		return -ENOMEM;
+	it->db = db;
+	memcpy(it->lo, lo, LSM_UKEY_LEN);
+	memcpy(it->hi, hi, LSM_UKEY_LEN);
+	lsm_resolve_init(&it->value, db->opt.merge, db->opt.merge_ctx);
+
+	pthread_mutex_lock(&db->mu);
+	it->mem = db->mem;
+	lsm_memtable_ref(it->mem);
+	it->imm = db->imm;
+	if (it->imm)
+		lsm_memtable_ref(it->imm);
+	it->version = lsm_versions_current(db->versions);
+	it->snapshot = lsm_commit_visible_seq(db->commit);
+	pthread_mutex_unlock(&db->mu);
+
+	/* Newest sources first: on equal keys the merge prefers earlier children. */
+	rc = child_list_push(&children, lsm_memtable_iter_new(it->mem));
+	if (rc == 0 && it->imm)
+		rc = child_list_push(&children, lsm_memtable_iter_new(it->imm));
+	if (rc == 0)
+		rc = add_table_iters(it, &children);
+	if (rc) {
+		for (size_t i = 0; i < children.n; i++)
+			lsm_iter_free(children.items[i]);
+		strata_free(children.items);
+		lsm_db_iter_free(it);
+		return rc;
+	}
+	it->merged = lsm_merge_iter_new(children.items, children.n);
+	strata_free(children.items);
+	if (!it->merged) {
+		lsm_db_iter_free(it);
+		return -ENOMEM;
+	}
+	*out = it;
+	return 0;
+}
+
+/*
+ * From the merged position, finds the next key below hi with a live value at
+ * the snapshot, folding its versions into it->value.
+ */
+static void find_visible(lsm_db_iter *it)
+{
+	lsm_iter *m = it->merged;
+
+	it->valid = false;
+	while (lsm_iter_valid(m)) {
+		uint8_t last[LSM_IKEY_LEN];
+		bool have_last = false;
+		size_t klen;
+		const uint8_t *k = lsm_iter_key(m, &klen);
+
+		if (memcmp(k, it->hi, LSM_UKEY_LEN) >= 0)
+			return;
+		if (lsm_ikey_seq(k) > it->snapshot) {
+			lsm_iter_next(m);
+			continue;
+		}
+		memcpy(it->key, k, LSM_UKEY_LEN);
+		lsm_resolve_reset(&it->value);
+		for (; lsm_iter_valid(m); lsm_iter_next(m)) {
+			size_t vlen;
+			const uint8_t *v;
+
+			k = lsm_iter_key(m, &klen);
+			if (!lsm_ukey_equal(k, it->key))
+				break;
+			/* The same entry may sit in two sources while a flush publishes. */
+			if (lsm_ikey_seq(k) > it->snapshot || it->value.done ||
+			    (have_last && memcmp(k, last, LSM_IKEY_LEN) == 0))
+				continue;
+			memcpy(last, k, LSM_IKEY_LEN);
+			have_last = true;
+			v = lsm_iter_value(m, &vlen);
+			it->status = lsm_resolve_add(&it->value, lsm_ikey_kind(k), v, vlen);
+			if (it->status)
+				return;
+		}
+		if (it->value.have && !it->value.deleted) {
+			it->valid = true;
+			return;
+		}
+	}
+	it->status = lsm_iter_status(m);
+}
+
+void lsm_db_iter_seek(lsm_db_iter *it, const uint8_t ukey[LSM_UKEY_LEN])
+{
+	uint8_t target[LSM_IKEY_LEN];
+	const uint8_t *from = memcmp(ukey, it->lo, LSM_UKEY_LEN) < 0 ? it->lo : ukey;
+
+	if (it->status)
+		return;
+	lsm_ikey_seek_key(target, from, it->snapshot);
+	lsm_iter_seek(it->merged, target, sizeof target);
+	find_visible(it);
+}
+
+void lsm_db_iter_seek_first(lsm_db_iter *it)
+{
+	lsm_db_iter_seek(it, it->lo);
+}
+
+bool lsm_db_iter_valid(const lsm_db_iter *it)
+{
+	return it->valid;
+}
+
+void lsm_db_iter_next(lsm_db_iter *it)
+{
+	if (!it->valid)
+		return;
+	/* find_visible left the merge on the first entry of the next key. */
+	find_visible(it);
+}
+
+const uint8_t *lsm_db_iter_key(const lsm_db_iter *it)
+{
+	return it->key;
+}
+
+const uint8_t *lsm_db_iter_value(const lsm_db_iter *it, size_t *out_len)
+{
+	*out_len = it->value.len;
+	return it->value.buf;
+}
+
+int lsm_db_iter_status(const lsm_db_iter *it)
+{
+	return it->status;
+}
+
+void lsm_db_iter_free(lsm_db_iter *it)
+{
+	if (!it)
+		return;
+	lsm_iter_free(it->merged);
+	if (it->mem)
+		lsm_memtable_unref(it->mem);
+	if (it->imm)
+		lsm_memtable_unref(it->imm);
+	if (it->version)
+		lsm_version_unref(it->version);
+	lsm_resolve_deinit(&it->value);
+	strata_free(it);
+}
+
+int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t *out_len)
+{
+	uint8_t hi[LSM_UKEY_LEN];
+	lsm_db_iter *it;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (!ukey_successor(hi, ukey))
+		memset(hi, 0xff, sizeof hi); /* the very last key cannot be looked up alone */
+	rc = lsm_db_iter_new(&it, db, ukey, hi);
+	if (rc)
+		return rc;
+	lsm_db_iter_seek_first(it);
+	rc = lsm_db_iter_status(it);
+	if (rc == 0 && !lsm_db_iter_valid(it))
+		rc = STRATA_ENOTFOUND;
+	if (rc == 0) {
+		size_t len;
+		const uint8_t *v = lsm_db_iter_value(it, &len);
+
+		*out = strata_malloc(len ? len : 1);
+		if (!*out) {
+			rc = -ENOMEM;
+		} else {
+			if (len)
+				memcpy(*out, v, len);
+			*out_len = len;
+		}
+	}
+	lsm_db_iter_free(it);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * sstable.h — reading an SSTable: a sorted, immutable file of internal keys,
+ * all in one time window. The format is specified in docs/format-sstable.md
+ * and its constants live in lsm/sstable_format.h.
+ *
+ * An open table (lsm_sst) keeps its file descriptor, index block, bloom
+ * filter and properties in memory; data blocks are read with pread through
+ * the shared block cache. A table is reference counted and immutable: any
+ * number of threads read it at once. Iterators hold a reference.
+ */
+#ifndef STRATA_LSM_SSTABLE_H
+#define STRATA_LSM_SSTABLE_H
+
+#include "lsm/block_cache.h"
+#include "lsm/iter.h"
+#include "lsm/key.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What the builder records about a table; stored in its properties block. */
+typedef struct lsm_sst_props {
+	uint8_t smallest[LSM_IKEY_LEN]; /* first internal key */
+	uint8_t largest[LSM_IKEY_LEN];  /* last internal key */
+	int64_t window;                 /* time window index (key.h lsm_window_of) */
+	int64_t min_ts, max_ts;         /* of the keys' timestamps */
+	uint64_t min_seq, max_seq;
+	uint64_t n_entries;
+	uint64_t n_series;      /* distinct series ids */
+	uint64_t n_data_blocks;
+	uint64_t raw_bytes;     /* keys + values before compression */
+	uint64_t file_bytes;    /* size of the whole file */
+} lsm_sst_props;
+
+typedef struct lsm_sst lsm_sst;
+
+/*
+ * Opens the table at path. Reads and checks the footer, properties, index and
+ * filter: STRATA_ECORRUPT (bad checksum, magic or structure; the message names
+ * the file and offset), STRATA_EVERSION, or -errno. cache may be NULL (blocks
+ * are then read and decoded on every access). file_no keys the cache.
+ */
+int lsm_sst_open(lsm_sst **out, const char *path, uint64_t file_no, lsm_cache *cache);
+void lsm_sst_ref(lsm_sst *s);
+/* Drops a reference; the last one closes the file. */
+void lsm_sst_unref(lsm_sst *s);
+
+const lsm_sst_props *lsm_sst_get_props(const lsm_sst *s);
+uint64_t lsm_sst_file_no(const lsm_sst *s);
+
+/* False when the table certainly holds no key of series_id (bloom filter). */
+bool lsm_sst_may_contain_series(const lsm_sst *s, uint64_t series_id);
+
+/*
+ * An iterator over the table's entries (two levels: index, then data blocks
+ * through the cache). Holds a reference on s. A bad block checksum or a read
+ * error ends it with status() STRATA_ECORRUPT / -errno. NULL on -ENOMEM.
+ */
+lsm_iter *lsm_sst_iter_new(lsm_sst *s);
+
+/*
+ * Reads every block of the file and checks its checksum and structure,
+ * bypassing the cache. 0, or the first STRATA_ECORRUPT / -errno with a
+ * message naming the offset. progress (may be NULL) is called after each
+ * block with the bytes checked so far and the file size.
+ */
+int lsm_sst_verify(lsm_sst *s, void (*progress)(void *ctx, uint64_t done, uint64_t total), void *ctx);
+
+/*
+ * Writes a human-readable description of the file at path to out: footer,
+ * properties, index entries and, when show_entries, every key and value
+ * length, with offsets. Damage is described, not crashed on.
+ */
+int lsm_sst_dump(const char *path, bool show_entries, void *out_file /* FILE * */);
+
+#endif
