@@ -233,6 +233,8 @@ int lsm_db_flush_memtable(lsm_db *db, lsm_memtable *m, bool set_log_number, uint
 		edit.n_added = 0;
 		goto out;
 	}
+	if (edit.n_added == 0)
+		goto out; /* nothing to flush: the edit only moved log_number */
 	atomic_fetch_add(&db->flushes, 1);
 	atomic_fetch_add(&db->flush_bytes, bytes);
 	LOG_INFO("event=flush entries=%llu tables=%zu windows=%zu bytes=%llu ms=%.1f",

@@ -1,7 +1,7 @@
 /*
  * fault.h — fault injection points in the I/O paths, for tests.
  *
- * Every write and sync of the WAL, SSTables and manifest passes a point. A test
+ * Every write and sync of the WAL, SSTables, manifest and catalog passes a point. A test
  * arms a point to fail the Nth operation from now (and, if sticky, every one
  * after) with a chosen errno. Disarmed points cost one relaxed atomic load.
  * The state is process-wide; tests that arm points run them on one engine.
@@ -19,6 +19,8 @@ enum lsm_fault_point {
 	LSM_FAULT_SST_SYNC,
 	LSM_FAULT_MANIFEST_WRITE,
 	LSM_FAULT_MANIFEST_SYNC,
+	LSM_FAULT_CATALOG_WRITE,
+	LSM_FAULT_CATALOG_SYNC,
 	LSM_FAULT_N_POINTS
 };
 

@@ -18,6 +18,7 @@ const char *strata_strerror(int rc)
 	case STRATA_EINVAL: return "invalid argument";
 	case STRATA_ETOOBIG: return "size limit exceeded";
 	case STRATA_ECLOSED: return "closed";
+	case STRATA_ETYPE: return "field type conflict";
 	default:
 		break;
 	}

@@ -25,6 +25,7 @@ enum {
 	STRATA_EINVAL,    /* bad argument or input (the message says which) */
 	STRATA_ETOOBIG,   /* a size limit was exceeded */
 	STRATA_ECLOSED,   /* the object is shutting down */
+	STRATA_ETYPE,     /* a field written with another type than it has */
 	STRATA_ELAST
 };
 

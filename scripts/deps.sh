@@ -4,10 +4,13 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev libzstd-dev
-	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev curl python3)
-if [ "${1:-}" = "--bench" ]; then
-	packages+=(librocksdb-dev)
-fi
+	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev curl python3)
+for arg in "$@"; do
+	case "$arg" in
+	--test) packages+=(influxdb-client python3-influxdb) ;;   # real clients in the integration tests
+	--bench) packages+=(librocksdb-dev victoria-metrics influxdb) ;;  # peers measured side by side
+	esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,7 +5,7 @@
 # report.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-"$here/scripts/deps.sh"
+"$here/scripts/deps.sh" --test
 jobs=$(nproc)
 
 build() { # dir, extra cmake args...

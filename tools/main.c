@@ -16,6 +16,10 @@ static void usage(FILE *f)
 	      "  serve  [--data DIR] [--http ADDR:PORT] [--tcp ADDR:PORT] [--udp ADDR:PORT]\n"
 	      "                    run the server (defaults: ./strata-data, 127.0.0.1:8086,\n"
 	      "                    TCP and UDP 127.0.0.1:8089)\n"
+	      "  import [--data DIR] [--db NAME] [--precision P] FILE|-\n"
+	      "                    bulk-load line protocol (plain or gzip), with progress\n"
+	      "  export [--data DIR] [--db NAME] [--measurement M] [--from NS] [--to NS]\n"
+	      "                    write the points out as line protocol\n"
 	      "  check  [--data DIR]   verify every checksum; exit 1 on damage\n"
 	      "  dump   wal|sst FILE   print one file, one record per line\n"
 	      "  version               print the version\n"
@@ -60,6 +64,10 @@ int main(int argc, char **argv)
 		return cli_serve(argc - 1, argv + 1);
 	if (strcmp(argv[1], "check") == 0)
 		return cli_check(argc - 1, argv + 1);
+	if (strcmp(argv[1], "import") == 0)
+		return cli_import(argc - 1, argv + 1);
+	if (strcmp(argv[1], "export") == 0)
+		return cli_export(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dump") == 0)
 		return cli_dump(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

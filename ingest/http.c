@@ -1,0 +1,547 @@
+/*
+ * http.c — the HTTP API on libmicrohttpd (see http.h).
+ *
+ * Each request gets a context that gathers its body (bounded by
+ * max_body_bytes: past it the rest is discarded and the answer is 413).
+ * When the body is complete the worker thread decodes gzip if asked (again
+ * bounded), runs the write through its own ingest_session and answers.
+ */
+#include "ingest/http.h"
+#include "lsm/alloc.h"
+#include "lsm/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define STRATA_HTTP_VERSION "1.8.10-strata"
+
+struct ingest_http {
+	struct MHD_Daemon *daemon;
+	ingest_engine *engine;
+	ingest_http_options opt;
+	uint16_t port;
+	pthread_key_t session_key;
+	pthread_mutex_t sessions_mu; /* guards sessions */
+	ingest_session **sessions;
+	size_t n_sessions, sessions_cap;
+	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large;
+};
+
+typedef struct request {
+	char *body;
+	size_t len;
+	size_t cap;
+	bool too_large;
+	bool started;
+} request;
+
+void ingest_http_options_default(ingest_http_options *out)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(out, 0, sizeof *out);
+	out->addr = "127.0.0.1:8086";
+	out->max_body_bytes = 25u << 20;
+	out->threads = cores > 2 ? (unsigned)cores * 2 : 4;
+	out->max_connections = 1024;
+	out->timeout_s = 60;
+}
+
+int ingest_parse_addr(const char *text, struct sockaddr_storage *out, unsigned *out_len)
+{
+	char host[256];
+	const char *port;
+	struct addrinfo hints = { 0 }, *res = NULL;
+	size_t host_len;
+	int rc;
+
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+
+		if (!close || close[1] != ':')
+			return strata_error(STRATA_EINVAL, "bad address '%s' (want [v6]:port)", text);
+		text++;
+		host_len = (size_t)(close - text);
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(text, ':');
+
+		if (!colon)
+			return strata_error(STRATA_EINVAL, "bad address '%s' (want host:port)", text);
+		host_len = (size_t)(colon - text);
+		port = colon + 1;
+	}
+	if (host_len >= sizeof host)
+		return strata_error(STRATA_EINVAL, "address too long: '%s'", text);
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	rc = getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &res);
+	if (rc != 0)
+		return strata_error(STRATA_EINVAL, "bad address '%s': %s", text, gai_strerror(rc));
+	memcpy(out, res->ai_addr, res->ai_addrlen);
+	*out_len = (unsigned)res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* ---- responses ---- */
+
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status, const char *type,
+			       const char *body, size_t len)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	if (type)
+		MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
+	MHD_add_response_header(resp, "X-Influxdb-Build", "OSS");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Appends s to out as the inside of a JSON string. */
+static size_t json_escape(char *out, size_t cap, const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len && n + 7 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			out[n++] = '\\';
+			out[n++] = (char)c;
+		} else if (c == '\n') {
+			out[n++] = '\\';
+			out[n++] = 'n';
+		} else if (c < 0x20) {
+			n += (size_t)snprintf(out + n, cap - n, "\\u%04x", c);
+		} else {
+			out[n++] = (char)c;
+		}
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* {"error":"<msg>"} — or, for the v2 API, {"code":"<code>","message":"<msg>"}. */
+static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned status, bool v2, const char *code,
+				     const char *msg)
+{
+	char body[4096], esc[3500];
+
+	json_escape(esc, sizeof esc, msg, strlen(msg));
+	if (v2)
+		snprintf(body, sizeof body, "{\"code\":\"%s\",\"message\":\"%s\"}\n", code, esc);
+	else
+		snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", esc);
+	return respond(conn, status, "application/json", body, strlen(body));
+}
+
+/* ---- sessions: one per worker thread ---- */
+
+static ingest_session *thread_session(ingest_http *h)
+{
+	ingest_session *s = pthread_getspecific(h->session_key);
+
+	if (s)
+		return s;
+	if (ingest_session_new(&s, h->engine) != 0)
+		return NULL;
+	pthread_mutex_lock(&h->sessions_mu);
+	if (h->n_sessions == h->sessions_cap) {
+		size_t cap = h->sessions_cap ? h->sessions_cap * 2 : 16;
+		ingest_session **grown = strata_realloc(h->sessions, cap * sizeof *grown);
+
+		if (!grown) {
+			pthread_mutex_unlock(&h->sessions_mu);
+			ingest_session_free(s);
+			return NULL;
+		}
+		h->sessions = grown;
+		h->sessions_cap = cap;
+	}
+	h->sessions[h->n_sessions++] = s;
+	pthread_mutex_unlock(&h->sessions_mu);
+	pthread_setspecific(h->session_key, s);
+	return s;
+}
+
+/* ---- /write ---- */
+
+/* Inflates a gzip body into *out (bounded by max). 0, STRATA_ETOOBIG, STRATA_EINVAL. */
+static int gunzip(const char *in, size_t in_len, size_t max, char **out, size_t *out_len)
+{
+	z_stream z = { 0 };
+	size_t cap = in_len * 4 + 4096, len = 0;
+	char *buf;
+	int zrc, rc = 0;
+
+	if (cap > max + 1)
+		cap = max + 1;
+	buf = strata_malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		strata_free(buf);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)in_len;
+	do {
+		if (len == cap) {
+			size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+			char *grown;
+
+			if (ncap <= cap) {
+				rc = STRATA_ETOOBIG;
+				break;
+			}
+			grown = strata_realloc(buf, ncap);
+			if (!grown) {
+				rc = -ENOMEM;
+				break;
+			}
+			buf = grown;
+			cap = ncap;
+		}
+		z.next_out = (Bytef *)buf + len;
+		z.avail_out = (uInt)(cap - len);
+		zrc = inflate(&z, Z_NO_FLUSH);
+		len = cap - z.avail_out;
+		if (zrc == Z_STREAM_END)
+			break;
+		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
+			rc = strata_error(STRATA_EINVAL, "bad gzip body: %s", z.msg ? z.msg : "corrupt data");
+			break;
+		}
+		if (zrc == Z_BUF_ERROR && z.avail_in == 0) {
+			rc = strata_error(STRATA_EINVAL, "bad gzip body: truncated");
+			break;
+		}
+	} while (1);
+	inflateEnd(&z);
+	if (rc == 0 && len > max)
+		rc = STRATA_ETOOBIG;
+	if (rc) {
+		strata_free(buf);
+		return rc;
+	}
+	*out = buf;
+	*out_len = len;
+	return 0;
+}
+
+static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn, request *r, bool v2)
+{
+	const char *db = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, v2 ? "bucket" : "db");
+	const char *prec = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "precision");
+	const char *enc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
+	enum ingest_lp_precision precision = INGEST_LP_NS;
+	char dbname[LSM_CATALOG_NAME_MAX + 1], msg[3000];
+	const char *body = r->body;
+	size_t body_len = r->len;
+	char *inflated = NULL;
+	ingest_session *s;
+	ingest_report report;
+	enum MHD_Result ret;
+	int rc;
+
+	if (r->too_large) {
+		atomic_fetch_add(&h->too_large, 1);
+		return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, v2, "request too large", "request entity too large");
+	}
+	if (!db || !db[0])
+		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
+				     v2 ? "bucket is required" : "database is required");
+	/* A v2 bucket may be "db/rp": the database is the part before the slash. */
+	snprintf(dbname, sizeof dbname, "%.*s", (int)strcspn(db, v2 ? "/" : ""), db);
+	if (prec && prec[0] && ingest_lp_parse_precision(prec, &precision) != 0) {
+		snprintf(msg, sizeof msg, "invalid precision \"%s\" (ns, u, ms, s, m, h)", prec);
+		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
+	}
+	if (enc && strcasecmp(enc, "gzip") == 0) {
+		rc = gunzip(r->body, r->len, h->opt.max_body_bytes, &inflated, &body_len);
+		if (rc == STRATA_ETOOBIG) {
+			atomic_fetch_add(&h->too_large, 1);
+			return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, v2, "request too large",
+					     "request entity too large (after gzip decoding)");
+		}
+		if (rc)
+			return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
+		body = inflated;
+	} else if (enc && enc[0] && strcasecmp(enc, "identity") != 0) {
+		snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%s\"", enc);
+		return respond_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, v2, "invalid", msg);
+	}
+	s = thread_session(h);
+	if (!s) {
+		strata_free(inflated);
+		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, v2, "internal error", "out of memory");
+	}
+	rc = ingest_session_write(s, dbname, body, body_len, precision, ingest_now_ns(), true, &report);
+	strata_free(inflated);
+	if (rc == STRATA_ENOTFOUND) {
+		atomic_fetch_add(&h->writes_failed, 1);
+		snprintf(msg, sizeof msg, "database not found: \"%s\"", dbname);
+		return respond_error(conn, MHD_HTTP_NOT_FOUND, v2, "not found", msg);
+	}
+	if (rc == STRATA_EINVAL) {
+		atomic_fetch_add(&h->writes_failed, 1);
+		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
+	}
+	if (rc) {
+		atomic_fetch_add(&h->writes_failed, 1);
+		snprintf(msg, sizeof msg, "write failed, nothing acknowledged: %s (%s)", strata_strerror(rc),
+			 strata_last_error());
+		LOG_ERROR("event=write_failed db=%s error=\"%s\"", dbname, msg);
+		return respond_error(conn, rc == STRATA_EREADONLY ? MHD_HTTP_SERVICE_UNAVAILABLE
+								  : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				     v2, "internal error", msg);
+	}
+	if (report.lines_rejected) {
+		atomic_fetch_add(&h->writes_partial, 1);
+		snprintf(msg, sizeof msg, "partial write: %.*s dropped=%llu", (int)report.errors_len, report.errors,
+			 (unsigned long long)report.lines_rejected);
+		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
+	}
+	atomic_fetch_add(&h->writes_ok, 1);
+	ret = respond(conn, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+	return ret;
+}
+
+/* ---- /metrics and /health ---- */
+
+static enum MHD_Result handle_metrics(ingest_http *h, struct MHD_Connection *conn)
+{
+	ingest_counters *c = &h->engine->counters;
+	lsm_stats st;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	enum MHD_Result ret;
+
+	if (!f)
+		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, false, "", "out of memory");
+	lsm_get_stats(h->engine->db, &st);
+#define COUNTER(name, help, value) \
+	fprintf(f, "# HELP " name " " help "\n# TYPE " name " counter\n" name " %llu\n", (unsigned long long)(value))
+#define GAUGE(name, help, value) \
+	fprintf(f, "# HELP " name " " help "\n# TYPE " name " gauge\n" name " %llu\n", (unsigned long long)(value))
+	COUNTER("strata_ingest_points_total", "Points written.", atomic_load(&c->points));
+	COUNTER("strata_ingest_fields_total", "Field values written.", atomic_load(&c->fields));
+	COUNTER("strata_ingest_bytes_total", "Line protocol bytes received by writes.", atomic_load(&c->bytes));
+	COUNTER("strata_ingest_lines_rejected_total", "Lines rejected (syntax, type conflicts, limits).",
+		atomic_load(&c->lines_rejected));
+	COUNTER("strata_ingest_type_conflicts_total", "Lines rejected for a field type conflict.",
+		atomic_load(&c->type_conflicts));
+	COUNTER("strata_ingest_series_created_total", "Series created.", atomic_load(&c->series_created));
+	COUNTER("strata_ingest_write_errors_total", "Writes that failed in the engine.", atomic_load(&c->write_errors));
+	COUNTER("strata_http_requests_total", "HTTP requests.", atomic_load(&h->requests));
+	COUNTER("strata_http_writes_partial_total", "Writes answered 400 with some lines dropped.",
+		atomic_load(&h->writes_partial));
+	COUNTER("strata_http_request_too_large_total", "Requests answered 413.", atomic_load(&h->too_large));
+	COUNTER("strata_wal_groups_total", "Group commits.", st.commit.groups);
+	COUNTER("strata_wal_batches_total", "Write batches committed.", st.commit.batches);
+	COUNTER("strata_wal_bytes_total", "Bytes appended to the WAL.", st.commit.bytes);
+	COUNTER("strata_wal_fsyncs_total", "WAL fdatasync calls.", st.commit.syncs);
+	COUNTER("strata_write_stalls_total", "Times writes waited for a flush.", st.write_stalls);
+	COUNTER("strata_write_stall_seconds_total_ns", "Nanoseconds writes waited for a flush.", st.write_stall_ns);
+	COUNTER("strata_flushes_total", "Memtable flushes.", st.flushes);
+	COUNTER("strata_flush_bytes_total", "Bytes of tables written by flushes.", st.flush_bytes);
+	COUNTER("strata_block_cache_hits_total", "Block cache hits.", st.cache.hits);
+	COUNTER("strata_block_cache_misses_total", "Block cache misses.", st.cache.misses);
+	GAUGE("strata_block_cache_bytes", "Bytes in the block cache.", st.cache.bytes);
+	GAUGE("strata_memtable_bytes", "Bytes in the active memtable.", st.memtable_bytes);
+	GAUGE("strata_immutable_memtable_bytes", "Bytes in the memtable being flushed.", st.immutable_bytes);
+	GAUGE("strata_sstables", "Live SSTables.", st.n_files);
+	GAUGE("strata_sstable_bytes", "Bytes of live SSTables.", st.file_bytes);
+	GAUGE("strata_time_windows", "Time windows holding tables.", st.n_windows);
+	GAUGE("strata_series", "Series in the catalog.", lsm_catalog_series_count(h->engine->catalog));
+	GAUGE("strata_read_only", "1 when a failed write made the engine read-only.", st.error != 0);
+	fprintf(f, "# HELP strata_wal_sync_mode_relaxed 1 in relaxed sync mode (acknowledged before fdatasync).\n"
+		   "# TYPE strata_wal_sync_mode_relaxed gauge\nstrata_wal_sync_mode_relaxed %d\n", st.relaxed ? 1 : 0);
+#undef COUNTER
+#undef GAUGE
+	if (h->opt.metrics)
+		h->opt.metrics(h->opt.metrics_ctx, f);
+	fclose(f);
+	ret = respond(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, len);
+	free(text); /* open_memstream's buffer comes from the C library's malloc */
+	return ret;
+}
+
+static enum MHD_Result handle_health(ingest_http *h, struct MHD_Connection *conn)
+{
+	lsm_stats st;
+	char body[512];
+
+	lsm_get_stats(h->engine->db, &st);
+	if (st.error) {
+		snprintf(body, sizeof body,
+			 "{\"name\":\"strata\",\"status\":\"fail\",\"message\":\"read-only after a failed write: %s\"}\n",
+			 strata_strerror(st.error));
+		return respond(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body, strlen(body));
+	}
+	snprintf(body, sizeof body, "{\"name\":\"strata\",\"status\":\"pass\",\"message\":\"ready for queries and writes\"}\n");
+	return respond(conn, MHD_HTTP_OK, "application/json", body, strlen(body));
+}
+
+/* ---- dispatch ---- */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	ingest_http *h = cls;
+	request *r = *con_cls;
+
+	(void)version;
+	if (!r) {
+		r = strata_calloc(1, sizeof *r);
+		if (!r)
+			return MHD_NO;
+		*con_cls = r;
+		atomic_fetch_add(&h->requests, 1);
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		size_t n = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (r->too_large || r->len + n > h->opt.max_body_bytes) {
+			r->too_large = true; /* keep reading, keep nothing: answered 413 at the end */
+			return MHD_YES;
+		}
+		if (r->len + n + 1 > r->cap) {
+			size_t cap = r->cap ? r->cap : 65536;
+			char *grown;
+
+			while (cap < r->len + n + 1)
+				cap *= 2;
+			grown = strata_realloc(r->body, cap);
+			if (!grown)
+				return MHD_NO;
+			r->body = grown;
+			r->cap = cap;
+		}
+		memcpy(r->body + r->len, upload_data, n);
+		r->len += n;
+		return MHD_YES;
+	}
+	if (r->body)
+		r->body[r->len] = '\0';
+
+	if (strcmp(url, "/ping") == 0) {
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+			return respond(conn, MHD_HTTP_NO_CONTENT, NULL, "", 0);
+	} else if (strcmp(url, "/write") == 0 || strcmp(url, "/api/v2/write") == 0) {
+		bool v2 = url[1] == 'a';
+
+		if (strcmp(method, "POST") == 0)
+			return handle_write(h, conn, r, v2);
+	} else if (strcmp(url, "/query") == 0) {
+		if (r->too_large)
+			return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, false, "", "request entity too large");
+		if (h->opt.query)
+			return h->opt.query(h->opt.query_ctx, conn, method, url, r->body ? r->body : "", r->len)
+				       ? MHD_YES : MHD_NO;
+		return respond_error(conn, MHD_HTTP_NOT_IMPLEMENTED, false, "",
+				     "queries are not served by this version of strata");
+	} else if (strcmp(url, "/metrics") == 0) {
+		if (strcmp(method, "GET") == 0)
+			return handle_metrics(h, conn);
+	} else if (strcmp(url, "/health") == 0) {
+		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+			return handle_health(h, conn);
+	} else {
+		return respond_error(conn, MHD_HTTP_NOT_FOUND, false, "", "404 page not found");
+	}
+	return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, false, "", "method not allowed");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	request *r = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (r) {
+		strata_free(r->body);
+		strata_free(r);
+		*con_cls = NULL;
+	}
+}
+
+int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_options *opt)
+{
+	struct sockaddr_storage sa;
+	unsigned sa_len;
+	const union MHD_DaemonInfo *info;
+	ingest_http *h;
+	int rc;
+
+	*out = NULL;
+	rc = ingest_parse_addr(opt->addr, &sa, &sa_len);
+	if (rc)
+		return rc;
+	h = strata_calloc(1, sizeof *h);
+	if (!h)
+		return -ENOMEM;
+	h->engine = e;
+	h->opt = *opt;
+	pthread_mutex_init(&h->sessions_mu, NULL);
+	pthread_key_create(&h->session_key, NULL);
+	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
+				     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				     0, NULL, NULL, on_request, h,
+				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				     MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
+				     MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+				     MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
+				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				     MHD_OPTION_END);
+	if (!h->daemon) {
+		rc = strata_error(-(errno ? errno : EADDRINUSE), "cannot listen for HTTP on %s: %s", opt->addr,
+				  strerror(errno ? errno : EADDRINUSE));
+		pthread_key_delete(h->session_key);
+		pthread_mutex_destroy(&h->sessions_mu);
+		strata_free(h);
+		return rc;
+	}
+	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	h->port = info ? info->port : 0;
+	*out = h;
+	return 0;
+}
+
+uint16_t ingest_http_port(const ingest_http *h)
+{
+	return h->port;
+}
+
+void ingest_http_stop(ingest_http *h)
+{
+	if (!h)
+		return;
+	MHD_stop_daemon(h->daemon); /* joins the workers: no session is in use after this */
+	for (size_t i = 0; i < h->n_sessions; i++)
+		ingest_session_free(h->sessions[i]);
+	strata_free(h->sessions);
+	pthread_key_delete(h->session_key);
+	pthread_mutex_destroy(&h->sessions_mu);
+	strata_free(h);
+}

@@ -1,0 +1,69 @@
+/*
+ * http.h — the HTTP API (InfluxDB 1.x and 2.x compatible), on libmicrohttpd.
+ *
+ *   GET|HEAD /ping          204 with X-Influxdb-Version
+ *   POST /write             ?db=&rp=&precision=; body line protocol, may be gzip
+ *   POST /api/v2/write      ?bucket=&org=&precision=
+ *   GET /health             {"status":"pass"} or 503 with the read-only reason
+ *   GET /metrics            Prometheus text of the server's counters
+ *   /query                  handed to the query hook when one is set
+ *
+ * A write is answered 204 only once every accepted point is durable in the
+ * WAL; 400 with {"error": ...} naming the bad lines (the good lines of the
+ * request are written); 404 for an unknown database; 413 past the body
+ * limit; 503 when the engine is read-only.
+ *
+ * Threads: libmicrohttpd runs a pool of worker threads; each owns one
+ * ingest_session, so the write path takes no lock of its own. A request
+ * waits in its worker while its group commit syncs: the pool size bounds
+ * the requests in flight, and the body limit bounds the memory of each.
+ */
+#ifndef STRATA_INGEST_HTTP_H
+#define STRATA_INGEST_HTTP_H
+
+#include "ingest/writer.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct MHD_Connection;
+
+typedef struct ingest_http ingest_http;
+
+/*
+ * A handler for a route outside ingest (the query module's /query). It
+ * receives the complete request and must queue a response (libmicrohttpd's
+ * MHD_queue_response); it returns MHD_YES / MHD_NO like an access handler.
+ */
+typedef int (*ingest_http_handler)(void *ctx, struct MHD_Connection *conn, const char *method,
+				   const char *url, const char *body, size_t body_len);
+
+/* Appends Prometheus text lines to f (a FILE *) for /metrics. */
+typedef void (*ingest_http_metrics_fn)(void *ctx, void *f);
+
+typedef struct ingest_http_options {
+	const char *addr;          /* "host:port" (127.0.0.1:8086); port 0 picks one */
+	size_t max_body_bytes;     /* after gzip decoding too (25 MiB) */
+	unsigned threads;          /* worker threads (2 × cores, at least 4) */
+	unsigned max_connections;  /* 1024 */
+	unsigned timeout_s;        /* idle connection timeout (60) */
+	ingest_http_handler query; /* may be NULL: /query answers 501 */
+	void *query_ctx;
+	ingest_http_metrics_fn metrics; /* extra metrics (may be NULL) */
+	void *metrics_ctx;
+} ingest_http_options;
+
+void ingest_http_options_default(ingest_http_options *out);
+
+/* Starts serving. STRATA_EINVAL for a bad address, -errno if it cannot listen. */
+int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_options *opt);
+/* The port it listens on (useful with port 0). */
+uint16_t ingest_http_port(const ingest_http *h);
+/* Stops accepting, finishes requests in flight, frees h. */
+void ingest_http_stop(ingest_http *h);
+
+/* Parses "host:port" or "[v6]:port" (numeric host) into a sockaddr. */
+struct sockaddr_storage;
+int ingest_parse_addr(const char *text, struct sockaddr_storage *out, unsigned *out_len);
+
+#endif

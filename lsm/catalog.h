@@ -1,0 +1,163 @@
+/*
+ * catalog.h — the series catalog: what the data means.
+ *
+ * Per database it holds: series (canonical key <-> 64-bit series id), tag
+ * postings (measurement, tag key, tag value -> series ids), and the fields
+ * of each measurement (name -> field id and type, fixed once first written).
+ * It is the authority on series ids: ids are handed out in sequence, never
+ * derived from a hash, so two series never share one, whatever their keys
+ * hash to.
+ *
+ * A canonical series key is the measurement, then the tags sorted by key
+ * (bytewise, comparing the unescaped keys), escaped as line protocol escapes
+ * them (docs/format-catalog.md gives the exact rules):
+ *   cpu,host=a,region=us\ west
+ *
+ * Durability: the catalog is an append-only log of records (record.h
+ * framing; docs/format-catalog.md) in <data dir>/catalog.log. A change
+ * (new database, series or field) is written and fdatasync'ed before the
+ * call that makes it returns, so every id stored with data is in the
+ * catalog after a crash. Known series and fields cost no write: many new
+ * ones are registered with one append and one sync (lsm_catalog_txn).
+ *
+ * Threads: any thread may call anything. Lookups take a read lock;
+ * commits serialise on a mutex and take the write lock only to publish.
+ */
+#ifndef STRATA_LSM_CATALOG_H
+#define STRATA_LSM_CATALOG_H
+
+#include "lsm/row.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lsm_catalog lsm_catalog;
+
+#define LSM_CATALOG_NAME_MAX 255        /* database, measurement, field name bytes */
+#define LSM_CATALOG_KEY_MAX 65535       /* canonical series key bytes */
+
+/*
+ * Opens <dir>/catalog.log (creating it when missing) and replays it. A torn
+ * last record (a change never acknowledged) is trimmed and logged; other
+ * damage is STRATA_ECORRUPT naming the offset. -errno.
+ */
+int lsm_catalog_open(lsm_catalog **out, const char *dir);
+void lsm_catalog_close(lsm_catalog *c);
+
+/* ---- databases ---- */
+
+/* Creates a database (no-op if it exists). STRATA_EINVAL for a bad name. */
+int lsm_catalog_create_database(lsm_catalog *c, const char *name);
+/* Drops a database from the catalog (its data is deleted by the caller). STRATA_ENOTFOUND. */
+int lsm_catalog_drop_database(lsm_catalog *c, const char *name);
+/* The id of a database, or STRATA_ENOTFOUND. */
+int lsm_catalog_database_id(lsm_catalog *c, const char *name, uint32_t *out);
+/* Names of the databases, sorted; *out is an array of n strata_malloc'ed strings, freed with lsm_catalog_free_names. */
+int lsm_catalog_databases(lsm_catalog *c, char ***out, size_t *n_out);
+void lsm_catalog_free_names(char **names, size_t n);
+
+/* ---- series ---- */
+
+/* The id of a canonical series key in database db, or STRATA_ENOTFOUND. */
+int lsm_catalog_series_id(lsm_catalog *c, uint32_t db, const char *key, size_t key_len, uint64_t *out);
+
+/*
+ * The canonical key of a series, copied into out (cap bytes); returns its
+ * length, STRATA_ENOTFOUND, or STRATA_ETOOBIG when cap is short.
+ */
+long lsm_catalog_series_key(lsm_catalog *c, uint64_t id, char *out, size_t cap);
+
+/* Total series in the catalog (all databases). */
+uint64_t lsm_catalog_series_count(lsm_catalog *c);
+
+/*
+ * Caps the series of the catalog (all databases, reserved ones included):
+ * past it lsm_catalog_txn_series fails with STRATA_ETOOBIG for a new
+ * series. 0, the default, is no limit. Known series are never refused.
+ */
+void lsm_catalog_set_max_series(lsm_catalog *c, uint64_t max);
+
+/* ---- fields ---- */
+
+/*
+ * The id and type of field name of measurement in db: 0, or
+ * STRATA_ENOTFOUND.
+ */
+int lsm_catalog_field(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len,
+		      const char *name, size_t name_len, uint32_t *out_id, enum lsm_field_type *out_type);
+
+/* The fields of a measurement (for SHOW FIELD KEYS and SELECT *), sorted by name. */
+typedef struct lsm_field_info {
+	char *name;
+	uint32_t id;
+	enum lsm_field_type type;
+} lsm_field_info;
+int lsm_catalog_fields(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len,
+		       lsm_field_info **out, size_t *n_out);
+void lsm_catalog_free_fields(lsm_field_info *fields, size_t n);
+
+/* ---- registering many new series and fields at once ---- */
+
+/*
+ * A transaction gathers the series and fields one request needs. Adding a
+ * known series or field only fills in its id; new ones are written by
+ * commit in one record batch with one fdatasync. The ids given by add are
+ * final (reserved at add time), but they may be stored with data only once
+ * commit has returned 0. One thread uses a transaction.
+ */
+typedef struct lsm_catalog_txn lsm_catalog_txn;
+
+int lsm_catalog_txn_new(lsm_catalog_txn **out, lsm_catalog *c);
+void lsm_catalog_txn_free(lsm_catalog_txn *t);
+/* Empties t for the next request, keeping its memory. */
+void lsm_catalog_txn_reset(lsm_catalog_txn *t);
+
+/*
+ * The id of a canonical series key in db, reserving a new one if needed.
+ * STRATA_EINVAL for a key that is not canonical line protocol (the message
+ * says why), STRATA_ETOOBIG past LSM_CATALOG_KEY_MAX or the series limit.
+ */
+int lsm_catalog_txn_series(lsm_catalog_txn *t, uint32_t db, const char *key, size_t key_len, uint64_t *out_id);
+
+/*
+ * The id of a field of a measurement in db, of the given type, reserving it
+ * if new. STRATA_ETYPE when the field exists (or was added earlier in this
+ * transaction) with another type: *out_type then holds that type.
+ */
+int lsm_catalog_txn_field(lsm_catalog_txn *t, uint32_t db, const char *measurement, size_t m_len,
+			  const char *name, size_t name_len, enum lsm_field_type type,
+			  uint32_t *out_id, enum lsm_field_type *out_type);
+
+/*
+ * Writes and syncs the new entries (nothing when there are none), then
+ * publishes them. -errno from the write or sync (nothing is published, and
+ * the catalog refuses changes with STRATA_EREADONLY until reopened);
+ * STRATA_ENOTFOUND when a database of the entries was dropped meanwhile
+ * (nothing written). t keeps its entries until reset.
+ */
+int lsm_catalog_txn_commit(lsm_catalog_txn *t);
+
+/* ---- postings (for queries) ----
+ * An unknown measurement, tag key or value gives an empty list (*out NULL,
+ * *n_out 0); an unknown database is STRATA_ENOTFOUND. Names are the
+ * unescaped bytes, NUL-terminated; ids and names are copies owned by the
+ * caller.
+ */
+
+/* Sorted ids of every series of a measurement in db. *out strata_malloc'ed. */
+int lsm_catalog_measurement_series(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len,
+				   uint64_t **out, size_t *n_out);
+/* Sorted ids of the series of a measurement with tag key = value. */
+int lsm_catalog_tag_series(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len,
+			   const char *key, size_t key_len, const char *value, size_t value_len,
+			   uint64_t **out, size_t *n_out);
+/* Measurement names of db, sorted. */
+int lsm_catalog_measurements(lsm_catalog *c, uint32_t db, char ***out, size_t *n_out);
+/* Tag keys of a measurement, sorted. */
+int lsm_catalog_tag_keys(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len, char ***out, size_t *n_out);
+/* Values of one tag key of a measurement, sorted. */
+int lsm_catalog_tag_values(lsm_catalog *c, uint32_t db, const char *measurement, size_t m_len,
+			   const char *key, size_t key_len, char ***out, size_t *n_out);
+
+#endif

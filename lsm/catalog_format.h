@@ -1,0 +1,26 @@
+/*
+ * catalog_format.h — the constants of the catalog log (docs/format-catalog.md).
+ *
+ * The catalog log is a record file in the framing of record.h. Its record
+ * types start at 16 so that they never clash with record.h's own (file
+ * header, WAL batch, version edit): a catalog record found in another file,
+ * or the reverse, is reported as damage, not misread.
+ */
+#ifndef STRATA_LSM_CATALOG_FORMAT_H
+#define STRATA_LSM_CATALOG_FORMAT_H
+
+#define LSM_CATALOG_FILE "catalog.log"
+#define LSM_CATALOG_TMP_FILE "catalog.log.tmp"
+#define LSM_CATALOG_MAGIC "STRATACT"
+#define LSM_CATALOG_VERSION 1
+
+enum lsm_catalog_record_type {
+	LSM_CATREC_DB_CREATE = 16, /* db id varint, name length varint, name */
+	LSM_CATREC_DB_DROP = 17,   /* db id varint */
+	LSM_CATREC_SERIES = 18,    /* db id varint, series id varint, key length varint, key */
+	LSM_CATREC_FIELD = 19,     /* db id varint, field id varint, type u8,
+				    * measurement length varint, measurement,
+				    * name length varint, name */
+};
+
+#endif
