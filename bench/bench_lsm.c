@@ -1188,7 +1188,7 @@ static void run_read_workloads(void)
 				if (open[k])
 					run_reads(r, &e[k], seek, run);
 				else
-					snprintf(r->err, sizeof(r->err), "load failed: %s", err[k]);
+					snprintf(r->err, sizeof(r->err), "load failed: %.200s", err[k]);
 				progress(rw, k, run);
 			}
 		}

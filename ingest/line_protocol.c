@@ -40,6 +40,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define LP_DEFAULT_MAX_TAGS 256u
 #define LP_DEFAULT_MAX_FIELDS 1024u
 #define LP_DEFAULT_MAX_LINE_BYTES (1u << 20)
@@ -333,12 +337,42 @@ static int lp_fail(const struct lp_line *l, size_t col, const char *fmt, ...)
 
 /* ---- names -------------------------------------------------------------- */
 
+#if defined(__SSE2__)
+/*
+ * Skips 16 bytes at a time while none of them can stop a name of class cls
+ * (CL_MEAS or CL_KEY): returns the offset of the first byte that may, or
+ * where fewer than 16 bytes remain. The byte loop after it has the last word.
+ */
+static inline size_t lp_skip_name16(const char *s, size_t i, size_t len, uint8_t cls)
+{
+	const __m128i comma = _mm_set1_epi8(','), space = _mm_set1_epi8(' ');
+	const __m128i backslash = _mm_set1_epi8('\\'), equals = _mm_set1_epi8('=');
+	const __m128i zero = _mm_setzero_si128();
+
+	while (len - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+		__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, space)),
+					 _mm_or_si128(_mm_cmpeq_epi8(v, backslash), _mm_cmpeq_epi8(v, zero)));
+		unsigned bits;
+
+		if (cls == CL_KEY)
+			m = _mm_or_si128(m, _mm_cmpeq_epi8(v, equals));
+		/* The second mask: bytes >= 0x80, to be checked as UTF-8. */
+		bits = (unsigned)_mm_movemask_epi8(m) | (unsigned)_mm_movemask_epi8(v);
+		if (bits)
+			return i + (size_t)__builtin_ctz(bits);
+		i += 16;
+	}
+	return i;
+}
+#endif
+
 /*
  * Scans a name from *ip up to the first unescaped delimiter of its class
  * (CL_MEAS: ',' or ' '; CL_KEY: ',', '=' or ' ') or the end of the line.
  * Returns NULL, or a reason with *ip at the offending byte.
  */
-static inline const char *lp_scan_name(const char *s, size_t len, size_t *ip, uint8_t cls,
+static inline __attribute__((always_inline)) const char *lp_scan_name(const char *s, size_t len, size_t *ip, uint8_t cls,
 				       ingest_lp_slice *out)
 {
 	const enum ingest_lp_context ctx = cls == CL_MEAS ? INGEST_LP_CTX_MEASUREMENT : INGEST_LP_CTX_KEY;
@@ -348,6 +382,9 @@ static inline const char *lp_scan_name(const char *s, size_t len, size_t *ip, ui
 	for (;;) {
 		unsigned char c;
 
+#if defined(__SSE2__)
+		i = lp_skip_name16(s, i, len, cls);
+#endif
 		while (i < len && !(lp_class[(unsigned char)s[i]] & cls))
 			i++;
 		if (i >= len)
@@ -643,6 +680,73 @@ static int lp_strtod(ingest_lp_parser *p, const char *tok, size_t n, double *out
 	return 0;
 }
 
+/*
+ * Whether the 8 bytes of v (loaded little-endian) are all ASCII digits, and
+ * their value: the SWAR conversion of fast_float, 8 digits in a few multiplies.
+ */
+static inline bool lp_is_8digits(uint64_t v)
+{
+	return ((v & 0xf0f0f0f0f0f0f0f0ULL) |
+		(((v + 0x0606060606060606ULL) & 0xf0f0f0f0f0f0f0f0ULL) >> 4)) == 0x3333333333333333ULL;
+}
+
+static inline uint32_t lp_8digits(uint64_t v)
+{
+	const uint64_t mask = 0x000000ff000000ffULL;
+	const uint64_t mul1 = 0x000f424000000064ULL; /* 100 + (1000000 << 32) */
+	const uint64_t mul2 = 0x0000271000000001ULL; /* 1 + (10000 << 32) */
+
+	v -= 0x3030303030303030ULL;
+	v = v * 10 + (v >> 8);
+	return (uint32_t)((((v & mask) * mul1) + (((v >> 16) & mask) * mul2)) >> 32);
+}
+
+/*
+ * Reads the decimal digits at s[*ip], appending them to *w, and returns how
+ * many there were. *w is exact while it holds at most 19 digits; past that it
+ * wraps, and the caller, which knows the count, does not use it.
+ */
+static inline size_t lp_read_digits(const char *s, size_t len, size_t *ip, uint64_t *w)
+{
+	size_t i = *ip, start = i;
+	uint64_t v = *w;
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	while (len - i >= 8) {
+		uint64_t chunk;
+
+		memcpy(&chunk, s + i, sizeof chunk);
+		if (!lp_is_8digits(chunk))
+			break;
+		v = v * 100000000 + lp_8digits(chunk);
+		i += 8;
+	}
+#endif
+	while (i < len && lp_digit(s[i])) {
+		v = v * 10 + (unsigned)(s[i] - '0');
+		i++;
+	}
+	*w = v;
+	*ip = i;
+	return i - start;
+}
+
+/* The value of the n <= 20 digits at s, or false when it is above UINT64_MAX. */
+static bool lp_u64_checked(const char *s, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		unsigned dg = (unsigned)(s[k] - '0');
+
+		if (v > (UINT64_MAX - dg) / 10)
+			return false;
+		v = v * 10 + dg;
+	}
+	*out = v;
+	return true;
+}
+
 enum lp_num_rc { LP_NUM_OK, LP_NUM_SYNTAX, LP_NUM_RANGE, LP_NUM_NEG_UNSIGNED, LP_NUM_NOMEM };
 
 /*
@@ -653,43 +757,38 @@ enum lp_num_rc { LP_NUM_OK, LP_NUM_SYNTAX, LP_NUM_RANGE, LP_NUM_NEG_UNSIGNED, LP
 static enum lp_num_rc lp_parse_number(ingest_lp_parser *p, const char *s, size_t len, size_t *ip,
 				      ingest_lp_field *f)
 {
-	size_t i = *ip, start = i;
-	bool neg = false, overflow = false, exp_neg = false;
+	size_t i = *ip, start = i, int_start, sig_start, n_int, n_sig, n_frac = 0;
+	bool neg = false, exp_neg = false;
 	uint64_t w = 0;
-	unsigned n_int = 0, n_frac = 0, n_sig = 0;
-	int64_t exp10 = 0, e = 0, q;
+	int64_t e = 0, q;
 	double d;
 
 	if (i < len && s[i] == '-') {
 		neg = true;
 		i++;
 	}
-	/* Integer part: exact uint64 with overflow detection (for i and u). */
-	while (i < len && lp_digit(s[i])) {
-		unsigned dg = (unsigned)(s[i] - '0');
-
-		if (w >= 1844674407370955161ULL && (w > 1844674407370955161ULL || dg > 5))
-			overflow = true;
-		else
-			w = w * 10 + dg;
-		if (w || dg)
-			n_sig++;
-		n_int++;
+	/* Integer part: w holds its significant digits (exact up to 19). */
+	int_start = i;
+	while (i < len && s[i] == '0')
 		i++;
-	}
+	sig_start = i;
+	n_sig = lp_read_digits(s, len, &i, &w);
+	n_int = i - int_start;
 	if (n_int && i < len && (s[i] == 'i' || s[i] == 'u') &&
 	    (i + 1 == len || (lp_class[(unsigned char)s[i + 1]] & CL_END))) {
+		bool fits = n_sig <= 19 || (n_sig == 20 && lp_u64_checked(s + sig_start, 20, &w));
+
 		if (s[i] == 'i') {
 			uint64_t lim = neg ? (uint64_t)1 << 63 : ((uint64_t)1 << 63) - 1;
 
-			if (overflow || w > lim)
+			if (!fits || w > lim)
 				return LP_NUM_RANGE;
 			f->type = INGEST_LP_INT;
 			f->v.i = neg ? (int64_t)(0 - w) : (int64_t)w;
 		} else {
 			if (neg)
 				return LP_NUM_NEG_UNSIGNED;
-			if (overflow)
+			if (!fits)
 				return LP_NUM_RANGE;
 			f->type = INGEST_LP_UINT;
 			f->v.u = w;
@@ -697,21 +796,16 @@ static enum lp_num_rc lp_parse_number(ingest_lp_parser *p, const char *s, size_t
 		*ip = i + 1;
 		return LP_NUM_OK;
 	}
-	/* A float: [-](digits[.digits*] | .digits)[(e|E)[+|-]digits] */
+	/* A float: [-](digits[.digits*] | .digits)[(e|E)[+|-]digits] = w * 10^q */
 	if (i < len && s[i] == '.') {
-		i++;
-		while (i < len && lp_digit(s[i])) {
-			unsigned dg = (unsigned)(s[i] - '0');
+		size_t frac_start = ++i;
 
-			if (w || dg)
-				n_sig++;
-			if (n_sig <= 19) {
-				w = w * 10 + dg;
-				exp10--;
-			}
-			n_frac++;
-			i++;
+		if (n_sig == 0) {
+			while (i < len && s[i] == '0')
+				i++; /* leading zeros only move the decimal point */
 		}
+		n_sig += lp_read_digits(s, len, &i, &w);
+		n_frac = i - frac_start;
 	}
 	if (n_int + n_frac == 0)
 		return LP_NUM_SYNTAX;
@@ -735,8 +829,8 @@ static enum lp_num_rc lp_parse_number(ingest_lp_parser *p, const char *s, size_t
 	if (i < len && !(lp_class[(unsigned char)s[i]] & CL_END))
 		return LP_NUM_SYNTAX;
 
-	q = exp10 + (exp_neg ? -e : e);
-	if (n_sig > 19 || overflow) {
+	q = (exp_neg ? -e : e) - (int64_t)n_frac;
+	if (n_sig > 19) {
 		goto slow;
 	} else if (w == 0) {
 		d = neg ? -0.0 : 0.0;
@@ -873,8 +967,8 @@ static int lp_parse_value(const struct lp_line *l, size_t *ip, ingest_lp_field *
 static int lp_parse_time(const struct lp_line *l, size_t i, ingest_lp_point *out)
 {
 	const char *s = l->s;
-	size_t len = l->len, start = i;
-	bool neg = false, overflow = false;
+	size_t len = l->len, start = i, digits_start, n_sig;
+	bool neg = false;
 	uint64_t t = 0, lim;
 	int64_t v;
 
@@ -882,25 +976,19 @@ static int lp_parse_time(const struct lp_line *l, size_t i, ingest_lp_point *out
 		neg = true;
 		i++;
 	}
-	if (i >= len || !lp_digit(s[i]))
-		return lp_fail(l, start, "invalid timestamp");
-	while (i < len && lp_digit(s[i])) {
-		unsigned dg = (unsigned)(s[i] - '0');
-
-		if (t >= 922337203685477580ULL && (t > 922337203685477580ULL || dg > 8))
-			overflow = true; /* past 2^63: out of range for any sign */
-		else
-			t = t * 10 + dg;
+	digits_start = i;
+	while (i < len && s[i] == '0')
 		i++;
-	}
-	if (i < len && s[i] != ' ')
+	n_sig = lp_read_digits(s, len, &i, &t);
+	if (i == digits_start || (i < len && s[i] != ' '))
 		return lp_fail(l, start, "invalid timestamp");
 	while (i < len && s[i] == ' ')
 		i++;
 	if (i < len)
 		return lp_fail(l, i, "unexpected text after timestamp");
+	/* 19 digits are below 2^64: exact; more are out of range for any sign. */
 	lim = neg ? (uint64_t)1 << 63 : ((uint64_t)1 << 63) - 1;
-	if (overflow || t > lim)
+	if (n_sig > 19 || t > lim)
 		return lp_fail(l, start, "timestamp out of range");
 	v = neg ? (int64_t)(0 - t) : (int64_t)t;
 	if (__builtin_mul_overflow(v, lp_precision_ns[l->p->precision], &v))

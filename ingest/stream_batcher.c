@@ -235,7 +235,7 @@ static void log_reject(ingest_stream_batcher *b, const struct seg *s, const inge
 			 s->db, rep->lines_rejected, s->n_lines, (int)first_len, first, suppressed);
 }
 
-static void log_write_error(ingest_stream_batcher *b, const struct seg *s, int rc)
+static void log_write_error(ingest_stream_batcher *b, const struct seg *s)
 {
 	uint64_t suppressed = 0;
 	bool ok;
@@ -247,7 +247,6 @@ static void log_write_error(ingest_stream_batcher *b, const struct seg *s, int r
 		LOG_ERROR("stream write failed, lines dropped: db=%s lines=%" PRIu64 " error=\"%s\""
 			  " suppressed_errors=%" PRIu64,
 			  s->db, s->n_lines, strata_last_error(), suppressed);
-	(void)rc;
 }
 
 struct writer_arg {
@@ -278,7 +277,7 @@ static void write_seg(ingest_stream_batcher *b, uint32_t index, struct seg *s, i
 	}
 	pthread_mutex_unlock(&b->mu);
 	if (rc != 0)
-		log_write_error(b, s, rc);
+		log_write_error(b, s);
 	else if (rep->lines_rejected)
 		log_reject(b, s, rep);
 }
@@ -326,7 +325,7 @@ static void *writer_main(void *arg)
 				b->st.lines_dropped += s->n_lines;
 				pthread_mutex_unlock(&b->mu);
 				strata_error(-ENOMEM, "out of memory for the write report");
-				log_write_error(b, s, -ENOMEM);
+				log_write_error(b, s);
 			}
 		}
 

@@ -1,14 +1,20 @@
 /*
- * commit.h — group commit: many threads submit write batches; one commit
- * thread writes them to the WAL in groups, makes each group durable with one
- * fdatasync, applies it to the memtable through a hook, and wakes the
- * submitters.
+ * commit.h — group commit: many threads submit write batches; they are
+ * written to the WAL in groups, each group made durable with one fdatasync,
+ * applied to the memtable through a hook, and the submitters woken.
+ *
+ * Who does the work: the submitters themselves, one at a time (LevelDB and
+ * RocksDB "leader" group commit). A submitter that finds nobody committing
+ * becomes the leader: it writes its own batch together with every batch
+ * queued behind it, then hands leadership to the next queued submitter.
+ * There is no commit thread; relaxed mode alone has a thread, for its timed
+ * syncs.
  *
  * Grouping: no timer by default. While one group is being written and synced,
- * new submissions queue up; when the disk is free the commit thread takes all
- * of them (up to group_max_bytes) as the next group. With group_min_bytes and
- * group_wait_us set, the thread instead waits until a group holds that many
- * bytes or the oldest batch has waited that long, whichever comes first.
+ * new submissions queue up; when it is done the next leader takes all of them
+ * (up to group_max_bytes) as the next group. With group_min_bytes and
+ * group_wait_us set, the leader instead waits until a group holds that many
+ * bytes or its own batch has waited that long, whichever comes first.
  *
  * Sync modes: a batch submitted with sync=true returns only once its bytes
  * are fdatasync'ed. Relaxed mode (options.relaxed) acknowledges sync batches
@@ -19,7 +25,10 @@
  * the error; the failed hook is called once; every later submit returns
  * STRATA_EREADONLY until the engine is reopened.
  *
- * Threads: submit from any thread; hooks run on the commit thread only.
+ * Threads: submit and run from any thread. Hooks are called by the current
+ * leader — whichever submitting thread (or, in relaxed mode, the sync thread)
+ * holds leadership — one call at a time, in order, never concurrently; each
+ * call sees everything the earlier calls did.
  */
 #ifndef STRATA_LSM_COMMIT_H
 #define STRATA_LSM_COMMIT_H
@@ -76,8 +85,8 @@ typedef struct lsm_commit_stats {
 } lsm_commit_stats;
 
 /*
- * Starts the commit thread. Sequence numbers continue after last_seq.
- * -ENOMEM, -errno from pthread_create.
+ * Starts group commit (and, in relaxed mode, its sync thread). Sequence
+ * numbers continue after last_seq. -ENOMEM, -errno from pthread_create.
  */
 int lsm_commit_start(lsm_commit **out, const lsm_commit_options *opt,
 		     const lsm_commit_hooks *hooks, uint64_t last_seq);
@@ -97,9 +106,10 @@ int lsm_commit_error(const lsm_commit *c);
 void lsm_commit_get_stats(lsm_commit *c, lsm_commit_stats *out);
 
 /*
- * Runs fn(ctx) on the commit thread between two groups, while no group is
- * being written, and returns its result. The engine uses it to switch
- * memtables on demand. STRATA_ECLOSED once stop has begun.
+ * Runs fn(ctx) as a leader step, between two groups, while no group is
+ * being written and no hook runs, and returns its result. fn runs on the
+ * calling thread, ordered with the hooks like a hook call. The engine uses it
+ * to switch memtables on demand. STRATA_ECLOSED once stop has begun.
  */
 int lsm_commit_run(lsm_commit *c, int (*fn)(void *ctx), void *ctx);
 
@@ -112,10 +122,11 @@ int lsm_commit_run(lsm_commit *c, int (*fn)(void *ctx), void *ctx);
 void lsm_commit_shutdown(lsm_commit *c);
 
 /*
- * Stops accepting batches, commits the ones queued, fdatasyncs the last
- * segment in relaxed mode, joins the thread, waits for submitters still
- * inside lsm_commit_submit to return, and frees c. No submit may start after
- * stop has returned.
+ * Stops accepting batches, commits the ones queued, joins the relaxed-mode
+ * sync thread, waits for submitters still inside lsm_commit_submit (or
+ * lsm_commit_run) to return, fdatasyncs what no-sync or relaxed batches left
+ * unsynced in the last segment, and frees c. No submit may start after stop
+ * has returned.
  */
 void lsm_commit_stop(lsm_commit *c);
 

@@ -2,16 +2,17 @@
  * db.c — opening, recovering, writing and closing a database.
  *
  * Write path: lsm_write hands the batch to group commit (commit.c). On the
- * commit thread, prepare_group switches to a new memtable and WAL segment
- * when the memtable is full, apply_group inserts the durable batches into the
- * memtable, and the sequence number they carry becomes visible to readers.
+ * current commit leader (a writing thread, one at a time), prepare_group
+ * switches to a new memtable and WAL segment when the memtable is full,
+ * apply_group inserts the durable batches into the memtable, and the sequence
+ * number they carry becomes visible to readers.
  *
  * Memtable states:
  *
  *      writes ──▶ mem ──(full: switch)──▶ imm ──(flush thread)──▶ tables
  *
  * A switch needs imm to be free: if the previous immutable memtable is still
- * being flushed, the commit thread waits (a write stall, counted). Each
+ * being flushed, the commit leader waits (a write stall, counted). Each
  * switch starts a new WAL segment, so the segments before it hold exactly
  * the entries of imm and can be deleted once imm is in the manifest (the
  * edit records the new segment's number as log_number).
@@ -67,7 +68,7 @@ void lsm_db_set_bg_error(lsm_db *db, int rc, const char *what)
 	pthread_mutex_unlock(&db->mu);
 }
 
-/* ---- memtable switch (commit thread, or the closing thread once commit has stopped) ---- */
+/* ---- memtable switch (commit leader, or the closing thread once commit has stopped) ---- */
 
 static int switch_memtable(lsm_db *db)
 {
@@ -122,7 +123,7 @@ fail:
 	return rc;
 }
 
-/* ---- commit hooks (commit thread) ---- */
+/* ---- commit hooks (the commit leader) ---- */
 
 static int prepare_group(void *ctx, size_t group_bytes, lsm_wal **out)
 {

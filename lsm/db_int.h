@@ -7,9 +7,10 @@
  * - mu guards mem, imm, imm_log_number, wal, bg_error, closing and the stall
  *   and flush counters. It is held only for pointer swaps and counters, never
  *   across I/O, so readers pinning a snapshot never wait behind a disk.
- * - The commit thread is the only writer of mem's contents and the only one
- *   that replaces mem and wal (under mu): it may read db->mem and db->wal
- *   without mu.
+ * - The current commit leader (commit.h: the submitting thread that holds
+ *   group commit's leadership, one at a time) is the only writer of mem's
+ *   contents and the only one that replaces mem and wal (under mu): it may
+ *   read db->mem and db->wal without mu.
  * - The flush thread owns imm from the moment it is published until it
  *   clears it (under mu) after the tables are in the manifest.
  * - version_mu serialises manifest edits (flushes now, compactions later).

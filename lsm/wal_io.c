@@ -1,13 +1,18 @@
 /*
  * wal_io.c — the two ways the WAL reaches the disk (wal_io.h).
  *
- * io_uring: one write and one fdatasync go in a single submission, the sync
- * linked behind the write with IOSQE_IO_LINK, and one io_uring_enter both
- * submits and waits for the two completions. Completions are unordered, so
+ * io_uring: a write that must be synced and its fdatasync go in a single
+ * submission, the sync linked behind the write with IOSQE_IO_LINK, and one
+ * io_uring_enter both submits and waits for the two completions. A write
+ * without a sync is a plain pwrite on this backend too: copying into the page
+ * cache gains nothing from the ring, and a buffered write that the kernel
+ * cannot complete inline would go to an io_uring worker thread, a thread hop
+ * per write. Completions are unordered, so
  * each is recognised by its user_data. A short write severs the link: the
  * kernel cancels the sync (-ECANCELED), and the remaining bytes go in another
  * write+sync submission. A failed write or sync is returned, never retried.
- * The ring (depth 8) belongs to the io object: one per commit thread.
+ * The ring (depth 8) belongs to the io object, which the engine shares
+ * between the threads that lead group commit, one at a time.
  *
  * pwrite: the same contract with a pwrite loop and fdatasync.
  *
@@ -24,8 +29,9 @@
  * then fails if it cannot be set up), so tests and users can run either
  * path. LSM_IO_URING and LSM_IO_PWRITE ignore it.
  *
- * An io object is used by one thread at a time; lsm_wal_io_new may run on
- * any thread.
+ * An io object is used by one thread at a time (the commit leader; the
+ * token that makes a thread leader orders the uses); lsm_wal_io_new may run
+ * on any thread.
  */
 #include "lsm/wal_io.h"
 #include "lsm/alloc.h"
@@ -314,7 +320,12 @@ int lsm_wal_io_write(lsm_wal_io *io, int fd, const void *buf, size_t len, uint64
 	rc = lsm_fault_check(LSM_FAULT_WAL_WRITE);
 	if (rc)
 		return rc;
-	if (!io->uring) {
+	if (!io->uring || !sync) {
+		/*
+		 * A write without a sync goes through pwrite on both backends: a
+		 * buffered write only copies into the page cache, which io_uring
+		 * would do the same way, or hand to one of its worker threads.
+		 */
 		rc = pw_write(fd, buf, len, off);
 		if (rc == 0 && sync) {
 			rc = lsm_fault_check(LSM_FAULT_WAL_SYNC);

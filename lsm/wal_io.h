@@ -1,13 +1,15 @@
 /*
  * wal_io.h — how the WAL reaches the disk: io_uring or pwrite.
  *
- * The io_uring backend submits the write and the fdatasync in one submission,
- * the sync linked after the write with IOSQE_IO_LINK because completions are
- * unordered; a short write is completed before the sync. The pwrite backend
- * does the same with pwrite + fdatasync. Both pass the fault points
+ * The io_uring backend submits a write that must be synced and its fdatasync
+ * in one submission, the sync linked after the write with IOSQE_IO_LINK
+ * because completions are unordered; a short write is completed before the
+ * sync. A write without a sync is a plain pwrite on both backends (a buffered
+ * write gains nothing from the ring). The pwrite backend does the same with
+ * pwrite + fdatasync. Both pass the fault points
  * LSM_FAULT_WAL_WRITE and LSM_FAULT_WAL_SYNC, so tests fail either on demand.
  *
- * An io object is used by one thread at a time (the commit thread).
+ * An io object is used by one thread at a time (the group commit leader).
  */
 #ifndef STRATA_LSM_WAL_IO_H
 #define STRATA_LSM_WAL_IO_H

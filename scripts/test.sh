@@ -39,4 +39,20 @@ if setarch "$(uname -m)" -R true 2>/dev/null; then
 fi
 (cd "$here/build/tsan" && "${tsan_run[@]}" ctest --output-on-failure -j"$jobs" -L concurrency)
 
+echo "== fuzz: each libFuzzer target for a bounded time"
+fuzz_seconds=${STRATA_FUZZ_SECONDS:-30}
+cmake -S "$here" -B "$here/build/fuzz" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	-DSTRATA_FUZZ=ON >/dev/null
+cmake --build "$here/build/fuzz" -j"$jobs" --target fuzz_targets
+for target in "$here"/build/fuzz/fuzz_*; do
+	[ -x "$target" ] || continue
+	name=$(basename "$target")
+	corpus="$here/tests/fuzz/corpus/${name#fuzz_}"
+	work=$(mktemp -d)
+	cp -r "$corpus"/. "$work"/ 2>/dev/null || true
+	echo "-- $name for ${fuzz_seconds}s"
+	"$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3
+	rm -rf "$work"
+done
+
 echo "all test suites passed"

@@ -9,6 +9,9 @@
 #include "tools/cli.h"
 #include "tools/store.h"
 #include "ingest/http.h"
+#include "ingest/listener_tcp.h"
+#include "ingest/listener_udp.h"
+#include "ingest/stream_batcher.h"
 #include "ingest/writer.h"
 #include "lsm/catalog.h"
 #include "lsm/log.h"
@@ -25,6 +28,7 @@ typedef struct serve_config {
 	const char *http_addr;
 	const char *tcp_addr;
 	const char *udp_addr;
+	const char *stream_db;
 	bool relaxed;
 	bool auto_create_db;
 	size_t max_body_bytes;
@@ -37,6 +41,8 @@ static void serve_usage(FILE *f)
 	      "  --http ADDR:PORT       HTTP API address (default 127.0.0.1:8086)\n"
 	      "  --tcp ADDR:PORT        line protocol over TCP (default 127.0.0.1:8089)\n"
 	      "  --udp ADDR:PORT        line protocol over UDP (default 127.0.0.1:8089)\n"
+	      "  --stream-db NAME       database of TCP and UDP lines (default strata, created if missing)\n"
+	      "  --no-tcp, --no-udp     do not listen for line protocol over TCP / UDP\n"
 	      "  --sync sync|relaxed    acknowledge after fdatasync (default) or after the WAL write\n"
 	      "  --auto-create-db       a write to an unknown database creates it (default: 404)\n"
 	      "  --max-body-bytes N     largest HTTP request body, after gzip decoding (default 25 MiB)\n"
@@ -44,10 +50,95 @@ static void serve_usage(FILE *f)
 	      f);
 }
 
+/* The TCP and UDP line-protocol listeners and the batcher they share. */
+typedef struct serve_listeners {
+	ingest_engine *engine;
+	ingest_stream_batcher *batcher;
+	ingest_tcp_listener *tcp;
+	ingest_udp_listener *udp;
+} serve_listeners;
+
+static int start_stream_listeners(serve_listeners *l, const serve_config *cfg)
+{
+	ingest_tcp_options tcp;
+	ingest_udp_options udp;
+	int rc;
+
+	if (!cfg->tcp_addr && !cfg->udp_addr)
+		return 0;
+	rc = lsm_catalog_create_database(l->engine->catalog, cfg->stream_db);
+	if (rc == 0)
+		rc = ingest_stream_batcher_new(&l->batcher, l->engine, NULL);
+	if (rc == 0 && cfg->tcp_addr) {
+		ingest_tcp_options_default(&tcp);
+		tcp.addr = cfg->tcp_addr;
+		tcp.db = cfg->stream_db;
+		rc = ingest_tcp_listener_start(&l->tcp, l->batcher, &tcp);
+	}
+	if (rc == 0 && cfg->udp_addr) {
+		ingest_udp_options_default(&udp);
+		udp.addr = cfg->udp_addr;
+		udp.db = cfg->stream_db;
+		rc = ingest_udp_listener_start(&l->udp, l->batcher, &udp);
+	}
+	if (rc)
+		cli_fail("cannot start the line protocol listeners", rc);
+	return rc;
+}
+
+/* Stops reading, then writes what the batcher still holds. */
+static void stop_stream_listeners(serve_listeners *l)
+{
+	if (l->tcp)
+		ingest_tcp_listener_stop(l->tcp);
+	if (l->udp)
+		ingest_udp_listener_stop(l->udp);
+	if (l->batcher)
+		ingest_stream_batcher_free(l->batcher);
+	memset(l, 0, sizeof *l);
+}
+
+static void stream_metrics(void *ctx, void *out)
+{
+	serve_listeners *l = ctx;
+	FILE *f = out;
+
+	if (l->batcher) {
+		ingest_stream_batcher_stats b;
+
+		ingest_stream_batcher_get_stats(l->batcher, &b);
+		fprintf(f, "# TYPE strata_stream_points_total counter\nstrata_stream_points_total %llu\n"
+			   "# TYPE strata_stream_lines_rejected_total counter\nstrata_stream_lines_rejected_total %llu\n"
+			   "# TYPE strata_stream_queue_bytes gauge\nstrata_stream_queue_bytes %llu\n"
+			   "# TYPE strata_stream_blocked_seconds_total counter\nstrata_stream_blocked_seconds_total %.6f\n",
+			(unsigned long long)b.points, (unsigned long long)b.lines_rejected,
+			(unsigned long long)b.queue_bytes, (double)b.blocked_ns / 1e9);
+	}
+	if (l->tcp) {
+		ingest_tcp_stats t;
+
+		ingest_tcp_listener_get_stats(l->tcp, &t);
+		fprintf(f, "# TYPE strata_tcp_connections gauge\nstrata_tcp_connections %llu\n"
+			   "# TYPE strata_tcp_bytes_total counter\nstrata_tcp_bytes_total %llu\n"
+			   "# TYPE strata_tcp_lines_too_long_total counter\nstrata_tcp_lines_too_long_total %llu\n",
+			(unsigned long long)t.connections_open, (unsigned long long)t.bytes_read,
+			(unsigned long long)t.lines_too_long);
+	}
+	if (l->udp) {
+		ingest_udp_stats u;
+
+		ingest_udp_listener_get_stats(l->udp, &u);
+		fprintf(f, "# TYPE strata_udp_datagrams_total counter\nstrata_udp_datagrams_total %llu\n"
+			   "# TYPE strata_udp_drops_total counter\nstrata_udp_drops_total %llu\n",
+			(unsigned long long)u.datagrams, (unsigned long long)(u.drops_kernel + u.drops_truncated));
+	}
+}
+
 int cli_serve(int argc, char **argv)
 {
-	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089",
+	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
 			     false, false, 25u << 20 };
+	serve_listeners lis = { 0 };
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
 	ingest_engine engine;
@@ -73,6 +164,12 @@ int cli_serve(int argc, char **argv)
 			cfg.tcp_addr = v;
 		} else if (cli_option(argc, argv, &i, "--udp", &v)) {
 			cfg.udp_addr = v;
+		} else if (strcmp(argv[i], "--no-tcp") == 0) {
+			cfg.tcp_addr = NULL;
+		} else if (strcmp(argv[i], "--no-udp") == 0) {
+			cfg.udp_addr = NULL;
+		} else if (cli_option(argc, argv, &i, "--stream-db", &v)) {
+			cfg.stream_db = v;
 		} else if (cli_option(argc, argv, &i, "--max-body-bytes", &v)) {
 			char *end;
 			unsigned long long n = strtoull(v, &end, 10);
@@ -118,15 +215,22 @@ int cli_serve(int argc, char **argv)
 	ingest_opt.auto_create_db = cfg.auto_create_db;
 	ingest_engine_init(&engine, store.db, store.catalog, &ingest_opt);
 
+	lis.engine = &engine;
+	if (start_stream_listeners(&lis, &cfg) != 0)
+		goto out;
 	ingest_http_options_default(&http_opt);
 	http_opt.addr = cfg.http_addr;
 	http_opt.max_body_bytes = cfg.max_body_bytes;
+	http_opt.metrics = stream_metrics;
+	http_opt.metrics_ctx = &lis;
 	rc = ingest_http_start(&http, &engine, &http_opt);
 	if (rc) {
 		cli_fail("cannot start the HTTP API", rc);
 		goto out;
 	}
-	LOG_INFO("event=serving data=%s http=%s sync=%s", cfg.data_dir, cfg.http_addr, cfg.relaxed ? "relaxed" : "sync");
+	LOG_INFO("event=serving data=%s http=%s tcp=%s udp=%s sync=%s", cfg.data_dir, cfg.http_addr,
+		 cfg.tcp_addr ? cfg.tcp_addr : "off", cfg.udp_addr ? cfg.udp_addr : "off",
+		 cfg.relaxed ? "relaxed" : "sync");
 
 	while (sigwait(&signals, &sig) != 0)
 		;
@@ -134,6 +238,7 @@ int cli_serve(int argc, char **argv)
 	exit_code = 0;
 out:
 	ingest_http_stop(http);
+	stop_stream_listeners(&lis);
 	rc = cli_store_close(&store);
 	if (rc) {
 		cli_fail("closing the data directory", rc);
