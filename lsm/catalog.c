@@ -71,6 +71,7 @@
 #include "lsm/catalog_int.h"
 #include "lsm/coding.h"
 #include "lsm/fault.h"
+#include "lsm/file_io.h"
 #include "lsm/log.h"
 #include "lsm/record.h"
 #include "lsm/status.h"
@@ -852,34 +853,7 @@ static size_t enc_field(uint8_t *out, uint32_t db, const struct pend_field *f)
 	return frame(out, LSM_CATREC_FIELD, (size_t)(p - out) - LSM_RECORD_HEADER_LEN);
 }
 
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	int rc = lsm_fault_check(LSM_FAULT_CATALOG_WRITE);
 
-	if (rc)
-		return rc;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int datasync(int fd)
-{
-	int rc = lsm_fault_check(LSM_FAULT_CATALOG_SYNC);
-
-	if (rc)
-		return rc;
-	return fdatasync(fd) == 0 ? 0 : -errno;
-}
 
 /*
  * Appends records and syncs them (mu held). On failure the catalog turns
@@ -892,12 +866,12 @@ static int log_append(lsm_catalog *c, const uint8_t *buf, size_t len)
 	if (c->sticky_rc)
 		return strata_error(STRATA_EREADONLY, "%s refuses changes after an earlier failure (%s)",
 				    c->path, strata_strerror(c->sticky_rc));
-	rc = write_all(c->fd, buf, len);
+	rc = lsm_write_full(c->fd, buf, len, LSM_FAULT_CATALOG_WRITE);
 	if (rc) {
 		strata_error(rc, "%s: append of %zu bytes at offset %" PRIu64 ": %s", c->path, len,
 			     c->file_bytes, strata_strerror(rc));
 	} else {
-		rc = datasync(c->fd);
+		rc = lsm_datasync(c->fd, LSM_FAULT_CATALOG_SYNC);
 		if (rc)
 			strata_error(rc, "%s: fdatasync: %s", c->path, strata_strerror(rc));
 	}
@@ -913,21 +887,6 @@ static int log_append(lsm_catalog *c, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int rc = 0;
-
-	if (fd < 0)
-		return strata_error(-errno, "open directory %s: %s", dir, strerror(errno));
-	rc = lsm_fault_check(LSM_FAULT_CATALOG_SYNC);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (rc)
-		strata_error(rc, "fsync directory %s: %s", dir, strata_strerror(rc));
-	close(fd);
-	return rc;
-}
 
 /* Creates an empty log (just its header) under a temporary name, then renames it into place. */
 static int log_create(lsm_catalog *c)
@@ -942,7 +901,7 @@ static int log_create(lsm_catalog *c)
 		return strata_error(-errno, "%s: create: %s", tmp, strerror(errno));
 	lsm_record_file_header(rec + LSM_RECORD_HEADER_LEN, LSM_CATALOG_MAGIC, LSM_CATALOG_VERSION, 0);
 	lsm_record_header(rec, LSM_REC_FILE_HEADER, rec + LSM_RECORD_HEADER_LEN, LSM_FILE_HEADER_PAYLOAD_LEN);
-	rc = write_all(fd, rec, sizeof rec);
+	rc = lsm_write_full(fd, rec, sizeof rec, LSM_FAULT_CATALOG_WRITE);
 	if (rc == 0)
 		rc = lsm_fault_check(LSM_FAULT_CATALOG_SYNC);
 	if (rc == 0 && fsync(fd) != 0)
@@ -957,7 +916,7 @@ static int log_create(lsm_catalog *c)
 		unlink(tmp);
 		return rc;
 	}
-	return fsync_dir(c->dir);
+	return lsm_sync_dir(c->dir, LSM_FAULT_CATALOG_SYNC);
 }
 
 /* ---- replay ---- */

@@ -43,6 +43,7 @@
 #include "lsm/alloc.h"
 #include "lsm/coding.h"
 #include "lsm/fault.h"
+#include "lsm/file_io.h"
 #include "lsm/log.h"
 #include "lsm/record.h"
 #include "lsm/status.h"
@@ -144,51 +145,8 @@ static bool parse_u64(const char *s, const char *end, uint64_t *out)
 	return true;
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd, rc = 0;
 
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return strata_error(-errno, "open directory %s: %s", path, strerror(errno));
-	rc = lsm_fault_check(LSM_FAULT_MANIFEST_SYNC);
-	if (rc == 0 && fsync(fd) != 0)
-		rc = -errno;
-	if (rc)
-		strata_error(rc, "fsync directory %s: %s", path, strerror(-rc));
-	close(fd);
-	return rc;
-}
 
-/* Writes all of buf at the fd's position, through the manifest write fault point. */
-static int write_all(int fd, const uint8_t *buf, size_t len)
-{
-	int rc = lsm_fault_check(LSM_FAULT_MANIFEST_WRITE);
-
-	if (rc)
-		return rc;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int datasync(int fd)
-{
-	int rc = lsm_fault_check(LSM_FAULT_MANIFEST_SYNC);
-
-	if (rc)
-		return rc;
-	return fdatasync(fd) == 0 ? 0 : -errno;
-}
 
 static void manifest_path(char *out, size_t out_len, const char *dir, uint64_t number)
 {
@@ -797,7 +755,7 @@ static int write_record(int fd, enum lsm_record_type type, const uint8_t *payloa
 	lsm_record_header(buf, type, payload, len);
 	if (len)
 		memcpy(buf + LSM_RECORD_HEADER_LEN, payload, len);
-	rc = write_all(fd, buf, LSM_RECORD_HEADER_LEN + len);
+	rc = lsm_write_full(fd, buf, LSM_RECORD_HEADER_LEN + len, LSM_FAULT_MANIFEST_WRITE);
 	strata_free(buf);
 	return rc;
 }
@@ -856,7 +814,7 @@ static int manifest_create(lsm_versions *vs, uint64_t number, const lsm_version 
 		rc = strata_error(rc, "write %s: %s", path, strata_strerror(rc));
 		goto out;
 	}
-	rc = datasync(fd);
+	rc = lsm_datasync(fd, LSM_FAULT_MANIFEST_SYNC);
 	if (rc) {
 		rc = strata_error(rc, "fdatasync %s: %s", path, strata_strerror(rc));
 		goto out;
@@ -900,7 +858,7 @@ static int current_set(lsm_versions *vs, uint64_t number, bool *out_renamed)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return strata_error(-errno, "create %s: %s", tmp, strerror(errno));
-	rc = write_all(fd, (const uint8_t *)text, strlen(text));
+	rc = lsm_write_full(fd, text, strlen(text), LSM_FAULT_MANIFEST_WRITE);
 	if (rc == 0) {
 		rc = lsm_fault_check(LSM_FAULT_MANIFEST_SYNC);
 		if (rc == 0 && fsync(fd) != 0)
@@ -918,7 +876,7 @@ static int current_set(lsm_versions *vs, uint64_t number, bool *out_renamed)
 		return rc;
 	}
 	*out_renamed = true;
-	return fsync_dir(vs->dir);
+	return lsm_sync_dir(vs->dir, LSM_FAULT_MANIFEST_SYNC);
 }
 
 /*
@@ -1507,7 +1465,7 @@ int lsm_versions_apply(lsm_versions *vs, lsm_version_edit *edit)
 		rc = manifest_fail(vs, rc, vs->manifest_bytes);
 		goto out;
 	}
-	rc = datasync(vs->manifest_fd);
+	rc = lsm_datasync(vs->manifest_fd, LSM_FAULT_MANIFEST_SYNC);
 	if (rc) {
 		strata_error(rc, "fdatasync %s: %s", path, strata_strerror(rc));
 		rc = manifest_fail(vs, rc, vs->manifest_bytes);

@@ -485,6 +485,51 @@ static void test_line_protocol_escapes_field_keys(void **state)
 	assert_float_bits(field(3)->v.f, 4.0);
 }
 
+/* Escapes, delimiters, NUL and UTF-8 at every offset of names up to 40 bytes long. */
+static void test_line_protocol_names_every_offset(void **state)
+{
+	char text[160], want[64];
+
+	(void)state;
+	for (size_t n = 1; n <= 40; n++) {
+		for (size_t at = 0; at < n; at++) {
+			/* Measurement with an escaped space at 'at', then a long tag key. */
+			memset(want, 'a', n);
+			want[at] = ' ';
+			want[n] = '\0';
+			snprintf(text, sizeof text, "%.*s\\ %.*s,%.*s=v f=1", (int)at, want, (int)(n - at - 1),
+				 want + at + 1, (int)n, "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk");
+			parse_one(text);
+			assert_slice(point.measurement, INGEST_LP_CTX_MEASUREMENT, want, true);
+			assert_int_equal(point.tags[0].key.len, n);
+
+			/* Field key with an escaped '=' at 'at'. */
+			want[at] = '=';
+			snprintf(text, sizeof text, "m %.*s\\=%.*s=1i", (int)at, want, (int)(n - at - 1), want + at + 1);
+			parse_one(text);
+			assert_slice(field(0)->key, INGEST_LP_CTX_KEY, want, true);
+
+			/* Tag value ended by a comma at 'at' (a second tag follows). */
+			want[at] = 'a';
+			snprintf(text, sizeof text, "m,t=%.*s,u=%.*s f=1", (int)at + 1, want, (int)(n - at), want + at);
+			parse_one(text);
+			assert_int_equal(point.tags[0].value.len, at + 1);
+			assert_int_equal(point.tags[1].value.len, n - at);
+
+			/* A two-byte character at 'at', and then a NUL byte there. */
+			memset(text, 'a', n + 1);
+			memcpy(text + at, "\xc3\xa9", 2);
+			memcpy(text + n + 1, " f=1", 5);
+			parse_one(text);
+			assert_int_equal(point.measurement.len, n + 1);
+			text[at] = '\0';
+			expect_error_buf(text, n + 5, (uint32_t)at + 1, "NUL byte in measurement");
+			text[at] = (char)0xff;
+			expect_error_buf(text, n + 5, (uint32_t)at + 1, "invalid UTF-8 in measurement");
+		}
+	}
+}
+
 static void test_line_protocol_unescape_contexts(void **state)
 {
 	const char *raw = "a\\,b\\ c\\=d\\\\e\\\"f\\x";
@@ -1006,6 +1051,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_line_protocol_escapes_measurement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_protocol_escapes_tags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_protocol_escapes_field_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_protocol_names_every_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_protocol_unescape_contexts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_protocol_precisions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_line_protocol_timestamp_limits, setup, teardown),
