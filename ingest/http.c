@@ -32,15 +32,16 @@ struct ingest_http {
 	pthread_mutex_t sessions_mu; /* guards sessions */
 	ingest_session **sessions;
 	size_t n_sessions, sessions_cap;
-	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large;
+	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large, overloaded;
+	atomic_size_t inflight_bytes; /* body bytes held by all requests */
 };
 
 typedef struct request {
 	char *body;
 	size_t len;
-	size_t cap;
+	size_t cap;      /* counted in inflight_bytes while held */
 	bool too_large;
-	bool started;
+	bool overloaded; /* the in-flight budget was spent: answered 503 */
 } request;
 
 void ingest_http_options_default(ingest_http_options *out)
@@ -50,6 +51,7 @@ void ingest_http_options_default(ingest_http_options *out)
 	memset(out, 0, sizeof *out);
 	out->addr = "127.0.0.1:8086";
 	out->max_body_bytes = 25u << 20;
+	out->max_inflight_bytes = 256u << 20;
 	out->threads = cores > 2 ? (unsigned)cores * 2 : 4;
 	out->max_connections = 1024;
 	out->timeout_s = 60;
@@ -148,6 +150,24 @@ static enum MHD_Result respond_error(struct MHD_Connection *conn, unsigned statu
 	else
 		snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", esc);
 	return respond(conn, status, "application/json", body, strlen(body));
+}
+
+/* 503 with Retry-After: the server holds too many request bodies right now. */
+static enum MHD_Result respond_busy(struct MHD_Connection *conn)
+{
+	static const char body[] = "{\"error\":\"server busy: too many request bodies in flight, retry later\"}\n";
+	struct MHD_Response *resp = MHD_create_response_from_buffer(sizeof body - 1, (void *)body,
+								    MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "Retry-After", "1");
+	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
+	ret = MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 /* ---- sessions: one per worker thread ---- */
@@ -353,6 +373,9 @@ static enum MHD_Result handle_metrics(ingest_http *h, struct MHD_Connection *con
 	COUNTER("strata_http_writes_partial_total", "Writes answered 400 with some lines dropped.",
 		atomic_load(&h->writes_partial));
 	COUNTER("strata_http_request_too_large_total", "Requests answered 413.", atomic_load(&h->too_large));
+	COUNTER("strata_http_busy_total", "Requests answered 503: the in-flight body budget was spent.",
+		atomic_load(&h->overloaded));
+	GAUGE("strata_http_inflight_body_bytes", "Request body bytes held now.", atomic_load(&h->inflight_bytes));
 	COUNTER("strata_wal_groups_total", "Group commits.", st.commit.groups);
 	COUNTER("strata_wal_batches_total", "Write batches committed.", st.commit.batches);
 	COUNTER("strata_wal_bytes_total", "Bytes appended to the WAL.", st.commit.bytes);
@@ -425,15 +448,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			r->too_large = true; /* keep reading, keep nothing: answered 413 at the end */
 			return MHD_YES;
 		}
+		if (r->overloaded)
+			return MHD_YES;
 		if (r->len + n + 1 > r->cap) {
 			size_t cap = r->cap ? r->cap : 65536;
 			char *grown;
 
 			while (cap < r->len + n + 1)
 				cap *= 2;
+			if (atomic_fetch_add(&h->inflight_bytes, cap - r->cap) + (cap - r->cap) > h->opt.max_inflight_bytes) {
+				atomic_fetch_sub(&h->inflight_bytes, cap - r->cap);
+				r->overloaded = true; /* keep reading, keep nothing: answered 503 at the end */
+				return MHD_YES;
+			}
 			grown = strata_realloc(r->body, cap);
-			if (!grown)
+			if (!grown) {
+				atomic_fetch_sub(&h->inflight_bytes, cap - r->cap);
 				return MHD_NO;
+			}
 			r->body = grown;
 			r->cap = cap;
 		}
@@ -443,6 +475,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (r->body)
 		r->body[r->len] = '\0';
+	if (r->overloaded) {
+		atomic_fetch_add(&h->overloaded, 1);
+		return respond_busy(conn);
+	}
 
 	if (strcmp(url, "/ping") == 0) {
 		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
@@ -474,12 +510,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	ingest_http *h = cls;
 	request *r = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (r) {
+		atomic_fetch_sub(&h->inflight_bytes, r->cap);
 		strata_free(r->body);
 		strata_free(r);
 		*con_cls = NULL;

@@ -16,7 +16,9 @@
  * Threads: libmicrohttpd runs a pool of worker threads; each owns one
  * ingest_session, so the write path takes no lock of its own. A request
  * waits in its worker while its group commit syncs: the pool size bounds
- * the requests in flight, and the body limit bounds the memory of each.
+ * the requests being written, the body limit bounds the memory of each, and
+ * max_inflight_bytes bounds the bodies of all connections together: what a
+ * client sends never decides how much memory the server uses.
  */
 #ifndef STRATA_INGEST_HTTP_H
 #define STRATA_INGEST_HTTP_H
@@ -44,6 +46,8 @@ typedef void (*ingest_http_metrics_fn)(void *ctx, void *f);
 typedef struct ingest_http_options {
 	const char *addr;          /* "host:port" (127.0.0.1:8086); port 0 picks one */
 	size_t max_body_bytes;     /* after gzip decoding too (25 MiB) */
+	size_t max_inflight_bytes; /* request bodies held at once, all connections (256 MiB);
+				      past it a write is answered 503 with Retry-After */
 	unsigned threads;          /* worker threads (2 × cores, at least 4) */
 	unsigned max_connections;  /* 1024 */
 	unsigned timeout_s;        /* idle connection timeout (60) */

@@ -32,6 +32,7 @@ typedef struct serve_config {
 	bool relaxed;
 	bool auto_create_db;
 	size_t max_body_bytes;
+	size_t max_inflight_bytes;
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -46,8 +47,22 @@ static void serve_usage(FILE *f)
 	      "  --sync sync|relaxed    acknowledge after fdatasync (default) or after the WAL write\n"
 	      "  --auto-create-db       a write to an unknown database creates it (default: 404)\n"
 	      "  --max-body-bytes N     largest HTTP request body, after gzip decoding (default 25 MiB)\n"
+	      "  --max-inflight-bytes N request bodies held at once over all connections; past it\n"
+	      "                         writes are answered 503 + Retry-After (default 256 MiB)\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
+}
+
+/* A byte count in 1 KiB .. 2 GiB. 0 or -1. */
+static int parse_size(const char *text, size_t *out)
+{
+	char *end;
+	unsigned long long n = strtoull(text, &end, 10);
+
+	if (*end || end == text || n < 1024 || n > (1ull << 31))
+		return -1;
+	*out = (size_t)n;
+	return 0;
 }
 
 /* The TCP and UDP line-protocol listeners and the batcher they share. */
@@ -137,7 +152,7 @@ static void stream_metrics(void *ctx, void *out)
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20 };
+			     false, false, 25u << 20, 256u << 20 };
 	serve_listeners lis = { 0 };
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
@@ -171,14 +186,15 @@ int cli_serve(int argc, char **argv)
 		} else if (cli_option(argc, argv, &i, "--stream-db", &v)) {
 			cfg.stream_db = v;
 		} else if (cli_option(argc, argv, &i, "--max-body-bytes", &v)) {
-			char *end;
-			unsigned long long n = strtoull(v, &end, 10);
-
-			if (*end || n < 1024 || n > (1ull << 31)) {
+			if (parse_size(v, &cfg.max_body_bytes) != 0) {
 				fprintf(stderr, "strata serve: --max-body-bytes takes 1024 .. 2147483648\n");
 				return 2;
 			}
-			cfg.max_body_bytes = (size_t)n;
+		} else if (cli_option(argc, argv, &i, "--max-inflight-bytes", &v)) {
+			if (parse_size(v, &cfg.max_inflight_bytes) != 0) {
+				fprintf(stderr, "strata serve: --max-inflight-bytes takes 1024 .. 2147483648\n");
+				return 2;
+			}
 		} else if (cli_option(argc, argv, &i, "--sync", &v)) {
 			if (strcmp(v, "relaxed") != 0 && strcmp(v, "sync") != 0) {
 				fprintf(stderr, "strata serve: --sync takes sync or relaxed\n");
@@ -221,6 +237,7 @@ int cli_serve(int argc, char **argv)
 	ingest_http_options_default(&http_opt);
 	http_opt.addr = cfg.http_addr;
 	http_opt.max_body_bytes = cfg.max_body_bytes;
+	http_opt.max_inflight_bytes = cfg.max_inflight_bytes;
 	http_opt.metrics = stream_metrics;
 	http_opt.metrics_ctx = &lis;
 	rc = ingest_http_start(&http, &engine, &http_opt);

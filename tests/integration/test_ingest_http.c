@@ -195,6 +195,21 @@ static void test_ingest_http_clients_and_restart(void **state)
 		expect_export("test", want, sizeof want / sizeof want[0]);
 		expect_export("py", want_py, 2);
 	}
+
+	/* The bodies of all connections share a budget: past it, 503 with Retry-After. */
+	{
+		const char *const tight[] = { "--max-body-bytes", "1000000", "--max-inflight-bytes", "100000", NULL };
+		static char body[90000];
+
+		start(tight);
+		for (size_t i = 0; i + 1 < sizeof body; i++)
+			body[i] = i % 30 == 29 ? '\n' : '#';
+		body[sizeof body - 1] = '\0';
+		assert_int_equal(post_text("/write?db=test", body, out, sizeof out), 503);
+		assert_non_null(strstr(out, "server busy"));
+		assert_int_equal(post_text("/write?db=test", "cpu,host=a,region=eu usage=1 1\n", out, sizeof out), 204);
+		assert_int_equal(test_server_stop(&srv), 0);
+	}
 	test_remove_tree(dir);
 }
 
