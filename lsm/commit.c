@@ -30,7 +30,8 @@
  *   - a call at the head (its own): run fn;
  * then, under mu, it hands the token to the new head of the queue (or sets
  * leading = false when the queue is empty), and only then, outside mu, wakes
- * the new leader and the followers whose batches it wrote. While a group is
+ * the followers whose batches it wrote and, last, the new leader (see lead()
+ * for why in that order). While a group is
  * written and synced, new submissions queue up behind it and become the next
  * group: no timer, and the disk is never idle while batches wait. With
  * group_min_bytes and group_wait_us set, the leader first waits (on
@@ -586,10 +587,18 @@ static void lead(lsm_commit *c, struct waiter *me)
 		return;
 	}
 	pthread_mutex_unlock(&c->mu);
-	/* The next group's leader first: it can start while the followers wake. */
+	/*
+	 * The followers first, the next leader last: a follower that writes
+	 * again at once can still queue before the next leader takes its
+	 * group. Handing over first splits steady synced writers into two
+	 * halves that alternate, each fdatasync carrying half of them; this
+	 * order makes the groups larger (16 writers on this machine: 12
+	 * batches per fdatasync instead of 8) at the cost of a few futex wakes
+	 * before the next group starts.
+	 */
+	complete_list(group, me, rc, msg);
 	if (next)
 		waiter_post(next, W_LEADER);
-	complete_list(group, me, rc, msg);
 	pthread_mutex_lock(&c->mu);
 }
 

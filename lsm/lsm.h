@@ -10,7 +10,7 @@
  *
  * Threads: every function may be called from any thread, concurrently,
  * except lsm_close (once, after every other call has returned). Writes are
- * serialised by one commit thread (group commit, commit.h); reads pin a
+ * serialised by group commit (commit.h: one leader at a time); reads pin a
  * snapshot and never wait for writes, flushes or compactions.
  *
  * Durability: lsm_write returns 0 only once the batch is in the WAL and, in

@@ -22,7 +22,7 @@
  * long as the memtable.
  *
  * Threads:
- * - lsm_memtable_add: one thread at a time (the commit thread), which is the
+ * - lsm_memtable_add: one thread at a time (the commit leader), which is the
  *   skiplist's single writer. It alone touches the arena, the hint table and
  *   writes `count`.
  * - Iterators, lsm_memtable_bytes, lsm_memtable_count, ref and unref: any

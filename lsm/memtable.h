@@ -1,7 +1,7 @@
 /*
  * memtable.h — the in-memory table: a skiplist of internal keys in an arena.
  *
- * Threads: one thread at a time inserts (the commit thread); any number of
+ * Threads: one thread at a time inserts (the commit leader); any number of
  * threads read (iterators) at the same time, without locks: a node is fully
  * written before it is published with a release store, and readers follow
  * links with acquire loads. Nodes are never removed; the arena is freed at
@@ -29,7 +29,7 @@ void lsm_memtable_unref(lsm_memtable *m);
 
 /*
  * Inserts one entry (inserting thread only). The key and value are copied
- * into the arena. (ukey, seq) pairs are unique: the commit thread gives every
+ * into the arena. (ukey, seq) pairs are unique: the commit leader gives every
  * entry its own sequence number. -ENOMEM; STRATA_ETOOBIG when value_len is
  * over LSM_VALUE_MAX (batch.h), STRATA_EINVAL when seq is over LSM_SEQ_MAX.
  */

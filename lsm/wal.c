@@ -16,7 +16,7 @@
  * on its own so that it can go on past a record whose checksum is bad.
  *
  * Threads: a segment is appended to and synced by one thread at a time (the
- * commit thread); the accessors may be called by that thread too. Replay,
+ * commit leader); the accessors may be called by that thread too. Replay,
  * truncate and dump work on paths and share nothing.
  */
 #include "lsm/wal.h"

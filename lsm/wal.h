@@ -2,7 +2,7 @@
  * wal.h — WAL segments: wal/<number>.wal files of framed records (record.h).
  *
  * Writing: a segment is created with its header record and synced (file and
- * directory) before any batch goes in. Only the commit thread appends. After
+ * directory) before any batch goes in. Only the commit leader appends. After
  * any failed write or sync the segment refuses further writes: the caller
  * turns the engine read-only.
  *

@@ -7,8 +7,11 @@
  *
  * The hooks are fakes: prepare creates segments in a temp dir (and can be
  * held closed by a gate), apply records every batch and checks the sequence
- * numbers. Both run on the commit thread only; the test reads what they
- * recorded after the submitters returned or after stop.
+ * numbers. They run on whichever submitting thread leads, one at a time:
+ * every hook (and every lsm_commit_run call) checks that no other one is
+ * running and that it runs on a thread that submits, since there is no
+ * commit thread. The test reads what they recorded after the submitters
+ * returned or after stop.
  */
 #include "lsm/batch.h"
 #include "lsm/commit.h"
@@ -71,14 +74,32 @@ struct fix {
 	bool gate_closed;
 	atomic_bool in_prepare;
 	atomic_size_t prepare_bytes;
-	/* What apply saw (commit thread). */
+	/* What apply saw (the leading thread, one at a time). */
 	uint64_t next_seq;
 	bool seq_ok;
+	atomic_int in_hook;        /* hooks and runs running now */
+	atomic_bool hooks_overlap; /* two ever ran at once */
+	atomic_bool foreign_hook;  /* a hook ran on a thread that does not submit */
 	struct tags applied, applied_seq;
 	int n_failed, failed_rc;
 };
 
 static struct fix fx;
+/* Set on the threads that submit batches: the only ones that may lead a group. */
+static _Thread_local bool tl_submitter;
+
+static void hook_enter(struct fix *f)
+{
+	if (atomic_fetch_add(&f->in_hook, 1) != 0)
+		atomic_store(&f->hooks_overlap, true);
+	if (!tl_submitter)
+		atomic_store(&f->foreign_hook, true);
+}
+
+static void hook_leave(struct fix *f)
+{
+	atomic_fetch_sub(&f->in_hook, 1);
+}
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -91,6 +112,7 @@ static int prepare(void *ctx, size_t group_bytes, lsm_wal **out)
 	struct fix *f = ctx;
 	int rc;
 
+	hook_enter(f);
 	atomic_store(&f->prepare_bytes, group_bytes);
 	atomic_store(&f->in_prepare, true);
 	pthread_mutex_lock(&f->gate_mu);
@@ -101,18 +123,21 @@ static int prepare(void *ctx, size_t group_bytes, lsm_wal **out)
 	if (f->wal && f->switch_bytes && lsm_wal_size(f->wal) + group_bytes > f->switch_bytes) {
 		rc = lsm_wal_sync(f->wal);
 		if (rc)
-			return rc;
+			goto out;
 		lsm_wal_close(f->wal);
 		f->wal = NULL;
 	}
 	if (!f->wal) {
 		rc = lsm_wal_create(&f->wal, f->dir, f->next_number, f->io);
 		if (rc)
-			return rc;
+			goto out;
 		f->next_number++;
 	}
 	*out = f->wal;
-	return 0;
+	rc = 0;
+out:
+	hook_leave(f);
+	return rc;
 }
 
 static uint64_t batch_tag(const uint8_t *data, size_t len)
@@ -129,6 +154,7 @@ static int apply(void *ctx, lsm_batch *const *batches, size_t n)
 {
 	struct fix *f = ctx;
 
+	hook_enter(f);
 	for (size_t i = 0; i < n; i++) {
 		if (lsm_batch_seq(batches[i]) != f->next_seq)
 			f->seq_ok = false;
@@ -136,6 +162,7 @@ static int apply(void *ctx, lsm_batch *const *batches, size_t n)
 		tags_push(&f->applied, batch_tag(batches[i]->data, batches[i]->len));
 		tags_push(&f->applied_seq, lsm_batch_seq(batches[i]));
 	}
+	hook_leave(f);
 	return 0;
 }
 
@@ -143,8 +170,10 @@ static void failed(void *ctx, int rc)
 {
 	struct fix *f = ctx;
 
+	hook_enter(f);
 	f->n_failed++;
 	f->failed_rc = rc;
+	hook_leave(f);
 }
 
 static const lsm_commit_hooks hooks = { .ctx = &fx, .prepare = prepare, .apply = apply, .failed = failed };
@@ -160,6 +189,10 @@ static int setup_kind(enum lsm_io_kind kind)
 	fx.next_seq = 1;
 	pthread_mutex_init(&fx.gate_mu, NULL);
 	pthread_cond_init(&fx.gate_cv, NULL);
+	atomic_init(&fx.in_hook, 0);
+	atomic_init(&fx.hooks_overlap, false);
+	atomic_init(&fx.foreign_hook, false);
+	tl_submitter = true; /* the test's own thread submits too */
 	lsm_fault_reset();
 	return lsm_wal_io_new(&fx.io, kind);
 }
@@ -173,6 +206,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
+	/* Whatever the test did, hooks never overlapped and ran only on submitting threads. */
+	assert_false(atomic_load(&fx.hooks_overlap));
+	assert_false(atomic_load(&fx.foreign_hook));
 	lsm_fault_reset();
 	lsm_wal_close(fx.wal);
 	lsm_wal_io_free(fx.io);
@@ -226,6 +262,7 @@ static void *worker_main(void *arg)
 	bool failed_once = false;
 	lsm_batch b;
 
+	tl_submitter = true;
 	w->readonly_order_ok = true;
 	for (int i = 0; i < w->n; i++) {
 		bool sync = w->sync_mode == 2 ? (i % 2 == 0) : w->sync_mode == 1;
@@ -585,11 +622,13 @@ static int run_switch_segment(void *ctx)
 	struct fix *f = ctx;
 	int rc = 0;
 
+	hook_enter(f);
 	if (f->wal) {
 		rc = lsm_wal_sync(f->wal);
 		lsm_wal_close(f->wal);
 		f->wal = NULL;
 	}
+	hook_leave(f);
 	return rc;
 }
 
@@ -681,6 +720,90 @@ static void test_commit_concurrent_stop_drains_queue(void **state)
 	free_workers(ws);
 }
 
+static int run_answer(void *ctx)
+{
+	struct fix *f = ctx;
+
+	hook_enter(f);
+	hook_leave(f);
+	return 42;
+}
+
+struct runner {
+	pthread_t thread;
+	lsm_commit *c;
+	int rc;
+};
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+
+	tl_submitter = true;
+	r->rc = lsm_commit_run(r->c, run_answer, &fx);
+	return NULL;
+}
+
+/*
+ * A write fails while batches and a lsm_commit_run call wait behind the
+ * failing group (held in prepare by the gate): the batches get the error
+ * (-EIO, or STRATA_EREADONLY for those that came after it), the failed hook
+ * runs once, and the call still runs and returns its result.
+ */
+static void test_commit_concurrent_failure_keeps_queued_runs(void **state)
+{
+	struct worker ws[N_THREADS];
+	lsm_commit_stats st = { 0 };
+	struct runner r = { 0 };
+	size_t rec_bytes;
+	lsm_commit *c;
+	lsm_batch b;
+	int i, eio = 0;
+
+	(void)state;
+	make_batch(&b, TAG(99, 0));
+	rec_bytes = LSM_RECORD_HEADER_LEN + b.len;
+	assert_int_equal(lsm_commit_start(&c, NULL, &hooks, 0), 0);
+	/* The first batch creates the segment, so that the armed fault hits a group's write. */
+	assert_int_equal(lsm_commit_submit(c, &b, true), 0);
+	lsm_batch_deinit(&b);
+	fx.gate_closed = true;
+	lsm_fault_arm(LSM_FAULT_WAL_WRITE, 0, EIO, false);
+	run_workers(ws, c, 1, 1);
+	/* Wait (bounded: 20 s) until every worker is inside submit: in the held group or queued. */
+	for (i = 0; i < 2000; i++) {
+		lsm_commit_get_stats(c, &st);
+		if (atomic_load(&fx.in_prepare) &&
+		    st.queued_batches + atomic_load(&fx.prepare_bytes) / rec_bytes == N_THREADS)
+			break;
+		usleep(10000);
+	}
+	assert_true(i < 2000);
+	r.c = c;
+	assert_int_equal(pthread_create(&r.thread, NULL, runner_main, &r), 0);
+	/* Give the call time to queue; the assertions hold whether it did or not. */
+	usleep(50000);
+	open_gate();
+	pthread_join(r.thread, NULL);
+	join_workers(ws);
+	assert_int_equal(r.rc, 42);
+	for (int t = 0; t < N_THREADS; t++) {
+		assert_int_equal(ws[t].n_ok, 0);
+		assert_true(ws[t].last_rc == -EIO || ws[t].last_rc == STRATA_EREADONLY);
+		eio += ws[t].n_eio;
+	}
+	/* The held group and the batches queued behind it at the failure: all of them here. */
+	assert_int_equal(eio, N_THREADS);
+	assert_int_equal(fx.n_failed, 1);
+	assert_int_equal(lsm_commit_error(c), -EIO);
+	lsm_commit_get_stats(c, &st);
+	assert_int_equal(st.queued_batches, 0);
+	lsm_commit_stop(c);
+	assert_int_equal(fx.applied.n, 1);
+	assert_wal_matches_applied(0);
+	free_workers(ws);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -694,6 +817,7 @@ int main(void)
 		T(test_commit_concurrent_shutdown),
 		T(test_commit_concurrent_stop_drains_queue),
 		T(test_commit_concurrent_run_switches_segments),
+		T(test_commit_concurrent_failure_keeps_queued_runs),
 	};
 #undef T
 

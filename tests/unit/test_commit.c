@@ -1,7 +1,9 @@
 /*
  * test_commit.c — group commit (lsm/commit.h) from one submitting thread:
  * sequence numbers, sync and relaxed modes, grouping options, failures
- * (sticky or not), shutdown, and the WAL holding exactly what was applied.
+ * (sticky or not), shutdown, the WAL holding exactly what was applied, and
+ * the submitting thread doing the work itself (no commit thread; relaxed
+ * mode alone starts one, for its timed syncs).
  * The hooks are fakes: prepare creates segments in a temp dir, apply records
  * what it is given and checks that sequence numbers are contiguous.
  */
@@ -13,6 +15,7 @@
 #include "lsm/wal.h"
 #include "lsm/wal_io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <ftw.h>
@@ -45,9 +48,11 @@ struct fix {
 	size_t n_applied;
 	int n_failed, failed_rc;
 	bool in_group;        /* between prepare and apply */
-	pthread_t commit_thread;
+	pthread_t leader_thread; /* the thread of the last prepare */
+	int n_prepare_elsewhere; /* prepare calls on another thread than the test's */
+	pthread_t test_thread;
 	int n_runs;
-	bool run_ok;          /* every run was on the commit thread, outside a group */
+	bool run_ok;          /* every run was on the leading thread, outside a group */
 };
 
 static struct fix fx;
@@ -64,7 +69,9 @@ static int prepare(void *ctx, size_t group_bytes, lsm_wal **out)
 	int rc;
 
 	f->in_group = true;
-	f->commit_thread = pthread_self();
+	f->leader_thread = pthread_self();
+	if (!pthread_equal(f->leader_thread, f->test_thread))
+		f->n_prepare_elsewhere++;
 	if (f->prepare_rc) {
 		f->in_group = false;
 		rc = f->prepare_rc;
@@ -140,6 +147,7 @@ static int setup(void **state)
 	fx.first_number = fx.next_number = 1;
 	fx.seq_ok = true;
 	fx.run_ok = true;
+	fx.test_thread = pthread_self();
 	lsm_fault_reset();
 	return lsm_wal_io_new(&fx.io, LSM_IO_AUTO);
 }
@@ -534,7 +542,7 @@ static int run_retire_segment(void *ctx)
 	int rc = 0;
 
 	f->n_runs++;
-	if (!pthread_equal(pthread_self(), f->commit_thread) || f->in_group)
+	if (!pthread_equal(pthread_self(), f->leader_thread) || f->in_group)
 		f->run_ok = false;
 	if (f->wal) {
 		rc = lsm_wal_sync(f->wal);
@@ -544,7 +552,7 @@ static int run_retire_segment(void *ctx)
 	return rc ? rc : 42;
 }
 
-/* lsm_commit_run calls fn on the commit thread between groups and returns its result. */
+/* lsm_commit_run calls fn as a leader step (here: on the calling thread) between groups and returns its result. */
 static void test_commit_run_between_groups(void **state)
 {
 	lsm_commit *c;
@@ -570,7 +578,7 @@ static void test_commit_run_between_groups(void **state)
 }
 
 /*
- * In relaxed mode the thread syncs the current segment when idle and at stop:
+ * In relaxed mode the sync thread syncs the current segment when idle, and stop syncs it:
  * after a run closed it, it must not touch it (ASan would see the freed one).
  */
 static void test_commit_run_then_relaxed_stop(void **state)
@@ -588,6 +596,72 @@ static void test_commit_run_then_relaxed_stop(void **state)
 	lsm_commit_stop(c);
 	assert_int_equal(fx.n_failed, 0);
 	assert_true(fx.run_ok);
+	assert_wal_matches_applied(0);
+}
+
+/*
+ * The threads of this process, io_uring's own workers ("iou-wrk-*", which
+ * come and go on their own) left out.
+ */
+static int count_threads(void)
+{
+	char path[300], comm[64];
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* a thread that just ended */
+		if (!fgets(comm, sizeof comm, f))
+			comm[0] = 0;
+		fclose(f);
+		if (strncmp(comm, "iou-", 4) != 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/*
+ * No commit thread: the submitting thread leads its own group, so every hook
+ * runs on it. Only relaxed mode starts a thread (its timed syncs), and stop
+ * ends it.
+ */
+static void test_commit_submitter_leads(void **state)
+{
+	lsm_commit_options opt;
+	lsm_commit *c;
+	int before;
+
+	(void)state;
+	before = count_threads();
+	c = start(NULL, 0);
+	assert_int_equal(count_threads(), before);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(submit_tagged(c, (uint64_t)i, 1, i % 2), 0);
+	assert_int_equal(fx.n_applied, 10);
+	assert_int_equal(fx.n_prepare_elsewhere, 0);
+	assert_true(pthread_equal(fx.leader_thread, pthread_self()));
+	lsm_commit_stop(c);
+
+	lsm_commit_options_default(&opt);
+	opt.relaxed = true;
+	opt.relaxed_sync_ms = 600000;
+	c = start(&opt, 10);
+	assert_int_equal(count_threads(), before + 1);
+	assert_int_equal(submit_tagged(c, 10, 1, true), 0);
+	assert_int_equal(fx.n_prepare_elsewhere, 0);
+	lsm_commit_stop(c);
+	assert_int_equal(count_threads(), before);
+	assert_true(fx.seq_ok);
 	assert_wal_matches_applied(0);
 }
 
@@ -623,6 +697,7 @@ int main(void)
 		T(test_commit_shutdown_refuses),
 		T(test_commit_run_between_groups),
 		T(test_commit_run_then_relaxed_stop),
+		T(test_commit_submitter_leads),
 		T(test_commit_start_checks_hooks),
 	};
 #undef T

@@ -812,9 +812,9 @@ static void test_wal_io_real_sync_error(void **state)
 	assert_int_equal(lsm_wal_io_write(io, p[1], "abc", 3, 0, true), -EINVAL);
 	assert_int_equal(read(p[0], buf, sizeof buf), 3);
 	assert_int_equal(lsm_wal_io_sync(io, p[1]), -EINVAL);
-	/* Without sync the write alone succeeds. */
-	assert_int_equal(lsm_wal_io_write(io, p[1], "de", 2, 0, false), 0);
-	assert_int_equal(read(p[0], buf, sizeof buf), 2);
+	/* Without sync the write is a plain pwrite on this backend too: a pipe refuses the offset. */
+	assert_int_equal(lsm_wal_io_write(io, p[1], "de", 2, 0, false), -ESPIPE);
+	assert_int_equal(read(p[0], buf, sizeof buf), -1);
 	lsm_wal_io_free(io);
 	close(p[0]);
 	close(p[1]);
