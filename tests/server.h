@@ -20,6 +20,40 @@ typedef struct test_server {
 	char log[256];
 } test_server;
 
+/* Servers still running: killed at exit, so a failed assertion leaves none behind. */
+static pid_t test_live_servers[16];
+
+static inline void test_kill_live_servers(void)
+{
+	for (int i = 0; i < 16; i++) {
+		if (test_live_servers[i] > 0) {
+			kill(test_live_servers[i], SIGKILL);
+			waitpid(test_live_servers[i], NULL, 0);
+			test_live_servers[i] = 0;
+		}
+	}
+}
+
+static inline void test_track_server(pid_t pid, bool live)
+{
+	static bool registered;
+
+	if (!registered) {
+		atexit(test_kill_live_servers);
+		registered = true;
+	}
+	for (int i = 0; i < 16; i++) {
+		if (live && test_live_servers[i] == 0) {
+			test_live_servers[i] = pid;
+			return;
+		}
+		if (!live && test_live_servers[i] == pid) {
+			test_live_servers[i] = 0;
+			return;
+		}
+	}
+}
+
 static inline const char *test_strata_bin(void)
 {
 	const char *bin = getenv("STRATA_BIN");
@@ -80,6 +114,8 @@ static inline pid_t test_spawn_server(const char *data, int port, const char *lo
 		execv(test_strata_bin(), (char *const *)argv);
 		_exit(127);
 	}
+	if (pid > 0)
+		test_track_server(pid, true);
 	return pid;
 }
 
@@ -92,8 +128,10 @@ static inline bool test_wait_ready(pid_t pid, int port)
 	for (int i = 0; i < 200; i++) {
 		int status;
 
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			test_track_server(pid, false);
 			return false;
+		}
 		if (test_run(cmd, out, sizeof out) == 0 && strcmp(out, "204") == 0)
 			return true;
 		usleep(50000);
@@ -107,12 +145,15 @@ static inline int test_wait_exit(pid_t pid, int seconds)
 	for (int i = 0; i < seconds * 20; i++) {
 		int status;
 
-		if (waitpid(pid, &status, WNOHANG) == pid)
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			test_track_server(pid, false);
 			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
 		usleep(50000);
 	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
+	test_track_server(pid, false);
 	return -1;
 }
 
@@ -138,6 +179,7 @@ static inline bool test_server_start(test_server *s, const char *data, const cha
 		if (s->pid > 0) {
 			kill(s->pid, SIGKILL);
 			waitpid(s->pid, NULL, 0);
+			test_track_server(s->pid, false);
 		}
 	}
 	s->pid = -1;
@@ -164,6 +206,7 @@ static inline void test_server_kill(test_server *s)
 		return;
 	kill(s->pid, SIGKILL);
 	waitpid(s->pid, NULL, 0);
+	test_track_server(s->pid, false);
 	s->pid = -1;
 }
 
