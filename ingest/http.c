@@ -241,8 +241,16 @@ static int gunzip(const char *in, size_t in_len, size_t max, char **out, size_t 
 		z.avail_out = (uInt)(cap - len);
 		zrc = inflate(&z, Z_NO_FLUSH);
 		len = cap - z.avail_out;
-		if (zrc == Z_STREAM_END)
-			break;
+		if (zrc == Z_STREAM_END) {
+			if (z.avail_in == 0)
+				break;
+			/* Several gzip members (pigz, concatenated files): decode them all. */
+			if (inflateReset(&z) != Z_OK) {
+				rc = strata_error(STRATA_EINVAL, "bad gzip body: cannot read the next member");
+				break;
+			}
+			continue;
+		}
 		if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
 			rc = strata_error(STRATA_EINVAL, "bad gzip body: %s", z.msg ? z.msg : "corrupt data");
 			break;
@@ -287,6 +295,8 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
 				     v2 ? "bucket is required" : "database is required");
 	/* A v2 bucket may be "db/rp": the database is the part before the slash. */
+	if (strcspn(db, v2 ? "/" : "") > LSM_CATALOG_NAME_MAX)
+		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", "database name too long");
 	snprintf(dbname, sizeof dbname, "%.*s", (int)strcspn(db, v2 ? "/" : ""), db);
 	if (prec && prec[0] && ingest_lp_parse_precision(prec, &precision) != 0) {
 		snprintf(msg, sizeof msg, "invalid precision \"%s\" (ns, u, ms, s, m, h)", prec);
@@ -324,8 +334,9 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 	}
 	if (rc) {
 		atomic_fetch_add(&h->writes_failed, 1);
-		snprintf(msg, sizeof msg, "write failed, nothing acknowledged: %s (%s)", strata_strerror(rc),
-			 strata_last_error());
+		snprintf(msg, sizeof msg,
+			 "write failed: %s (%s); points of this request before the failure may be stored",
+			 strata_strerror(rc), strata_last_error());
 		LOG_ERROR("event=write_failed db=%s error=\"%s\"", dbname, msg);
 		return respond_error(conn, rc == STRATA_EREADONLY ? MHD_HTTP_SERVICE_UNAVAILABLE
 								  : MHD_HTTP_INTERNAL_SERVER_ERROR,

@@ -682,6 +682,8 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 	atomic_fetch_add_explicit(&e->counters.lines_rejected, out->lines_rejected, memory_order_relaxed);
 	return 0;
 fail:
+	/* Ids the caches took from the abandoned transaction were never published. */
+	clear_caches(s);
 	lsm_batch_clear(&s->batch);
 	lsm_catalog_txn_reset(s->txn);
 	atomic_fetch_add(&e->counters.write_errors, 1);

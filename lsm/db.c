@@ -99,8 +99,12 @@ static int switch_memtable(lsm_db *db)
 	rc = lsm_memtable_new(&fresh);
 	if (rc)
 		goto fail;
-	/* In relaxed mode the old segment may hold unsynced batches. */
-	if (db->opt.commit.relaxed && db->wal && (rc = lsm_wal_sync(db->wal)) != 0)
+	/*
+	 * The old segment may hold unsynced batches (relaxed mode, or writes
+	 * with LSM_WRITE_NOSYNC). Once a newer segment exists it is no longer
+	 * the newest, and recovery allows no torn tail there: sync it first.
+	 */
+	if (db->wal && (rc = lsm_wal_sync(db->wal)) != 0)
 		goto fail;
 
 	pthread_mutex_lock(&db->mu);

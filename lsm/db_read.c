@@ -195,7 +195,7 @@ static void find_visible(lsm_db_iter *it)
 
 	it->valid = false;
 	while (lsm_iter_valid(m)) {
-		uint8_t last[LSM_IKEY_LEN];
+		uint64_t last_seq = 0;
 		bool have_last = false;
 		size_t klen;
 		const uint8_t *k = lsm_iter_key(m, &klen);
@@ -215,11 +215,16 @@ static void find_visible(lsm_db_iter *it)
 			k = lsm_iter_key(m, &klen);
 			if (!lsm_ukey_equal(k, it->key))
 				break;
-			/* The same entry may sit in two sources while a flush publishes. */
+			/*
+			 * The same entry may sit in two sources while a flush
+			 * publishes: the memtable's and the table's, folded, with the
+			 * same sequence number (sequence numbers are unique per entry;
+			 * the folded kind may differ). Take it once.
+			 */
 			if (lsm_ikey_seq(k) > it->snapshot || it->value.done ||
-			    (have_last && memcmp(k, last, LSM_IKEY_LEN) == 0))
+			    (have_last && lsm_ikey_seq(k) == last_seq))
 				continue;
-			memcpy(last, k, LSM_IKEY_LEN);
+			last_seq = lsm_ikey_seq(k);
 			have_last = true;
 			v = lsm_iter_value(m, &vlen);
 			it->status = lsm_resolve_add(&it->value, lsm_ikey_kind(k), v, vlen);

@@ -214,8 +214,8 @@ int cli_export(int argc, char **argv)
 		}
 		lsm_catalog_free_names(names, n);
 	}
-	if (fflush(stdout) != 0 && rc == 0)
-		rc = -errno;
+	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)
+		rc = strata_error(-EIO, "cannot write the output");
 	if (rc)
 		cli_fail("export", rc);
 	else

@@ -87,6 +87,7 @@ int cli_import(int argc, char **argv)
 	gzFile in = NULL;
 	char *buf = NULL;
 	size_t carry = 0;
+	bool skipping = false; /* inside a line too long to hold */
 	uint64_t line = 1, points = 0, rejected = 0, read_bytes = 0;
 	int fd, rc, exit_code = 1;
 
@@ -174,12 +175,36 @@ int cli_import(int argc, char **argv)
 		have = carry + (size_t)n;
 		if (have == 0)
 			break;
+		if (skipping) {
+			/* The rest of a line longer than the buffer: drop it up to its end. */
+			char *nl = memchr(buf, '\n', have);
+			size_t drop = nl ? (size_t)(nl - buf) + 1 : have;
+
+			for (size_t i = 0; i < drop; i++)
+				line += buf[i] == '\n';
+			skipping = nl == NULL;
+			memmove(buf, buf + drop, have - drop);
+			have -= drop;
+			carry = have;
+			if (have == 0)
+				continue;
+		}
 		/* Cut after the last newline; at the end of the input, take everything. */
 		cut = have;
 		if (n > 0) {
 			char *nl = memrchr(buf, '\n', have);
 
-			cut = nl ? (size_t)(nl - buf) + 1 : (have == CHUNK_BYTES ? have : 0);
+			cut = nl ? (size_t)(nl - buf) + 1 : 0;
+			if (!nl && have == CHUNK_BYTES) {
+				/* One line fills the whole buffer: far past any line limit. */
+				if (rejected < ERRORS_SHOWN)
+					fprintf(stderr, "%sline %llu: line longer than %u bytes, skipped\n",
+						prog.tty ? "\r" : "", (unsigned long long)line, CHUNK_BYTES);
+				rejected++;
+				skipping = true;
+				carry = 0;
+				continue;
+			}
 		}
 		if (cut > 0) {
 			rc = ingest_session_write_lines(session, dbname, buf, cut, precision, ingest_now_ns(), false,
