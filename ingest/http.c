@@ -311,6 +311,13 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 		}
 		if (rc)
 			return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
+		/* The decoded body counts against the same budget as the bodies held. */
+		if (atomic_fetch_add(&h->inflight_bytes, body_len) + body_len > h->opt.max_inflight_bytes) {
+			atomic_fetch_sub(&h->inflight_bytes, body_len);
+			strata_free(inflated);
+			atomic_fetch_add(&h->overloaded, 1);
+			return respond_busy(conn);
+		}
 		body = inflated;
 	} else if (enc && enc[0] && strcasecmp(enc, "identity") != 0) {
 		snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%s\"", enc);
@@ -318,11 +325,16 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 	}
 	s = thread_session(h);
 	if (!s) {
+		if (inflated)
+			atomic_fetch_sub(&h->inflight_bytes, body_len);
 		strata_free(inflated);
 		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, v2, "internal error", "out of memory");
 	}
 	rc = ingest_session_write(s, dbname, body, body_len, precision, ingest_now_ns(), true, &report);
-	strata_free(inflated);
+	if (inflated) {
+		strata_free(inflated);
+		atomic_fetch_sub(&h->inflight_bytes, body_len);
+	}
 	if (rc == STRATA_ENOTFOUND) {
 		atomic_fetch_add(&h->writes_failed, 1);
 		snprintf(msg, sizeof msg, "database not found: \"%s\"", dbname);
