@@ -33,6 +33,7 @@ typedef struct serve_config {
 	bool auto_create_db;
 	size_t max_body_bytes;
 	size_t max_inflight_bytes;
+	size_t max_line_bytes;
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -49,6 +50,8 @@ static void serve_usage(FILE *f)
 	      "  --max-body-bytes N     largest HTTP request body, after gzip decoding (default 25 MiB)\n"
 	      "  --max-inflight-bytes N request bodies held at once over all connections; past it\n"
 	      "                         writes are answered 503 + Retry-After (default 256 MiB)\n"
+	      "  --max-line-bytes N     longest line protocol line (default 1 MiB); over TCP a longer\n"
+	      "                         line is dropped and logged, the connection goes on\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
 }
@@ -88,6 +91,7 @@ static int start_stream_listeners(serve_listeners *l, const serve_config *cfg)
 		ingest_tcp_options_default(&tcp);
 		tcp.addr = cfg->tcp_addr;
 		tcp.db = cfg->stream_db;
+		tcp.max_line_bytes = (uint32_t)cfg->max_line_bytes;
 		rc = ingest_tcp_listener_start(&l->tcp, l->batcher, &tcp);
 	}
 	if (rc == 0 && cfg->udp_addr) {
@@ -152,7 +156,7 @@ static void stream_metrics(void *ctx, void *out)
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20 };
+			     false, false, 25u << 20, 256u << 20, 1u << 20 };
 	serve_listeners lis = { 0 };
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
@@ -195,6 +199,11 @@ int cli_serve(int argc, char **argv)
 				fprintf(stderr, "strata serve: --max-inflight-bytes takes 1024 .. 2147483648\n");
 				return 2;
 			}
+		} else if (cli_option(argc, argv, &i, "--max-line-bytes", &v)) {
+			if (parse_size(v, &cfg.max_line_bytes) != 0 || cfg.max_line_bytes > (64u << 20)) {
+				fprintf(stderr, "strata serve: --max-line-bytes takes 1024 .. 67108864\n");
+				return 2;
+			}
 		} else if (cli_option(argc, argv, &i, "--sync", &v)) {
 			if (strcmp(v, "relaxed") != 0 && strcmp(v, "sync") != 0) {
 				fprintf(stderr, "strata serve: --sync takes sync or relaxed\n");
@@ -229,6 +238,7 @@ int cli_serve(int argc, char **argv)
 		return 1;
 	ingest_options_default(&ingest_opt);
 	ingest_opt.auto_create_db = cfg.auto_create_db;
+	ingest_opt.limits.max_line_bytes = (uint32_t)cfg.max_line_bytes;
 	ingest_engine_init(&engine, store.db, store.catalog, &ingest_opt);
 
 	lis.engine = &engine;
