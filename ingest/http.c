@@ -7,6 +7,7 @@
  * bounded), runs the write through its own ingest_session and answers.
  */
 #include "ingest/http.h"
+#include "ingest/address.h"
 #include "lsm/alloc.h"
 #include "lsm/log.h"
 
@@ -55,44 +56,6 @@ void ingest_http_options_default(ingest_http_options *out)
 	out->threads = cores > 2 ? (unsigned)cores * 2 : 4;
 	out->max_connections = 1024;
 	out->timeout_s = 60;
-}
-
-int ingest_parse_addr(const char *text, struct sockaddr_storage *out, unsigned *out_len)
-{
-	char host[256];
-	const char *port;
-	struct addrinfo hints = { 0 }, *res = NULL;
-	size_t host_len;
-	int rc;
-
-	if (text[0] == '[') {
-		const char *close = strchr(text, ']');
-
-		if (!close || close[1] != ':')
-			return strata_error(STRATA_EINVAL, "bad address '%s' (want [v6]:port)", text);
-		text++;
-		host_len = (size_t)(close - text);
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(text, ':');
-
-		if (!colon)
-			return strata_error(STRATA_EINVAL, "bad address '%s' (want host:port)", text);
-		host_len = (size_t)(colon - text);
-		port = colon + 1;
-	}
-	if (host_len >= sizeof host)
-		return strata_error(STRATA_EINVAL, "address too long: '%s'", text);
-	memcpy(host, text, host_len);
-	host[host_len] = '\0';
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	rc = getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &res);
-	if (rc != 0)
-		return strata_error(STRATA_EINVAL, "bad address '%s': %s", text, gai_strerror(rc));
-	memcpy(out, res->ai_addr, res->ai_addrlen);
-	*out_len = (unsigned)res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
 }
 
 /* ---- responses ---- */
@@ -549,7 +512,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_options *opt)
 {
 	struct sockaddr_storage sa;
-	unsigned sa_len;
+	socklen_t sa_len;
 	const union MHD_DaemonInfo *info;
 	ingest_http *h;
 	int rc;

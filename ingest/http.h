@@ -66,8 +66,4 @@ uint16_t ingest_http_port(const ingest_http *h);
 /* Stops accepting, finishes requests in flight, frees h. */
 void ingest_http_stop(ingest_http *h);
 
-/* Parses "host:port" or "[v6]:port" (numeric host) into a sockaddr. */
-struct sockaddr_storage;
-int ingest_parse_addr(const char *text, struct sockaddr_storage *out, unsigned *out_len);
-
 #endif

@@ -40,6 +40,7 @@
  * by any thread; port is set before the thread starts.
  */
 #include "ingest/listener_tcp.h"
+#include "ingest/address.h"
 #include "lsm/alloc.h"
 #include "lsm/log.h"
 #include "lsm/status.h"
@@ -144,72 +145,29 @@ void ingest_tcp_options_default(ingest_tcp_options *out)
 
 int ingest_listener_bind(const char *addr, int socktype, int *out_fd)
 {
-	char host[256], port[8];
-	const char *colon, *h = addr;
-	size_t host_len;
-	struct addrinfo hints, *res = NULL, *ai;
-	int fd = -1, rc, one = 1;
-	char *end;
-	unsigned long pn;
+	struct sockaddr_storage sa;
+	socklen_t sa_len;
+	int fd, rc, one = 1;
 
 	*out_fd = -1;
-	if (!addr)
-		return strata_error(STRATA_EINVAL, "no listen address given");
-	if (addr[0] == '[') {
-		const char *rb = strchr(addr, ']');
-
-		if (!rb || rb[1] != ':')
-			return strata_error(STRATA_EINVAL, "bad listen address '%s' (expected [v6-address]:port)", addr);
-		h = addr + 1;
-		host_len = (size_t)(rb - h);
-		colon = rb + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon)
-			return strata_error(STRATA_EINVAL, "bad listen address '%s' (expected host:port)", addr);
-		host_len = (size_t)(colon - addr);
-	}
-	if (host_len >= sizeof host)
-		return strata_error(STRATA_EINVAL, "bad listen address '%s' (host too long)", addr);
-	memcpy(host, h, host_len);
-	host[host_len] = '\0';
-	errno = 0;
-	pn = strtoul(colon + 1, &end, 10);
-	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno || pn > 65535)
-		return strata_error(STRATA_EINVAL, "bad listen address '%s' (port must be 0..65535)", addr);
-	snprintf(port, sizeof port, "%lu", pn);
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = socktype;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(host_len ? host : NULL, port, &hints, &res);
-	if (rc != 0)
-		return strata_error(STRATA_EINVAL, "cannot resolve listen address '%s': %s", addr, gai_strerror(rc));
-	rc = -EADDRNOTAVAIL;
-	for (ai = res; ai; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			rc = -errno;
-			continue;
-		}
-		if (socktype == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) {
-			rc = -errno;
-		} else if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-			rc = -errno;
-		} else if (socktype == SOCK_STREAM && listen(fd, SOMAXCONN) != 0) {
-			rc = -errno;
-		} else {
-			rc = 0;
-			break;
-		}
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (rc != 0)
+	rc = ingest_parse_addr(addr, &sa, &sa_len);
+	if (rc)
+		return rc;
+	fd = socket(sa.ss_family, socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		rc = -errno;
+	else if (socktype == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
+		rc = -errno;
+	else if (bind(fd, (struct sockaddr *)&sa, sa_len) != 0)
+		rc = -errno;
+	else if (socktype == SOCK_STREAM && listen(fd, SOMAXCONN) != 0)
+		rc = -errno;
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
 		return strata_error(rc, "cannot listen on %s %s: %s", socktype == SOCK_STREAM ? "tcp" : "udp",
 				    addr, strerror(-rc));
+	}
 	*out_fd = fd;
 	return 0;
 }
