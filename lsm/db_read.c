@@ -9,8 +9,8 @@
  * snapshot. Tables that cannot hold the range are never opened: their key
  * range or, for a single-series range, their bloom filter rules them out.
  *
- * A point lookup is an iterator over [key, key + 1): the same code answers
- * both, so they cannot disagree.
+ * A point lookup gathers the versions of its key from the same sources
+ * without the merge heap (lsm_get, at the end), and folds them the same way.
  */
 #include "lsm/alloc.h"
 #include "lsm/db_int.h"
@@ -32,17 +32,6 @@ struct lsm_db_iter {
 	bool valid;
 	int status;
 };
-
-/* ukey + 1 as a 16-byte big-endian number; false on overflow (the last key). */
-static bool ukey_successor(uint8_t out[LSM_UKEY_LEN], const uint8_t ukey[LSM_UKEY_LEN])
-{
-	memcpy(out, ukey, LSM_UKEY_LEN);
-	for (int i = LSM_UKEY_LEN - 1; i >= 0; i--) {
-		if (++out[i] != 0)
-			return true;
-	}
-	return false;
-}
 
 /*
  * The time range a [lo, hi) key range can hold: bounded when it stays within
@@ -300,36 +289,165 @@ void lsm_db_iter_free(lsm_db_iter *it)
 	strata_free(it);
 }
 
+/* ---- point lookups ---- */
+
+/* One version of the key being looked up; its value lives in get_state.values. */
+typedef struct get_version {
+	uint64_t seq;
+	enum lsm_kind kind;
+	size_t off, len;
+} get_version;
+
+typedef struct get_state {
+	get_version *versions;
+	size_t n, cap;
+	uint8_t *values;
+	size_t values_len, values_cap;
+} get_state;
+
+static int get_push(get_state *g, const uint8_t *ikey, const uint8_t *value, size_t len)
+{
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 8;
+		get_version *grown = strata_realloc(g->versions, cap * sizeof *grown);
+
+		if (!grown)
+			return -ENOMEM;
+		g->versions = grown;
+		g->cap = cap;
+	}
+	if (g->values_len + len > g->values_cap) {
+		size_t cap = g->values_cap ? g->values_cap : 256;
+		uint8_t *grown;
+
+		while (cap < g->values_len + len)
+			cap *= 2;
+		grown = strata_realloc(g->values, cap);
+		if (!grown)
+			return -ENOMEM;
+		g->values = grown;
+		g->values_cap = cap;
+	}
+	if (len)
+		memcpy(g->values + g->values_len, value, len);
+	g->versions[g->n++] = (get_version){ lsm_ikey_seq(ikey), lsm_ikey_kind(ikey), g->values_len, len };
+	g->values_len += len;
+	return 0;
+}
+
+/* Adds every version of ukey visible at the seek key's snapshot in one source; frees it. */
+static int get_collect(get_state *g, lsm_iter *it, const uint8_t *seek, const uint8_t *ukey)
+{
+	int rc = 0;
+
+	if (!it)
+		return -ENOMEM;
+	for (lsm_iter_seek(it, seek, LSM_IKEY_LEN); lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v;
+
+		if (!lsm_ukey_equal(k, ukey))
+			break;
+		v = lsm_iter_value(it, &vlen);
+		rc = get_push(g, k, v, vlen);
+		if (rc)
+			break;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it);
+	lsm_iter_free(it);
+	return rc;
+}
+
+/*
+ * A point lookup without the merging iterator: the versions of the key are
+ * gathered from the memtables and from the tables of its window that may
+ * hold it (key range, then bloom filter), ordered newest first by sequence
+ * number — which holds however the tables' sequence ranges overlap — and
+ * folded. An entry found twice (in an immutable memtable and in the table
+ * just flushed from it) has one sequence number and is taken once.
+ */
 int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t *out_len)
 {
-	uint8_t hi[LSM_UKEY_LEN];
-	lsm_db_iter *it;
+	get_state g = { 0 };
+	lsm_memtable *mem, *imm;
+	lsm_version *v;
+	lsm_resolve r;
+	uint64_t snapshot, last_seq = 0;
+	uint8_t seek[LSM_IKEY_LEN];
+	int64_t window = lsm_window_of(lsm_ukey_ts(ukey), db->opt.window_ns);
+	size_t wi;
 	int rc;
 
 	*out = NULL;
 	*out_len = 0;
-	if (!ukey_successor(hi, ukey))
-		memset(hi, 0xff, sizeof hi); /* the very last key cannot be looked up alone */
-	rc = lsm_db_iter_new(&it, db, ukey, hi);
-	if (rc)
-		return rc;
-	lsm_db_iter_seek_first(it);
-	rc = lsm_db_iter_status(it);
-	if (rc == 0 && !lsm_db_iter_valid(it))
+	pthread_mutex_lock(&db->mu);
+	mem = db->mem;
+	lsm_memtable_ref(mem);
+	imm = db->imm;
+	if (imm)
+		lsm_memtable_ref(imm);
+	v = lsm_versions_current(db->versions);
+	snapshot = lsm_commit_visible_seq(db->commit);
+	pthread_mutex_unlock(&db->mu);
+	lsm_resolve_init(&r, db->opt.merge, db->opt.merge_ctx);
+	lsm_ikey_seek_key(seek, ukey, snapshot);
+
+	rc = get_collect(&g, lsm_memtable_iter_new(mem), seek, ukey);
+	if (rc == 0 && imm)
+		rc = get_collect(&g, lsm_memtable_iter_new(imm), seek, ukey);
+	wi = lsm_version_find_window(v, window);
+	if (rc == 0 && wi < v->n_windows && v->windows[wi].window == window) {
+		const lsm_window_files *wf = &v->windows[wi];
+
+		for (size_t j = 0; rc == 0 && j < wf->n_files; j++) {
+			lsm_file *f = wf->files[j];
+			lsm_sst *table;
+
+			if (memcmp(f->props.smallest, ukey, LSM_UKEY_LEN) > 0 ||
+			    memcmp(f->props.largest, ukey, LSM_UKEY_LEN) < 0)
+				continue;
+			rc = lsm_file_table(f, &table);
+			if (rc == 0 && lsm_sst_may_contain_series(table, lsm_ukey_series(ukey)))
+				rc = get_collect(&g, lsm_sst_iter_new(table), seek, ukey);
+		}
+	}
+	/* Newest first: few versions, insertion sort. */
+	for (size_t i = 1; rc == 0 && i < g.n; i++) {
+		get_version t = g.versions[i];
+		size_t j = i;
+
+		while (j > 0 && g.versions[j - 1].seq < t.seq) {
+			g.versions[j] = g.versions[j - 1];
+			j--;
+		}
+		g.versions[j] = t;
+	}
+	for (size_t i = 0; rc == 0 && i < g.n && !r.done; i++) {
+		if (i > 0 && g.versions[i].seq == last_seq)
+			continue;
+		last_seq = g.versions[i].seq;
+		rc = lsm_resolve_add(&r, g.versions[i].kind, g.values + g.versions[i].off, g.versions[i].len);
+	}
+	if (rc == 0 && (!r.have || r.deleted))
 		rc = STRATA_ENOTFOUND;
 	if (rc == 0) {
-		size_t len;
-		const uint8_t *v = lsm_db_iter_value(it, &len);
-
-		*out = strata_malloc(len ? len : 1);
+		*out = strata_malloc(r.len ? r.len : 1);
 		if (!*out) {
 			rc = -ENOMEM;
 		} else {
-			if (len)
-				memcpy(*out, v, len);
-			*out_len = len;
+			if (r.len)
+				memcpy(*out, r.buf, r.len);
+			*out_len = r.len;
 		}
 	}
-	lsm_db_iter_free(it);
+	lsm_resolve_deinit(&r);
+	strata_free(g.versions);
+	strata_free(g.values);
+	lsm_version_unref(v);
+	if (imm)
+		lsm_memtable_unref(imm);
+	lsm_memtable_unref(mem);
 	return rc;
 }
