@@ -224,10 +224,10 @@ int lsm_record_reader_open(lsm_record_reader **out, const char *path, const char
 {
 	lsm_record_reader *r;
 	struct stat st;
-	const uint8_t *payload;
-	size_t len, path_len = strlen(path);
+	const uint8_t *payload = NULL;
+	size_t len = 0, path_len = strlen(path);
 	uint32_t version;
-	uint8_t type;
+	uint8_t type = 0;
 	int rc;
 
 	*out = NULL;

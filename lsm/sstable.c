@@ -256,7 +256,7 @@ out:
 static int read_block(int fd, const char *path, uint64_t limit, struct handle h, struct buf *scratch,
 		      uint8_t **out, size_t *out_len)
 {
-	struct stored s;
+	struct stored s = { 0 };
 	int rc;
 
 	*out = NULL;
@@ -949,7 +949,7 @@ int lsm_sst_verify(lsm_sst *s, void (*progress)(void *ctx, uint64_t done, uint64
 	}
 	/* The metadata blocks were checked at open; the disk may have changed since. */
 	for (int i = 0; i < 3; i++) {
-		struct stored st;
+		struct stored st = { 0 };
 
 		if (i == 0 && !s->filter)
 			continue;
