@@ -1,0 +1,998 @@
+/*
+ * output.c — InfluxDB 1.x /query responses as JSON or CSV (output.h).
+ *
+ * InfluxDB builds the whole Response in memory and marshals it with Go's
+ * encoding/json or encoding/csv; this writer streams the same bytes instead,
+ * so that a large result never has to be held at once. The JSON side is a
+ * small state machine that knows which separators and closing brackets are
+ * due; the CSV side mirrors csvFormatter's header rules (header per
+ * statement, again when the columns change). Go's number and string
+ * formatting is reproduced here: floats take the shortest %.*e precision
+ * that reads back to the same double (the digits Go's strconv chooses), then
+ * are laid out in Go's 'f' or 'e' form; strings are checked as UTF-8 the way
+ * Go decodes runes.
+ *
+ * Everything goes through one fixed buffer flushed to the caller's sink when
+ * full; the sink's first failure is kept and returned from then on.
+ */
+#include "query/output.h"
+
+#include "lsm/alloc.h"
+#include "lsm/status.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT_BUF_BYTES 65536
+
+enum out_state {
+	ST_NEW = 0,     /* nothing written */
+	ST_RESULTS,     /* between statements */
+	ST_STATEMENT,   /* inside a statement, outside a series */
+	ST_SERIES,      /* inside a series */
+	ST_DONE,        /* response ended */
+};
+
+struct query_output {
+	enum query_output_format format;
+	enum query_output_epoch epoch;
+	query_output_write_fn write;
+	void *ctx;
+	int sink_rc; /* the sink's first failure, sticky */
+	enum out_state state;
+
+	size_t n_statements; /* statements begun */
+	size_t n_series;     /* series of the current statement */
+	size_t n_rows;       /* rows of the current series; JSON: SIZE_MAX while the
+			      * series object has no member yet (no leading comma) */
+	bool stmt_error;     /* the current statement has its error */
+	bool time_column;
+	size_t n_columns;
+
+	/* CSV */
+	bool csv_any_stmt; /* a statement with series was written */
+	char **csv_cols;   /* columns of the previous series of the statement */
+	size_t n_csv_cols;
+	char *csv_prefix; /* "name,tags" of the current series, CSV-encoded */
+	size_t csv_prefix_len, csv_prefix_cap;
+
+	/* pretty JSON: the re-indenter's state */
+	bool pretty;
+	bool in_string, escape, open_pending;
+	size_t depth;
+
+	size_t len;
+	char buf[OUT_BUF_BYTES];
+};
+
+/* ---- buffer ---- */
+
+int query_output_flush(query_output *o)
+{
+	int rc;
+
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->len == 0)
+		return 0;
+	rc = o->write(o->ctx, o->buf, o->len);
+	o->len = 0;
+	if (rc)
+		o->sink_rc = rc;
+	return rc;
+}
+
+static void put_raw(query_output *o, const char *p, size_t n)
+{
+	while (n > 0 && !o->sink_rc) {
+		size_t room = OUT_BUF_BYTES - o->len;
+		size_t k = n < room ? n : room;
+
+		memcpy(o->buf + o->len, p, k);
+		o->len += k;
+		p += k;
+		n -= k;
+		if (o->len == OUT_BUF_BYTES)
+			query_output_flush(o);
+	}
+}
+
+static void put_indent(query_output *o)
+{
+	static const char spaces[] = "                                ";
+
+	put_raw(o, "\n", 1);
+	for (size_t i = 0; i < o->depth; i++)
+		put_raw(o, spaces, 4);
+}
+
+/*
+ * Re-indents the compact JSON passing through as Go's json.Indent(dst, src,
+ * "", "    ") does for MarshalIndent: a newline and 4 spaces per level after
+ * each opening bracket and comma, before each closing bracket, ": " after
+ * keys, empty [] and {} kept on one line.
+ */
+static void put_pretty(query_output *o, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+
+		if (o->in_string) {
+			put_raw(o, &c, 1);
+			if (o->escape)
+				o->escape = false;
+			else if (c == '\\')
+				o->escape = true;
+			else if (c == '"')
+				o->in_string = false;
+			continue;
+		}
+		if (o->open_pending) {
+			o->open_pending = false;
+			if (c == '}' || c == ']') {
+				o->depth--;
+				put_raw(o, &c, 1);
+				continue;
+			}
+			put_indent(o);
+		}
+		switch (c) {
+		case '"':
+			o->in_string = true;
+			put_raw(o, &c, 1);
+			break;
+		case '{':
+		case '[':
+			put_raw(o, &c, 1);
+			o->depth++;
+			o->open_pending = true;
+			break;
+		case ',':
+			put_raw(o, &c, 1);
+			put_indent(o);
+			break;
+		case ':':
+			put_raw(o, ": ", 2);
+			break;
+		case '}':
+		case ']':
+			o->depth--;
+			put_indent(o);
+			put_raw(o, &c, 1);
+			break;
+		default:
+			put_raw(o, &c, 1);
+			break;
+		}
+	}
+}
+
+static void put(query_output *o, const char *p, size_t n)
+{
+	if (o->pretty)
+		put_pretty(o, p, n);
+	else
+		put_raw(o, p, n);
+}
+
+static void puts_(query_output *o, const char *s)
+{
+	put(o, s, strlen(s));
+}
+
+static void putc_(query_output *o, char c)
+{
+	put(o, &c, 1);
+}
+
+/* ---- numbers as Go formats them ---- */
+
+/*
+ * The shortest decimal digits of finite, nonzero-or-zero f that read back
+ * to f: digits (no sign, no trailing zeros, at least one) and the exponent
+ * of the first digit (f = d.ddd * 10^exp).
+ */
+static void shortest_digits(double f, char *digits, size_t *n_digits, int *exp10)
+{
+	char tmp[40];
+	int prec;
+
+	for (prec = 0; prec < 17; prec++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
+		if (strtod(tmp, NULL) == f)
+			break;
+	}
+	if (prec == 17)
+		snprintf(tmp, sizeof(tmp), "%.*e", 16, f);
+
+	const char *p = tmp;
+	size_t n = 0;
+
+	if (*p == '-')
+		p++;
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9')
+			digits[n++] = *p;
+	*exp10 = (*p == 'e') ? atoi(p + 1) : 0;
+	while (n > 1 && digits[n - 1] == '0')
+		n--;
+	*n_digits = n;
+}
+
+/*
+ * Formats f as Go's strconv.FormatFloat(f, 'f', -1, 64), or, when json, as
+ * encoding/json does ('e' form below 1e-6 and from 1e21, e-07 trimmed to
+ * e-7). f must be finite. Returns the length written at out (>= 400 bytes).
+ */
+static size_t format_float(char *out, double f, bool json)
+{
+	char digits[24];
+	size_t n, len = 0;
+	int x;
+	double a = fabs(f);
+
+	shortest_digits(f, digits, &n, &x);
+	if (signbit(f))
+		out[len++] = '-';
+	if (f == 0) {
+		out[len++] = '0';
+		return len;
+	}
+	if (json && (a < 1e-6 || a >= 1e21)) {
+		out[len++] = digits[0];
+		if (n > 1) {
+			out[len++] = '.';
+			memcpy(out + len, digits + 1, n - 1);
+			len += n - 1;
+		}
+		if (x < 0)
+			len += (size_t)sprintf(out + len, "e-%d", -x);
+		else
+			len += (size_t)sprintf(out + len, "e+%02d", x);
+		return len;
+	}
+	if (x >= 0) {
+		if ((size_t)x >= n - 1) {
+			memcpy(out + len, digits, n);
+			len += n;
+			for (size_t i = 0; i < (size_t)x - (n - 1); i++)
+				out[len++] = '0';
+		} else {
+			memcpy(out + len, digits, (size_t)x + 1);
+			len += (size_t)x + 1;
+			out[len++] = '.';
+			memcpy(out + len, digits + x + 1, n - (size_t)x - 1);
+			len += n - (size_t)x - 1;
+		}
+	} else {
+		out[len++] = '0';
+		out[len++] = '.';
+		for (int i = 0; i < -x - 1; i++)
+			out[len++] = '0';
+		memcpy(out + len, digits, n);
+		len += n;
+	}
+	return len;
+}
+
+static int64_t epoch_divisor(enum query_output_epoch e)
+{
+	switch (e) {
+	case QUERY_EPOCH_US:
+		return INT64_C(1000);
+	case QUERY_EPOCH_MS:
+		return INT64_C(1000000);
+	case QUERY_EPOCH_S:
+		return INT64_C(1000000000);
+	case QUERY_EPOCH_M:
+		return INT64_C(60000000000);
+	case QUERY_EPOCH_H:
+		return INT64_C(3600000000000);
+	default:
+		return 1;
+	}
+}
+
+/* time_ns as Go's time.RFC3339Nano in UTC; returns the length (< 40). */
+static size_t format_rfc3339(char *out, int64_t t)
+{
+	int64_t secs = t / 1000000000, frac = t % 1000000000;
+	int64_t days, sod, z, era, doe, yoe, y, doy, mp, d, m;
+	size_t len;
+
+	if (frac < 0) {
+		frac += 1000000000;
+		secs--;
+	}
+	days = secs / 86400;
+	sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	/* civil_from_days (H. Hinnant) */
+	z = days + 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	y = yoe + era * 400;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	d = doy - (153 * mp + 2) / 5 + 1;
+	m = mp < 10 ? mp + 3 : mp - 9;
+	if (m <= 2)
+		y++;
+	len = (size_t)sprintf(out, "%04d-%02d-%02dT%02d:%02d:%02d", (int)y, (int)m, (int)d,
+			      (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+	if (frac) {
+		char f[16];
+		int n = 9;
+
+		sprintf(f, "%09d", (int)frac);
+		while (n > 0 && f[n - 1] == '0')
+			n--;
+		out[len++] = '.';
+		memcpy(out + len, f, (size_t)n);
+		len += (size_t)n;
+	}
+	out[len++] = 'Z';
+	return len;
+}
+
+/* ---- JSON strings ---- */
+
+/*
+ * Decodes one rune at p (n > 0 bytes) as Go's utf8.DecodeRune: returns its
+ * length, or 0 for an invalid sequence (Go's RuneError of width 1).
+ */
+static size_t utf8_rune(const unsigned char *p, size_t n, uint32_t *r)
+{
+	unsigned char c = p[0];
+
+	if (c < 0x80) {
+		*r = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		if (n < 2 || (p[1] & 0xc0) != 0x80)
+			return 0;
+		*r = ((uint32_t)(c & 0x1f) << 6) | (p[1] & 0x3f);
+		return 2;
+	}
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (c == 0xe0)
+			lo = 0xa0;
+		if (c == 0xed)
+			hi = 0x9f;
+		if (n < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+			return 0;
+		*r = ((uint32_t)(c & 0x0f) << 12) | ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (c == 0xf0)
+			lo = 0x90;
+		if (c == 0xf4)
+			hi = 0x8f;
+		if (n < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		*r = ((uint32_t)(c & 0x07) << 18) | ((uint32_t)(p[1] & 0x3f) << 12) |
+		     ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+		return 4;
+	}
+	return 0;
+}
+
+static void json_string(query_output *o, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0;
+
+	if (n == 0) {
+		put(o, "\"\"", 2);
+		return;
+	}
+	putc_(o, '"');
+	while (i < n) {
+		unsigned char c = p[i];
+		char esc[8];
+		const char *rep = NULL;
+		size_t rep_len = 0, adv = 1;
+		uint32_t r;
+
+		if (c < 0x80) {
+			if (c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&') {
+				i++;
+				continue;
+			}
+			switch (c) {
+			case '"':
+				rep = "\\\"";
+				break;
+			case '\\':
+				rep = "\\\\";
+				break;
+			case '\n':
+				rep = "\\n";
+				break;
+			case '\r':
+				rep = "\\r";
+				break;
+			case '\t':
+				rep = "\\t";
+				break;
+			case '\b':
+				rep = "\\b";
+				break;
+			case '\f':
+				rep = "\\f";
+				break;
+			default:
+				esc[0] = '\\';
+				esc[1] = 'u';
+				esc[2] = '0';
+				esc[3] = '0';
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xf];
+				rep = esc;
+				rep_len = 6;
+				break;
+			}
+			if (!rep_len)
+				rep_len = strlen(rep);
+		} else {
+			adv = utf8_rune(p + i, n - i, &r);
+			if (adv == 0) {
+				rep = "\\ufffd";
+				rep_len = 6;
+				adv = 1;
+			} else if (r == 0x2028 || r == 0x2029) {
+				rep = r == 0x2028 ? "\\u2028" : "\\u2029";
+				rep_len = 6;
+			} else {
+				i += adv;
+				continue;
+			}
+		}
+		put(o, s + start, i - start);
+		put(o, rep, rep_len);
+		i += adv;
+		start = i;
+	}
+	put(o, s + start, n - start);
+	putc_(o, '"');
+}
+
+/* ---- CSV fields ---- */
+
+/* Whether the field needs quotes, as Go's encoding/csv decides. */
+static bool csv_needs_quotes(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t r;
+
+	if (n == 0)
+		return false;
+	if (n == 2 && s[0] == '\\' && s[1] == '.')
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == ',' || p[i] == '"' || p[i] == '\r' || p[i] == '\n')
+			return true;
+	if (utf8_rune(p, n, &r) == 0)
+		return false;
+	switch (r) {
+	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
+	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
+	case 0x202f: case 0x205f: case 0x3000:
+		return true;
+	default:
+		return r >= 0x2000 && r <= 0x200a;
+	}
+}
+
+static void csv_field(query_output *o, const char *s, size_t n)
+{
+	size_t start = 0;
+
+	if (n == 0)
+		return;
+	if (!csv_needs_quotes(s, n)) {
+		put(o, s, n);
+		return;
+	}
+	putc_(o, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"') {
+			put(o, s + start, i + 1 - start);
+			putc_(o, '"');
+			start = i + 1;
+		}
+	}
+	put(o, s + start, n - start);
+	putc_(o, '"');
+}
+
+static int grow(char **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 64;
+	char *p;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	p = strata_realloc(*buf, c);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = c;
+	return 0;
+}
+
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int *rc)
+{
+	if (*rc)
+		return;
+	*rc = grow(buf, cap, *len + n);
+	if (*rc)
+		return;
+	memcpy(*buf + *len, s, n);
+	*len += n;
+}
+
+static void csv_field_to(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int *rc)
+{
+	size_t start = 0;
+
+	if (!csv_needs_quotes(s, n)) {
+		append(buf, len, cap, s, n, rc);
+		return;
+	}
+	append(buf, len, cap, "\"", 1, rc);
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '"') {
+			append(buf, len, cap, s + start, i + 1 - start, rc);
+			append(buf, len, cap, "\"", 1, rc);
+			start = i + 1;
+		}
+	}
+	append(buf, len, cap, s + start, n - start, rc);
+	append(buf, len, cap, "\"", 1, rc);
+}
+
+/* Appends s with ",", " " and "=" escaped as InfluxDB's escapeTag does. */
+static void tag_escaped(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int *rc)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == ',' || s[i] == ' ' || s[i] == '=')
+			append(buf, len, cap, "\\", 1, rc);
+		append(buf, len, cap, s + i, 1, rc);
+	}
+}
+
+/* ---- lifecycle ---- */
+
+enum query_output_epoch query_output_epoch_parse(const char *s)
+{
+	if (!s || !*s)
+		return QUERY_EPOCH_RFC3339;
+	if (!strcmp(s, "u"))
+		return QUERY_EPOCH_US;
+	if (!strcmp(s, "ms"))
+		return QUERY_EPOCH_MS;
+	if (!strcmp(s, "s"))
+		return QUERY_EPOCH_S;
+	if (!strcmp(s, "m"))
+		return QUERY_EPOCH_M;
+	if (!strcmp(s, "h"))
+		return QUERY_EPOCH_H;
+	return QUERY_EPOCH_NS;
+}
+
+int query_output_new(query_output **out, enum query_output_format format,
+		     enum query_output_epoch epoch, query_output_write_fn write, void *ctx)
+{
+	query_output *o;
+
+	*out = NULL;
+	if (!write)
+		return strata_error(STRATA_EINVAL, "query output: no write function");
+	if (format != QUERY_OUTPUT_JSON && format != QUERY_OUTPUT_CSV)
+		return strata_error(STRATA_EINVAL, "query output: unknown format %d", (int)format);
+	if ((int)epoch < QUERY_EPOCH_RFC3339 || epoch > QUERY_EPOCH_H)
+		return strata_error(STRATA_EINVAL, "query output: unknown epoch %d", (int)epoch);
+	o = strata_calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->format = format;
+	o->epoch = epoch;
+	o->write = write;
+	o->ctx = ctx;
+	*out = o;
+	return 0;
+}
+
+static void csv_cols_free(query_output *o)
+{
+	for (size_t i = 0; i < o->n_csv_cols; i++)
+		strata_free(o->csv_cols[i]);
+	strata_free(o->csv_cols);
+	o->csv_cols = NULL;
+	o->n_csv_cols = 0;
+}
+
+void query_output_free(query_output *o)
+{
+	if (!o)
+		return;
+	csv_cols_free(o);
+	strata_free(o->csv_prefix);
+	strata_free(o);
+}
+
+static int seq_error(const char *call)
+{
+	return strata_error(STRATA_EINVAL, "query output: %s called out of sequence", call);
+}
+
+int query_output_set_pretty(query_output *o, bool pretty)
+{
+	if (o->state != ST_NEW)
+		return seq_error("set_pretty");
+	o->pretty = pretty && o->format == QUERY_OUTPUT_JSON;
+	return 0;
+}
+
+/* ---- the response ---- */
+
+int query_output_begin_results(query_output *o)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_NEW)
+		return seq_error("begin_results");
+	o->state = ST_RESULTS;
+	return 0;
+}
+
+int query_output_begin_statement(query_output *o, int id)
+{
+	char num[40];
+
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_RESULTS || id < 0)
+		return seq_error("begin_statement");
+	if (o->format == QUERY_OUTPUT_JSON) {
+		puts_(o, o->n_statements ? ",{" : "{\"results\":[{");
+		snprintf(num, sizeof(num), "\"statement_id\":%d", id);
+		puts_(o, num);
+	}
+	o->n_statements++;
+	o->n_series = 0;
+	o->stmt_error = false;
+	o->state = ST_STATEMENT;
+	return o->sink_rc;
+}
+
+int query_output_statement_error(query_output *o, const char *msg)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_STATEMENT || o->stmt_error)
+		return seq_error("statement_error");
+	o->stmt_error = true;
+	if (o->format == QUERY_OUTPUT_JSON) {
+		if (o->n_series)
+			putc_(o, ']');
+		puts_(o, ",\"error\":");
+		json_string(o, msg, strlen(msg));
+	}
+	return o->sink_rc;
+}
+
+static bool csv_same_columns(const query_output *o, const char *const *columns, size_t n)
+{
+	if (o->n_csv_cols != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(o->csv_cols[i], columns[i]))
+			return false;
+	return true;
+}
+
+static int csv_begin_series(query_output *o, const char *name, const query_output_tag *tags,
+			    size_t n_tags, const char *const *columns, size_t n_columns)
+{
+	char *tbuf = NULL;
+	size_t tlen = 0, tcap = 0;
+	char **cols = NULL;
+	int rc = 0;
+
+	if (o->n_series == 0 || !csv_same_columns(o, columns, n_columns)) {
+		cols = strata_calloc(n_columns ? n_columns : 1, sizeof(*cols));
+		if (!cols) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; i < n_columns; i++) {
+			cols[i] = strata_strdup(columns[i]);
+			if (!cols[i]) {
+				for (size_t j = 0; j < i; j++)
+					strata_free(cols[j]);
+				strata_free(cols);
+				rc = -ENOMEM;
+				goto out;
+			}
+		}
+		if (o->n_series > 0 || o->csv_any_stmt)
+			putc_(o, '\n');
+		puts_(o, "name,tags");
+		for (size_t i = 0; i < n_columns; i++) {
+			putc_(o, ',');
+			csv_field(o, columns[i], strlen(columns[i]));
+		}
+		putc_(o, '\n');
+		csv_cols_free(o);
+		o->csv_cols = cols;
+		o->n_csv_cols = n_columns;
+		o->csv_any_stmt = true;
+	}
+
+	/* the series key, then "name,tags" CSV-encoded */
+	for (size_t i = 0; i < n_tags; i++) {
+		if (tags[i].value_len == 0)
+			continue;
+		if (tlen)
+			append(&tbuf, &tlen, &tcap, ",", 1, &rc);
+		tag_escaped(&tbuf, &tlen, &tcap, tags[i].key, tags[i].key_len, &rc);
+		append(&tbuf, &tlen, &tcap, "=", 1, &rc);
+		tag_escaped(&tbuf, &tlen, &tcap, tags[i].value, tags[i].value_len, &rc);
+	}
+	o->csv_prefix_len = 0;
+	csv_field_to(&o->csv_prefix, &o->csv_prefix_len, &o->csv_prefix_cap, name, strlen(name),
+		     &rc);
+	append(&o->csv_prefix, &o->csv_prefix_len, &o->csv_prefix_cap, ",", 1, &rc);
+	csv_field_to(&o->csv_prefix, &o->csv_prefix_len, &o->csv_prefix_cap, tbuf ? tbuf : "",
+		     tlen, &rc);
+out:
+	strata_free(tbuf);
+	return rc;
+}
+
+int query_output_begin_series(query_output *o, const char *name,
+			      const query_output_tag *tags, size_t n_tags,
+			      const char *const *columns, size_t n_columns, bool time_column)
+{
+	int rc = 0;
+
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_STATEMENT || o->stmt_error || (time_column && n_columns == 0))
+		return seq_error("begin_series");
+	if (!name)
+		name = "";
+	if (o->format == QUERY_OUTPUT_CSV) {
+		rc = csv_begin_series(o, name, tags, n_tags, columns, n_columns);
+		if (rc)
+			return rc;
+	} else {
+		bool first = true;
+
+		puts_(o, o->n_series ? ",{" : ",\"series\":[{");
+		if (*name) {
+			puts_(o, "\"name\":");
+			json_string(o, name, strlen(name));
+			first = false;
+		}
+		if (n_tags) {
+			puts_(o, first ? "\"tags\":{" : ",\"tags\":{");
+			for (size_t i = 0; i < n_tags; i++) {
+				if (i)
+					putc_(o, ',');
+				json_string(o, tags[i].key, tags[i].key_len);
+				putc_(o, ':');
+				json_string(o, tags[i].value, tags[i].value_len);
+			}
+			putc_(o, '}');
+			first = false;
+		}
+		if (n_columns) {
+			puts_(o, first ? "\"columns\":[" : ",\"columns\":[");
+			for (size_t i = 0; i < n_columns; i++) {
+				if (i)
+					putc_(o, ',');
+				json_string(o, columns[i], strlen(columns[i]));
+			}
+			putc_(o, ']');
+			first = false;
+		}
+		/* "values" starts after the name, tags or columns, or alone */
+		o->n_rows = first ? SIZE_MAX : 0;
+	}
+	if (o->format == QUERY_OUTPUT_CSV)
+		o->n_rows = 0;
+	o->n_series++;
+	o->time_column = time_column;
+	o->n_columns = n_columns;
+	o->state = ST_SERIES;
+	return o->sink_rc;
+}
+
+static void write_time(query_output *o, int64_t t)
+{
+	char tmp[48];
+	size_t n;
+
+	if (o->epoch == QUERY_EPOCH_RFC3339 && o->format == QUERY_OUTPUT_JSON) {
+		tmp[0] = '"';
+		n = format_rfc3339(tmp + 1, t) + 1;
+		tmp[n++] = '"';
+	} else {
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRId64, t / epoch_divisor(o->epoch));
+	}
+	put(o, tmp, n);
+}
+
+static void write_value(query_output *o, const query_value *v, bool null)
+{
+	char tmp[400];
+	size_t n = 0;
+	bool json = o->format == QUERY_OUTPUT_JSON;
+
+	if (null || v->type == QUERY_VALUE_NONE) {
+		if (json)
+			puts_(o, "null");
+		return;
+	}
+	switch (v->type) {
+	case QUERY_VALUE_FLOAT:
+		if (isnan(v->v.f)) {
+			puts_(o, json ? "null" : "NaN");
+			return;
+		}
+		if (isinf(v->v.f)) {
+			puts_(o, json ? "null" : (v->v.f > 0 ? "+Inf" : "-Inf"));
+			return;
+		}
+		n = format_float(tmp, v->v.f, json);
+		break;
+	case QUERY_VALUE_INTEGER:
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRId64, v->v.i);
+		break;
+	case QUERY_VALUE_UNSIGNED:
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRIu64, v->v.u);
+		break;
+	case QUERY_VALUE_BOOLEAN:
+		puts_(o, v->v.b ? "true" : "false");
+		return;
+	case QUERY_VALUE_STRING:
+		if (json)
+			json_string(o, v->v.s.ptr, v->v.s.len);
+		else
+			csv_field(o, v->v.s.ptr, v->v.s.len);
+		return;
+	default:
+		if (json)
+			puts_(o, "null");
+		return;
+	}
+	put(o, tmp, n);
+}
+
+int query_output_row(query_output *o, int64_t time_ns, const query_value *values,
+		     const bool *nulls, size_t n_values)
+{
+	bool json = o->format == QUERY_OUTPUT_JSON;
+	bool sep = false;
+
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_SERIES)
+		return seq_error("row");
+	if (n_values + (o->time_column ? 1 : 0) != o->n_columns)
+		return strata_error(STRATA_EINVAL,
+				    "query output: row of %zu values for %zu columns", n_values,
+				    o->n_columns);
+	if (json) {
+		if (o->n_rows == SIZE_MAX)
+			puts_(o, "\"values\":[[");
+		else if (o->n_rows == 0)
+			puts_(o, ",\"values\":[[");
+		else
+			puts_(o, ",[");
+		o->n_rows = o->n_rows == SIZE_MAX ? 1 : o->n_rows + 1;
+	} else {
+		put(o, o->csv_prefix, o->csv_prefix_len);
+		sep = true;
+		o->n_rows++;
+	}
+	if (o->time_column) {
+		if (!json)
+			putc_(o, ',');
+		write_time(o, time_ns);
+		sep = true;
+	}
+	for (size_t i = 0; i < n_values; i++) {
+		if (sep)
+			putc_(o, ',');
+		write_value(o, &values[i], nulls && nulls[i]);
+		sep = true;
+	}
+	if (json)
+		putc_(o, ']');
+	else
+		putc_(o, '\n');
+	return o->sink_rc;
+}
+
+int query_output_end_series(query_output *o)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_SERIES)
+		return seq_error("end_series");
+	if (o->format == QUERY_OUTPUT_JSON) {
+		if (o->n_rows != 0 && o->n_rows != SIZE_MAX)
+			putc_(o, ']');
+		putc_(o, '}');
+	}
+	o->state = ST_STATEMENT;
+	return o->sink_rc;
+}
+
+int query_output_end_statement(query_output *o)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_STATEMENT)
+		return seq_error("end_statement");
+	if (o->format == QUERY_OUTPUT_JSON) {
+		if (o->n_series && !o->stmt_error)
+			putc_(o, ']');
+		putc_(o, '}');
+	}
+	o->state = ST_RESULTS;
+	return o->sink_rc;
+}
+
+int query_output_end_results(query_output *o)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_RESULTS)
+		return seq_error("end_results");
+	if (o->format == QUERY_OUTPUT_JSON)
+		puts_(o, o->n_statements ? "]}\n" : "{}\n");
+	o->state = ST_DONE;
+	return query_output_flush(o);
+}
+
+int query_output_error(query_output *o, const char *msg)
+{
+	if (o->sink_rc)
+		return o->sink_rc;
+	if (o->state != ST_NEW)
+		return seq_error("error");
+	if (o->format == QUERY_OUTPUT_JSON) {
+		puts_(o, "{\"error\":");
+		json_string(o, msg, strlen(msg));
+		puts_(o, "}\n");
+	} else {
+		puts_(o, "error\n");
+		csv_field(o, msg, strlen(msg));
+		putc_(o, '\n');
+	}
+	o->state = ST_DONE;
+	return query_output_flush(o);
+}

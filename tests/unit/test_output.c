@@ -1,0 +1,813 @@
+/*
+ * test_output.c — InfluxDB 1.x /query responses (query/output.h) compared
+ * byte for byte with what InfluxDB writes: JSON with one or several series
+ * and statements, statement and request errors, empty results, nulls, every
+ * value type and the float forms of Go's encoding/json, string escapes and
+ * UTF-8, every epoch, RFC3339Nano trimming, times before 1970, the CSV form
+ * of the same data, sequence errors, a failing sink and output larger than
+ * the writer's buffer.
+ */
+#include "lsm/alloc.h"
+#include "lsm/status.h"
+#include "query/output.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define S INT64_C(1000000000)
+#define T2026 (INT64_C(1767225600) * S)
+
+/* ---- a sink that collects everything ---- */
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+	size_t n_writes;
+	int fail_at; /* write number that fails (1-based); 0: never */
+};
+
+static int sink_write(void *ctx, const char *p, size_t n)
+{
+	struct sink *s = ctx;
+
+	s->n_writes++;
+	if (s->fail_at && (int)s->n_writes >= s->fail_at)
+		return -EIO;
+	if (s->len + n + 1 > s->cap) {
+		size_t c = s->cap ? s->cap : 256;
+
+		while (c < s->len + n + 1)
+			c *= 2;
+		s->buf = strata_realloc(s->buf, c);
+		assert_non_null(s->buf);
+		s->cap = c;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return 0;
+}
+
+static query_output *open_out(struct sink *s, enum query_output_format f,
+			      enum query_output_epoch e)
+{
+	query_output *o = NULL;
+
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(query_output_new(&o, f, e, sink_write, s), 0);
+	assert_non_null(o);
+	return o;
+}
+
+static void close_out(query_output *o, struct sink *s, const char *expected)
+{
+	query_output_free(o);
+	assert_non_null(s->buf);
+	assert_string_equal(s->buf, expected);
+	strata_free(s->buf);
+}
+
+static query_value F(double f) { return query_value_float(f); }
+static query_value I(int64_t i) { return query_value_integer(i); }
+static query_value U(uint64_t u) { return query_value_unsigned(u); }
+static query_value B(bool b) { return query_value_boolean(b); }
+static query_value STR(const char *s) { return query_value_string(s, strlen(s)); }
+
+static query_output_tag TAG(const char *k, const char *v)
+{
+	query_output_tag t = { k, strlen(k), v, strlen(v) };
+
+	return t;
+}
+
+static const char *const time_mean[] = { "time", "mean" };
+
+/* cpu host=a: two rows; statement 0 */
+static void write_simple(query_output *o)
+{
+	query_output_tag tags[] = { TAG("host", "a") };
+	query_value v;
+
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", tags, 1, time_mean, 2, true), 0);
+	v = F(1.5);
+	assert_int_equal(query_output_row(o, T2026, &v, NULL, 1), 0);
+	v = F(2);
+	assert_int_equal(query_output_row(o, T2026 + 60 * S, &v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+}
+
+static void test_output_one_series_json(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+
+	(void)state;
+	write_simple(o);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\","
+		  "\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"mean\"],\"values\":["
+		  "[\"2026-01-01T00:00:00Z\",1.5],[\"2026-01-01T00:01:00Z\",2]]}]}]}\n");
+}
+
+static void test_output_one_series_csv(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_RFC3339);
+
+	(void)state;
+	write_simple(o);
+	close_out(o, &s,
+		  "name,tags,time,mean\n"
+		  "cpu,host=a,1767225600000000000,1.5\n"
+		  "cpu,host=a,1767225660000000000,2\n");
+}
+
+/*
+ * Statement 0: two series (cpu host=a,region=eu; cpu host=b), the second
+ * with other columns; statement 1: an error; statement 2: empty;
+ * statement 3: a series without tags and without a time column.
+ */
+static void write_several(query_output *o)
+{
+	query_output_tag t1[] = { TAG("host", "a"), TAG("region", "eu") };
+	query_output_tag t2[] = { TAG("host", "b") };
+	static const char *const cols2[] = { "time", "max", "min" };
+	static const char *const cols3[] = { "name" };
+	query_value v[2];
+
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", t1, 2, time_mean, 2, true), 0);
+	v[0] = I(3);
+	assert_int_equal(query_output_row(o, T2026, v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", t2, 1, cols2, 3, true), 0);
+	v[0] = I(4);
+	v[1] = I(-5);
+	assert_int_equal(query_output_row(o, T2026, v, NULL, 2), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+
+	assert_int_equal(query_output_begin_statement(o, 1), 0);
+	assert_int_equal(query_output_statement_error(o, "measurement not found"), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+
+	assert_int_equal(query_output_begin_statement(o, 2), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+
+	assert_int_equal(query_output_begin_statement(o, 3), 0);
+	assert_int_equal(query_output_begin_series(o, "measurements", NULL, 0, cols3, 1, false), 0);
+	v[0] = STR("cpu");
+	assert_int_equal(query_output_row(o, 0, v, NULL, 1), 0);
+	v[0] = STR("mem");
+	assert_int_equal(query_output_row(o, 0, v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+}
+
+static void test_output_several_json(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
+
+	(void)state;
+	write_several(o);
+	close_out(o, &s,
+		  "{\"results\":["
+		  "{\"statement_id\":0,\"series\":["
+		  "{\"name\":\"cpu\",\"tags\":{\"host\":\"a\",\"region\":\"eu\"},"
+		  "\"columns\":[\"time\",\"mean\"],\"values\":[[1767225600,3]]},"
+		  "{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},"
+		  "\"columns\":[\"time\",\"max\",\"min\"],\"values\":[[1767225600,4,-5]]}]},"
+		  "{\"statement_id\":1,\"error\":\"measurement not found\"},"
+		  "{\"statement_id\":2},"
+		  "{\"statement_id\":3,\"series\":[{\"name\":\"measurements\","
+		  "\"columns\":[\"name\"],\"values\":[[\"cpu\"],[\"mem\"]]}]}]}\n");
+}
+
+static void test_output_several_csv(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_S);
+
+	(void)state;
+	write_several(o);
+	/* statement errors and empty statements write nothing in CSV */
+	close_out(o, &s,
+		  "name,tags,time,mean\n"
+		  "cpu,\"host=a,region=eu\",1767225600,3\n"
+		  "\n"
+		  "name,tags,time,max,min\n"
+		  "cpu,host=b,1767225600,4,-5\n"
+		  "\n"
+		  "name,tags,name\n"
+		  "measurements,,cpu\n"
+		  "measurements,,mem\n");
+}
+
+static void test_output_csv_same_columns_one_header(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+	query_output_tag ta[] = { TAG("host", "a") }, tb[] = { TAG("host", "b") };
+	query_value v = F(0.25);
+
+	(void)state;
+	assert_int_equal(query_output_begin_results(o), 0);
+	for (int st = 0; st < 2; st++) {
+		assert_int_equal(query_output_begin_statement(o, st), 0);
+		assert_int_equal(query_output_begin_series(o, "cpu", ta, 1, time_mean, 2, true), 0);
+		assert_int_equal(query_output_row(o, 1, &v, NULL, 1), 0);
+		assert_int_equal(query_output_end_series(o), 0);
+		assert_int_equal(query_output_begin_series(o, "cpu", tb, 1, time_mean, 2, true), 0);
+		assert_int_equal(query_output_row(o, 2, &v, NULL, 1), 0);
+		assert_int_equal(query_output_end_series(o), 0);
+		assert_int_equal(query_output_end_statement(o), 0);
+	}
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "name,tags,time,mean\n"
+		  "cpu,host=a,1,0.25\n"
+		  "cpu,host=b,2,0.25\n"
+		  "\n"
+		  "name,tags,time,mean\n"
+		  "cpu,host=a,1,0.25\n"
+		  "cpu,host=b,2,0.25\n");
+}
+
+static void test_output_statement_error_after_series(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_value v = I(1);
+
+	(void)state;
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", NULL, 0, time_mean, 2, true), 0);
+	assert_int_equal(query_output_row(o, -1, &v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_statement_error(o, "max-select-point limit exceeded"), 0);
+	/* no series after the error, nor a second error */
+	assert_int_equal(query_output_begin_series(o, "cpu", NULL, 0, time_mean, 2, true),
+			 STRATA_EINVAL);
+	assert_int_equal(query_output_statement_error(o, "again"), STRATA_EINVAL);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\","
+		  "\"columns\":[\"time\",\"mean\"],\"values\":[[-1,1]]}],"
+		  "\"error\":\"max-select-point limit exceeded\"}]}\n");
+}
+
+static void test_output_empty_result(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+
+	(void)state;
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s, "{\"results\":[{\"statement_id\":0}]}\n");
+
+	o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s, "{}\n");
+
+	/* a series without rows omits "values"; CSV still prints its header */
+	o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "", NULL, 0, time_mean, 2, true), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":"
+		  "[{\"columns\":[\"time\",\"mean\"]}]}]}\n");
+
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	query_output_free(o);
+	assert_int_equal(s.len, 0);
+	strata_free(s.buf);
+}
+
+static void test_output_request_error(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+
+	(void)state;
+	assert_int_equal(query_output_error(o, "error parsing query: found <EOF>"), 0);
+	assert_int_equal(query_output_begin_results(o), STRATA_EINVAL);
+	close_out(o, &s, "{\"error\":\"error parsing query: found \\u003cEOF\\u003e\"}\n");
+
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_error(o, "bad, \"very\" bad"), 0);
+	close_out(o, &s, "error\n\"bad, \"\"very\"\" bad\"\n");
+}
+
+static void write_one_row(query_output *o, const char *const *cols, size_t n_cols,
+			  int64_t t, const query_value *v, const bool *nulls, size_t n)
+{
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "m", NULL, 0, cols, n_cols, true), 0);
+	assert_int_equal(query_output_row(o, t, v, nulls, n), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+}
+
+#define JSON_ROW(row)                                                                      \
+	"{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":" \
+	"[\"time\",\"a\",\"b\",\"c\",\"d\",\"e\"],\"values\":[[" row "]]}]}]}\n"
+#define CSV_ROW(row) "name,tags,time,a,b,c,d,e\nm,," row "\n"
+
+static const char *const cols5[] = { "time", "a", "b", "c", "d", "e" };
+
+static void test_output_nulls(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_value v[5] = { F(1), I(2), STR("x"), B(true), { .type = QUERY_VALUE_NONE } };
+	bool nulls[5] = { true, false, true, false, false };
+
+	(void)state;
+	write_one_row(o, cols5, 6, 7, v, nulls, 5);
+	close_out(o, &s, JSON_ROW("7,null,2,null,true,null"));
+
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+	write_one_row(o, cols5, 6, 7, v, nulls, 5);
+	close_out(o, &s, CSV_ROW("7,,2,,true,"));
+}
+
+static void test_output_value_types(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_value v[5] = { I(INT64_MIN), I(INT64_MAX), U(UINT64_MAX), B(false),
+			     query_value_string(NULL, 0) };
+
+	(void)state;
+	write_one_row(o, cols5, 6, 0, v, NULL, 5);
+	close_out(o, &s,
+		  JSON_ROW("0,-9223372036854775808,9223372036854775807,"
+			   "18446744073709551615,false,\"\""));
+
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+	write_one_row(o, cols5, 6, 0, v, NULL, 5);
+	close_out(o, &s,
+		  CSV_ROW("0,-9223372036854775808,9223372036854775807,"
+			  "18446744073709551615,false,"));
+}
+
+struct float_case {
+	double f;
+	const char *json;
+	const char *csv;
+};
+
+static void test_output_floats(void **state)
+{
+	static const struct float_case cases[] = {
+		{ 0.0, "0", "0" },
+		{ -0.0, "-0", "-0" },
+		{ 1e21, "1e+21", "1000000000000000000000" },
+		{ 1e20, "100000000000000000000", "100000000000000000000" },
+		{ -1.5e300, "-1.5e+300", NULL },
+		{ 1e-7, "1e-7", "0.0000001" },
+		{ 1e-6, "0.000001", "0.000001" },
+		{ 2.5e-10, "2.5e-10", "0.00000000025" },
+		{ 1.234e-6, "0.000001234", "0.000001234" },
+		{ 0.1, "0.1", "0.1" },
+		{ 1.5, "1.5", "1.5" },
+		{ -2.0, "-2", "-2" },
+		{ 0.1 + 0.2, "0.30000000000000004", "0.30000000000000004" },
+		{ 1.0 / 3.0, "0.3333333333333333", "0.3333333333333333" },
+		{ 123456789.125, "123456789.125", "123456789.125" },
+		{ 9007199254740993.0, "9007199254740992", "9007199254740992" },
+		{ 1.7976931348623157e308, "1.7976931348623157e+308", NULL },
+		{ 5e-324, "5e-324", NULL },
+		{ 2.2250738585072014e-308, "2.2250738585072014e-308", NULL },
+		{ 100, "100", "100" },
+		{ 12345.678, "12345.678", "12345.678" },
+		{ NAN, "null", "NaN" },
+		{ INFINITY, "null", "+Inf" },
+		{ -INFINITY, "null", "-Inf" },
+	};
+	static const char *const cols[] = { "time", "v" };
+	char want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sink s;
+		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+		query_value v = F(cases[i].f);
+
+		write_one_row(o, cols, 2, 0, &v, NULL, 1);
+		snprintf(want, sizeof(want),
+			 "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+			 "\"columns\":[\"time\",\"v\"],\"values\":[[0,%s]]}]}]}\n",
+			 cases[i].json);
+		close_out(o, &s, want);
+		if (!cases[i].csv)
+			continue;
+		o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+		write_one_row(o, cols, 2, 0, &v, NULL, 1);
+		snprintf(want, sizeof(want), "name,tags,time,v\nm,,0,%s\n", cases[i].csv);
+		close_out(o, &s, want);
+	}
+}
+
+static void test_output_json_string_escapes(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} cases[] = {
+		{ "plain", "\"plain\"" },
+		{ "a\"b\\c", "\"a\\\"b\\\\c\"" },
+		{ "\n\r\t\b\f", "\"\\n\\r\\t\\b\\f\"" },
+		{ "\x01\x1f\x7f", "\"\\u0001\\u001f\x7f\"" },
+		{ "<a href='x'>&</a>", "\"\\u003ca href='x'\\u003e\\u0026\\u003c/a\\u003e\"" },
+		{ "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\"" },
+		{ "x\xffy", "\"x\\ufffdy\"" },
+		{ "\xe2\x82", "\"\\ufffd\\ufffd\"" },
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" },
+		{ "\xc0\x80", "\"\\ufffd\\ufffd\"" },
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },
+		{ "a\xe2\x80\xa8" "b\xe2\x80\xa9", "\"a\\u2028b\\u2029\"" },
+	};
+	static const char *const cols[] = { "time", "v" };
+	char want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sink s;
+		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+		query_value v = STR(cases[i].in);
+
+		write_one_row(o, cols, 2, 0, &v, NULL, 1);
+		snprintf(want, sizeof(want),
+			 "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+			 "\"columns\":[\"time\",\"v\"],\"values\":[[0,%s]]}]}]}\n",
+			 cases[i].out);
+		close_out(o, &s, want);
+	}
+
+	/* a NUL inside a borrowed string, names and tags escaped too */
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_output_tag t = { "k\"", 2, "v\n", 2 };
+	static const char *const c2[] = { "time", "<v>" };
+	query_value v = query_value_string("a\0b", 3);
+
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "m&m", &t, 1, c2, 2, true), 0);
+	assert_int_equal(query_output_row(o, 0, &v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\\u0026m\","
+		  "\"tags\":{\"k\\\"\":\"v\\n\"},\"columns\":[\"time\",\"\\u003cv\\u003e\"],"
+		  "\"values\":[[0,\"a\\u0000b\"]]}]}]}\n");
+}
+
+static void test_output_csv_quoting(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+	query_output_tag tags[] = { TAG("dc", ""), TAG("host", "x,y"), TAG("k=1", "a b") };
+	static const char *const cols[] = { "time", "say, what", "b", "c", "d" };
+	query_value v[4] = { STR("say \"hi\", ok"), STR(" lead"), STR("h\xc3\xa9<&>"),
+			     STR("two\nlines") };
+
+	(void)state;
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "my \"m\"", tags, 3, cols, 5, true), 0);
+	assert_int_equal(query_output_row(o, 5, v, NULL, 4), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "name,tags,time,\"say, what\",b,c,d\n"
+		  "\"my \"\"m\"\"\",\"host=x\\,y,k\\=1=a\\ b\",5,\"say \"\"hi\"\", ok\","
+		  "\" lead\",h\xc3\xa9<&>,\"two\nlines\"\n");
+}
+
+static void test_output_epochs(void **state)
+{
+	static const struct {
+		enum query_output_epoch e;
+		const char *json;
+		const char *csv;
+	} cases[] = {
+		{ QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00.123456789Z\"", "1767225600123456789" },
+		{ QUERY_EPOCH_NS, "1767225600123456789", "1767225600123456789" },
+		{ QUERY_EPOCH_US, "1767225600123456", "1767225600123456" },
+		{ QUERY_EPOCH_MS, "1767225600123", "1767225600123" },
+		{ QUERY_EPOCH_S, "1767225600", "1767225600" },
+		{ QUERY_EPOCH_M, "29453760", "29453760" },
+		{ QUERY_EPOCH_H, "490896", "490896" },
+	};
+	static const char *const cols[] = { "time", "v" };
+	char want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sink s;
+		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, cases[i].e);
+		query_value v = B(true);
+
+		write_one_row(o, cols, 2, T2026 + 123456789, &v, NULL, 1);
+		snprintf(want, sizeof(want),
+			 "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+			 "\"columns\":[\"time\",\"v\"],\"values\":[[%s,true]]}]}]}\n",
+			 cases[i].json);
+		close_out(o, &s, want);
+
+		o = open_out(&s, QUERY_OUTPUT_CSV, cases[i].e);
+		write_one_row(o, cols, 2, T2026 + 123456789, &v, NULL, 1);
+		snprintf(want, sizeof(want), "name,tags,time,v\nm,,%s,true\n", cases[i].csv);
+		close_out(o, &s, want);
+	}
+
+	assert_int_equal(query_output_epoch_parse(NULL), QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_epoch_parse(""), QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_epoch_parse("ns"), QUERY_EPOCH_NS);
+	assert_int_equal(query_output_epoch_parse("n"), QUERY_EPOCH_NS);
+	assert_int_equal(query_output_epoch_parse("bogus"), QUERY_EPOCH_NS);
+	assert_int_equal(query_output_epoch_parse("u"), QUERY_EPOCH_US);
+	assert_int_equal(query_output_epoch_parse("ms"), QUERY_EPOCH_MS);
+	assert_int_equal(query_output_epoch_parse("s"), QUERY_EPOCH_S);
+	assert_int_equal(query_output_epoch_parse("m"), QUERY_EPOCH_M);
+	assert_int_equal(query_output_epoch_parse("h"), QUERY_EPOCH_H);
+}
+
+static void test_output_times(void **state)
+{
+	static const struct {
+		int64_t t;
+		enum query_output_epoch e;
+		const char *json;
+	} cases[] = {
+		{ T2026, QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00Z\"" },
+		{ T2026 + S / 2, QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00.5Z\"" },
+		{ T2026 + 1, QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00.000000001Z\"" },
+		{ T2026 + 120000000, QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00.12Z\"" },
+		{ T2026 + 100000, QUERY_EPOCH_RFC3339, "\"2026-01-01T00:00:00.0001Z\"" },
+		{ INT64_C(1709210096) * S, QUERY_EPOCH_RFC3339, "\"2024-02-29T12:34:56Z\"" },
+		{ 0, QUERY_EPOCH_RFC3339, "\"1970-01-01T00:00:00Z\"" },
+		{ -1, QUERY_EPOCH_RFC3339, "\"1969-12-31T23:59:59.999999999Z\"" },
+		{ -3 * S / 2, QUERY_EPOCH_RFC3339, "\"1969-12-31T23:59:58.5Z\"" },
+		{ -INT64_C(86400) * 365 * 70 * S, QUERY_EPOCH_RFC3339, "\"1900-01-18T00:00:00Z\"" },
+		{ INT64_MIN, QUERY_EPOCH_RFC3339, "\"1677-09-21T00:12:43.145224192Z\"" },
+		{ INT64_MAX, QUERY_EPOCH_RFC3339, "\"2262-04-11T23:47:16.854775807Z\"" },
+		/* Go's integer division truncates toward zero */
+		{ -3 * S / 2, QUERY_EPOCH_S, "-1" },
+		{ -3 * S / 2, QUERY_EPOCH_MS, "-1500" },
+		{ -90 * S, QUERY_EPOCH_M, "-1" },
+		{ -1, QUERY_EPOCH_US, "0" },
+		{ -7199 * S, QUERY_EPOCH_H, "-1" },
+		{ INT64_MIN, QUERY_EPOCH_NS, "-9223372036854775808" },
+	};
+	static const char *const cols[] = { "time", "v" };
+	char want[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sink s;
+		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, cases[i].e);
+		query_value v = I(1);
+
+		write_one_row(o, cols, 2, cases[i].t, &v, NULL, 1);
+		snprintf(want, sizeof(want),
+			 "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+			 "\"columns\":[\"time\",\"v\"],\"values\":[[%s,1]]}]}]}\n",
+			 cases[i].json);
+		close_out(o, &s, want);
+	}
+}
+
+static void test_output_sequence_errors(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_value v[2] = { I(1), I(2) };
+
+	(void)state;
+	assert_int_equal(query_output_begin_statement(o, 0), STRATA_EINVAL);
+	assert_int_equal(query_output_row(o, 0, v, NULL, 1), STRATA_EINVAL);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_results(o), STRATA_EINVAL);
+	assert_int_equal(query_output_begin_statement(o, -1), STRATA_EINVAL);
+	assert_int_equal(query_output_end_statement(o), STRATA_EINVAL);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "m", NULL, 0, NULL, 0, true), STRATA_EINVAL);
+	assert_int_equal(query_output_end_results(o), STRATA_EINVAL);
+	assert_int_equal(query_output_begin_series(o, "m", NULL, 0, time_mean, 2, true), 0);
+	assert_int_equal(query_output_row(o, 0, v, NULL, 2), STRATA_EINVAL);
+	assert_int_equal(query_output_end_statement(o), STRATA_EINVAL);
+	assert_int_equal(query_output_statement_error(o, "x"), STRATA_EINVAL);
+	assert_int_equal(query_output_row(o, 0, v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_series(o), STRATA_EINVAL);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	assert_int_equal(query_output_end_results(o), STRATA_EINVAL);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"m\","
+		  "\"columns\":[\"time\",\"mean\"],\"values\":[[0,1]]}]}]}\n");
+
+	o = NULL;
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS, NULL, NULL),
+			 STRATA_EINVAL);
+	assert_null(o);
+	assert_int_equal(query_output_new(&o, (enum query_output_format)7, QUERY_EPOCH_NS,
+					  sink_write, &s),
+			 STRATA_EINVAL);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, (enum query_output_epoch)42,
+					  sink_write, &s),
+			 STRATA_EINVAL);
+	query_output_free(NULL);
+}
+
+static void test_output_pretty_json(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
+	query_output_tag tags[] = { TAG("host", "a[0],{b}:\"c\"") };
+	query_value v = F(1.5);
+
+	(void)state;
+	assert_int_equal(query_output_set_pretty(o, true), 0);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_set_pretty(o, false), STRATA_EINVAL);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", tags, 1, time_mean, 2, true), 0);
+	assert_int_equal(query_output_row(o, T2026, &v, NULL, 1), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_begin_series(o, "", NULL, 0, NULL, 0, false), 0);
+	assert_int_equal(query_output_row(o, 0, NULL, NULL, 0), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 1), 0);
+	assert_int_equal(query_output_statement_error(o, "oops, {x}"), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "{\n"
+		  "    \"results\": [\n"
+		  "        {\n"
+		  "            \"statement_id\": 0,\n"
+		  "            \"series\": [\n"
+		  "                {\n"
+		  "                    \"name\": \"cpu\",\n"
+		  "                    \"tags\": {\n"
+		  "                        \"host\": \"a[0],{b}:\\\"c\\\"\"\n"
+		  "                    },\n"
+		  "                    \"columns\": [\n"
+		  "                        \"time\",\n"
+		  "                        \"mean\"\n"
+		  "                    ],\n"
+		  "                    \"values\": [\n"
+		  "                        [\n"
+		  "                            \"2026-01-01T00:00:00Z\",\n"
+		  "                            1.5\n"
+		  "                        ]\n"
+		  "                    ]\n"
+		  "                },\n"
+		  "                {\n"
+		  "                    \"values\": [\n"
+		  "                        []\n"
+		  "                    ]\n"
+		  "                }\n"
+		  "            ]\n"
+		  "        },\n"
+		  "        {\n"
+		  "            \"statement_id\": 1,\n"
+		  "            \"error\": \"oops, {x}\"\n"
+		  "        }\n"
+		  "    ]\n"
+		  "}\n");
+
+	/* no effect on CSV */
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_set_pretty(o, true), 0);
+	write_simple(o);
+	close_out(o, &s,
+		  "name,tags,time,mean\n"
+		  "cpu,host=a,1767225600000000000,1.5\n"
+		  "cpu,host=a,1767225660000000000,2\n");
+}
+
+/* Many rows: the writer's buffer fills and flushes several times. */
+static void test_output_large_streams_through_buffer(void **state)
+{
+	enum { N_ROWS = 20000 };
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+	char *want = strata_malloc((size_t)N_ROWS * 48 + 64);
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(want);
+	len += (size_t)sprintf(want + len, "name,tags,time,mean\n");
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "cpu", NULL, 0, time_mean, 2, true), 0);
+	for (int64_t i = 0; i < N_ROWS; i++) {
+		query_value v = I(i * 7);
+
+		assert_int_equal(query_output_row(o, T2026 + i, &v, NULL, 1), 0);
+		len += (size_t)sprintf(want + len, "cpu,,%" PRId64 ",%" PRId64 "\n", T2026 + i,
+				       i * 7);
+	}
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	assert_true(s.n_writes > 5);
+	assert_int_equal(s.len, len);
+	close_out(o, &s, want);
+	strata_free(want);
+}
+
+static void test_output_sink_failure_sticky(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
+	query_value v = STR("0123456789abcdef0123456789abcdef");
+	int rc = 0;
+	int64_t i;
+
+	(void)state;
+	s.fail_at = 2;
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "m", NULL, 0, time_mean, 2, true), 0);
+	for (i = 0; i < 100000 && rc == 0; i++)
+		rc = query_output_row(o, i, &v, NULL, 1);
+	assert_int_equal(rc, -EIO);
+	assert_int_equal(s.n_writes, 2);
+	assert_int_equal(query_output_row(o, i, &v, NULL, 1), -EIO);
+	assert_int_equal(query_output_end_series(o), -EIO);
+	assert_int_equal(query_output_end_results(o), -EIO);
+	assert_int_equal(query_output_flush(o), -EIO);
+	assert_int_equal(s.n_writes, 2);
+	/* the first buffer went out whole, nothing after it */
+	assert_int_equal(s.len, 65536);
+	query_output_free(o);
+	strata_free(s.buf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_output_one_series_json),
+		cmocka_unit_test(test_output_one_series_csv),
+		cmocka_unit_test(test_output_several_json),
+		cmocka_unit_test(test_output_several_csv),
+		cmocka_unit_test(test_output_csv_same_columns_one_header),
+		cmocka_unit_test(test_output_statement_error_after_series),
+		cmocka_unit_test(test_output_empty_result),
+		cmocka_unit_test(test_output_request_error),
+		cmocka_unit_test(test_output_nulls),
+		cmocka_unit_test(test_output_value_types),
+		cmocka_unit_test(test_output_floats),
+		cmocka_unit_test(test_output_json_string_escapes),
+		cmocka_unit_test(test_output_csv_quoting),
+		cmocka_unit_test(test_output_epochs),
+		cmocka_unit_test(test_output_times),
+		cmocka_unit_test(test_output_sequence_errors),
+		cmocka_unit_test(test_output_pretty_json),
+		cmocka_unit_test(test_output_large_streams_through_buffer),
+		cmocka_unit_test(test_output_sink_failure_sticky),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
