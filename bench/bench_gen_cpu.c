@@ -11,9 +11,10 @@
  * 2026-01-01T00:00:00Z, nanosecond timestamps, hosts in order within a step.
  *
  * Why it is built this way:
- * - The random generator, the pools and the order of every draw are those of
- *   bench/bench_parser.c, so with the same --hosts and --seed the file starts
- *   with exactly the bytes that benchmark parses in memory. Values are
+ * - The random generator, the pools and the order of every draw come from
+ *   bench/cpu_workload.h, shared with bench/bench_parser.c, so with the same
+ *   --hosts and --seed the file starts with exactly the bytes that benchmark
+ *   parses in memory. Values are
  *   written as an agent writes a double: the shortest of %.15g, %.16g,
  *   %.17g that reads back to the same value.
  * - The variants draw from a second random stream, so the walk (and so every
@@ -36,6 +37,7 @@
  *   bench_gen_cpu --out FILE [--hosts 100] [--duration 1d] [--seed 42]
  *                 [--late] [--cardinality-per-line]
  */
+#include "bench/cpu_workload.h"
 #include "lsm/alloc.h"
 
 #include <errno.h>
@@ -51,27 +53,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define GEN_START_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
-#define GEN_STEP_NS 10000000000LL          /* one line per host every 10 s */
-#define GEN_N_FIELDS 10
 #define GEN_LATE_MAX_NS 3600000000000LL    /* late and overwritten lines: up to 1 h */
 #define GEN_OUT_BYTES (4u << 20)
 #define GEN_LINE_MAX 1024                  /* longer than any line this writes */
 
-static const char *const regions[] = {
-	"us-east-1", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
-	"ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
-};
-static const char *const oses[] = { "Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10" };
-static const char *const arches[] = { "x64", "x86" };
-static const char *const teams[] = { "SF", "NYC", "LON", "CHI" };
-static const char *const envs[] = { "production", "staging", "test" };
-static const char *const field_names[GEN_N_FIELDS] = {
-	"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait",
-	"usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice",
-};
-
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 struct options {
 	uint64_t hosts;
@@ -81,24 +66,6 @@ struct options {
 	bool late;
 	bool card_per_line;
 };
-
-/* xorshift64*, as bench_parser.c: the walk's stream and the variants' stream. */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	r->s ^= r->s >> 12;
-	r->s ^= r->s << 25;
-	r->s ^= r->s >> 27;
-	return r->s * 2685821657736338717ULL;
-}
-
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1p-53;
-}
 
 /* ---- output ---- */
 
@@ -301,11 +268,11 @@ static size_t format_line(char *w, const char *tagset, uint64_t line_id, bool ca
 		n += 9;
 		n += put_u64(w + n, line_id);
 	}
-	for (int f = 0; f < GEN_N_FIELDS; f++) {
-		size_t k = strlen(field_names[f]);
+	for (int f = 0; f < CPU_N_FIELDS; f++) {
+		size_t k = strlen(cpu_field_names[f]);
 
 		w[n++] = f ? ',' : ' ';
-		memcpy(w + n, field_names[f], k);
+		memcpy(w + n, cpu_field_names[f], k);
 		n += k;
 		w[n++] = '=';
 		n += (size_t)format_double(w + n, GEN_LINE_MAX - n, values[f]);
@@ -406,9 +373,9 @@ static void late_free(struct late_heap *h)
 }
 
 /* A delay of 1 to 360 steps: 10 s to 1 h. */
-static int64_t late_delay(struct rng *r)
+static int64_t late_delay(struct cpu_rng *r)
 {
-	return (int64_t)(1 + rng_next(r) % (uint64_t)(GEN_LATE_MAX_NS / GEN_STEP_NS)) * GEN_STEP_NS;
+	return (int64_t)(1 + cpu_rng_next(r) % (uint64_t)(GEN_LATE_MAX_NS / CPU_STEP_NS)) * CPU_STEP_NS;
 }
 
 /*
@@ -416,22 +383,22 @@ static int64_t late_delay(struct rng *r)
  * comes: 10 s to 1 h after it but no later than t + 1 h (at written_at itself
  * when that is already t + 1 h: the heap's sequence still puts it after).
  */
-static int64_t rewrite_due(struct rng *r, int64_t t, int64_t written_at)
+static int64_t rewrite_due(struct cpu_rng *r, int64_t t, int64_t written_at)
 {
-	uint64_t steps_left = (uint64_t)(t + GEN_LATE_MAX_NS - written_at) / GEN_STEP_NS;
+	uint64_t steps_left = (uint64_t)(t + GEN_LATE_MAX_NS - written_at) / CPU_STEP_NS;
 
 	if (steps_left == 0)
 		return written_at;
-	return written_at + (int64_t)(1 + rng_next(r) % steps_left) * GEN_STEP_NS;
+	return written_at + (int64_t)(1 + cpu_rng_next(r) % steps_left) * CPU_STEP_NS;
 }
 
 /* ---- the generator ---- */
 
 static int generate(const struct options *o, struct out *out, uint64_t *out_late, uint64_t *out_overwrites)
 {
-	struct rng walk_rng = { o->seed * 0x9E3779B97F4A7C15ULL + 1 };
-	struct rng var_rng = { (o->seed ^ 0x5DEECE66DULL) * 0xBF58476D1CE4E5B9ULL + 1 };
-	uint64_t steps = o->duration_s / (GEN_STEP_NS / 1000000000LL), line_id = 0;
+	struct cpu_rng walk_rng;
+	struct cpu_rng var_rng = { (o->seed ^ 0x5DEECE66DULL) * 0xBF58476D1CE4E5B9ULL + 1 };
+	uint64_t steps = o->duration_s / (CPU_STEP_NS / 1000000000LL), line_id = 0;
 	struct late_heap heap = { 0 };
 	char (*tagsets)[512] = NULL;
 	double *walk = NULL;
@@ -439,45 +406,28 @@ static int generate(const struct options *o, struct out *out, uint64_t *out_late
 	int rc = -ENOMEM;
 
 	tagsets = strata_malloc(o->hosts * sizeof *tagsets);
-	walk = strata_malloc(o->hosts * GEN_N_FIELDS * sizeof *walk);
+	walk = strata_malloc(o->hosts * CPU_N_FIELDS * sizeof *walk);
 	if (!tagsets || !walk)
 		goto out;
-	for (uint64_t h = 0; h < o->hosts; h++) {
-		const char *region = regions[rng_next(&walk_rng) % N_OF(regions)];
-
-		snprintf(tagsets[h], sizeof tagsets[h],
-			 "cpu,hostname=host_%" PRIu64 ",region=%s,datacenter=%s%c,rack=%u,os=%s,arch=%s,team=%s,"
-			 "service=%u,service_version=%u,service_environment=%s",
-			 h, region, region, (char)('a' + rng_next(&walk_rng) % 3),
-			 (unsigned)(rng_next(&walk_rng) % 100), oses[rng_next(&walk_rng) % N_OF(oses)],
-			 arches[rng_next(&walk_rng) % N_OF(arches)], teams[rng_next(&walk_rng) % N_OF(teams)],
-			 (unsigned)(rng_next(&walk_rng) % 20), (unsigned)(rng_next(&walk_rng) % 2),
-			 envs[rng_next(&walk_rng) % N_OF(envs)]);
-		for (int f = 0; f < GEN_N_FIELDS; f++)
-			walk[h * GEN_N_FIELDS + f] = rng_unit(&walk_rng) * 100.0;
-	}
+	cpu_rng_seed(&walk_rng, o->seed);
+	for (uint64_t h = 0; h < o->hosts; h++)
+		cpu_host_init(tagsets[h], sizeof tagsets[h], h, &walk[h * CPU_N_FIELDS], &walk_rng);
 	*out_late = *out_overwrites = 0;
 	for (uint64_t s = 0; s < steps && !out->err; s++) {
-		int64_t t = GEN_START_NS + (int64_t)s * GEN_STEP_NS;
+		int64_t t = CPU_START_NS + (int64_t)s * CPU_STEP_NS;
 
 		for (uint64_t h = 0; h < o->hosts; h++) {
-			double *v = &walk[h * GEN_N_FIELDS];
+			double *v = &walk[h * CPU_N_FIELDS];
 			size_t n;
 
-			for (int f = 0; f < GEN_N_FIELDS; f++) {
-				v[f] += (rng_unit(&walk_rng) - 0.5) * 2.0;
-				if (v[f] < 0)
-					v[f] = -v[f];
-				if (v[f] > 100)
-					v[f] = 200 - v[f];
-			}
+			cpu_walk_step(v, &walk_rng);
 			n = format_line(line, tagsets[h], line_id++, o->card_per_line, v, t);
 			if (!o->late) {
 				out_put(out, line, n);
 				continue;
 			}
 			{
-				bool is_late = rng_unit(&var_rng) < 0.10, rewrite = rng_unit(&var_rng) < 0.01;
+				bool is_late = cpu_rng_unit(&var_rng) < 0.10, rewrite = cpu_rng_unit(&var_rng) < 0.01;
 				int64_t written_at = t;
 
 				if (is_late) {
@@ -490,10 +440,10 @@ static int generate(const struct options *o, struct out *out, uint64_t *out_late
 					out_put(out, line, n);
 				}
 				if (rewrite) {
-					double nv[GEN_N_FIELDS];
+					double nv[CPU_N_FIELDS];
 
-					for (int f = 0; f < GEN_N_FIELDS; f++) {
-						nv[f] = v[f] + (rng_unit(&var_rng) - 0.5) * 20.0;
+					for (int f = 0; f < CPU_N_FIELDS; f++) {
+						nv[f] = v[f] + (cpu_rng_unit(&var_rng) - 0.5) * 20.0;
 						nv[f] = nv[f] < 0 ? 0 : nv[f] > 100 ? 100 : nv[f];
 					}
 					n = format_line(line, tagsets[h], line_id - 1, o->card_per_line, nv, t);
@@ -586,7 +536,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc || !o.out || o.hosts == 0 || o.hosts > 100000000 ||
-	    o.duration_s < GEN_STEP_NS / 1000000000LL) {
+	    o.duration_s < CPU_STEP_NS / 1000000000LL) {
 		fprintf(stderr, "%s: --out is required; --hosts 1..1e8; --duration at least 10s\n", argv[0]);
 		usage(stderr, argv[0]);
 		return 2;
@@ -620,7 +570,7 @@ int main(int argc, char **argv)
 			"cpu-only: %" PRIu64 " hosts, %" PRIu64 " s, seed %" PRIu64 "%s%s: %" PRIu64 " lines, %" PRIu64
 			" field values, %" PRIu64 " bytes (%" PRIu64 " late, %" PRIu64 " overwrites) in %.1f s\n",
 			o.hosts, o.duration_s, o.seed, o.late ? ", late" : "",
-			o.card_per_line ? ", line_id per line" : "", out.lines, out.lines * GEN_N_FIELDS, out.bytes,
+			o.card_per_line ? ", line_id per line" : "", out.lines, out.lines * CPU_N_FIELDS, out.bytes,
 			late, overwrites, secs);
 	}
 	strata_free(out.buf);

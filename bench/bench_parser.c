@@ -25,6 +25,7 @@
  * Single-threaded; nothing is shared.
  */
 #include "ingest/line_protocol.h"
+#include "bench/cpu_workload.h"
 #include "lsm/alloc.h"
 
 #include <getopt.h>
@@ -38,9 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BENCH_START_NS 1767225600000000000LL /* 2026-01-01T00:00:00Z */
-#define BENCH_STEP_NS 10000000000LL          /* one line per host every 10 s */
-#define BENCH_N_FIELDS 10
 #define BENCH_MAX_RUNS 100
 
 struct options {
@@ -62,36 +60,6 @@ struct run {
 	double wall_s;
 };
 
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
-
-static double rng_unit(void)
-{
-	return (double)(rng_next() >> 11) * 0x1p-53;
-}
-
-static const char *const regions[] = {
-	"us-east-1", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1",
-	"ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "sa-east-1",
-};
-static const char *const oses[] = { "Ubuntu16.10", "Ubuntu16.04LTS", "Ubuntu15.10" };
-static const char *const arches[] = { "x64", "x86" };
-static const char *const teams[] = { "SF", "NYC", "LON", "CHI" };
-static const char *const envs[] = { "production", "staging", "test" };
-static const char *const field_names[BENCH_N_FIELDS] = {
-	"usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait",
-	"usage_irq", "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice",
-};
-
-#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The shortest "%.*g" form of d that reads back as d. */
 static int format_double(char *out, size_t len, double d)
@@ -112,52 +80,38 @@ static int generate(const struct options *o, struct dataset *ds)
 	size_t target = (size_t)o->mb << 20, cap = target + ((size_t)o->hosts + 1) * 1024;
 	char (*tagsets)[512] = NULL;
 	double *walk = NULL;
+	struct cpu_rng rng;
 	int rc = -1;
 
 	ds->buf = strata_malloc(cap);
 	tagsets = strata_malloc((size_t)o->hosts * sizeof *tagsets);
-	walk = strata_malloc((size_t)o->hosts * BENCH_N_FIELDS * sizeof *walk);
+	walk = strata_malloc((size_t)o->hosts * CPU_N_FIELDS * sizeof *walk);
 	if (!ds->buf || !tagsets || !walk)
 		goto out;
-	rng_state = o->seed * 0x9E3779B97F4A7C15ULL + 1;
-	for (uint32_t h = 0; h < o->hosts; h++) {
-		const char *region = regions[rng_next() % N_OF(regions)];
-
-		snprintf(tagsets[h], sizeof tagsets[h],
-			 "cpu,hostname=host_%u,region=%s,datacenter=%s%c,rack=%u,os=%s,arch=%s,team=%s,"
-			 "service=%u,service_version=%u,service_environment=%s",
-			 h, region, region, (char)('a' + rng_next() % 3), (unsigned)(rng_next() % 100),
-			 oses[rng_next() % N_OF(oses)], arches[rng_next() % N_OF(arches)],
-			 teams[rng_next() % N_OF(teams)], (unsigned)(rng_next() % 20),
-			 (unsigned)(rng_next() % 2), envs[rng_next() % N_OF(envs)]);
-		for (int f = 0; f < BENCH_N_FIELDS; f++)
-			walk[(size_t)h * BENCH_N_FIELDS + f] = rng_unit() * 100.0;
-	}
+	cpu_rng_seed(&rng, o->seed);
+	for (uint32_t h = 0; h < o->hosts; h++)
+		cpu_host_init(tagsets[h], sizeof tagsets[h], h, &walk[(size_t)h * CPU_N_FIELDS], &rng);
 	ds->len = 0;
 	ds->lines = 0;
-	for (int64_t t = BENCH_START_NS; ds->len < target; t += BENCH_STEP_NS) {
+	for (int64_t t = CPU_START_NS; ds->len < target; t += CPU_STEP_NS) {
 		for (uint32_t h = 0; h < o->hosts; h++) {
 			char *w = ds->buf + ds->len;
 			size_t room = cap - ds->len;
 			int n = snprintf(w, room, "%s ", tagsets[h]);
 
-			for (int f = 0; f < BENCH_N_FIELDS; f++) {
-				double *v = &walk[(size_t)h * BENCH_N_FIELDS + f];
+			double *v = &walk[(size_t)h * CPU_N_FIELDS];
 
-				*v += (rng_unit() - 0.5) * 2.0;
-				if (*v < 0)
-					*v = -*v;
-				if (*v > 100)
-					*v = 200 - *v;
-				n += snprintf(w + n, room - (size_t)n, "%s%s=", f ? "," : "", field_names[f]);
-				n += format_double(w + n, room - (size_t)n, *v);
+			cpu_walk_step(v, &rng);
+			for (int f = 0; f < CPU_N_FIELDS; f++) {
+				n += snprintf(w + n, room - (size_t)n, "%s%s=", f ? "," : "", cpu_field_names[f]);
+				n += format_double(w + n, room - (size_t)n, v[f]);
 			}
 			n += snprintf(w + n, room - (size_t)n, " %" PRId64 "\n", t);
 			ds->len += (size_t)n;
 			ds->lines++;
 		}
 	}
-	ds->values = ds->lines * BENCH_N_FIELDS;
+	ds->values = ds->lines * CPU_N_FIELDS;
 	rc = 0;
 out:
 	strata_free(tagsets);
@@ -281,7 +235,7 @@ static void describe(const struct options *o, const struct dataset *ds)
 	printf("commit      %s\n", commit[0] ? commit : "unknown");
 	printf("machine     %ld cores online, %s\n", sysconf(_SC_NPROCESSORS_ONLN), cpu);
 	printf("workload    cpu-only: %u hosts, 10 tags, %d float fields (shortest round-trip decimals),"
-	       " ns timestamps, seed %" PRIu64 "\n", o->hosts, BENCH_N_FIELDS, o->seed);
+	       " ns timestamps, seed %" PRIu64 "\n", o->hosts, CPU_N_FIELDS, o->seed);
 	printf("dataset     %.1f MiB in memory, %" PRIu64 " lines (%.1f bytes/line), %" PRIu64 " field values\n",
 	       (double)ds->len / (1 << 20), ds->lines, (double)ds->len / (double)ds->lines, ds->values);
 	printf("runs        %u, one thread; rates per core (thread CPU time), median [min – max]\n", o->runs);
