@@ -74,6 +74,7 @@
 #include "lsm/file_io.h"
 #include "lsm/log.h"
 #include "lsm/record.h"
+#include "lsm/series_key.h"
 #include "lsm/status.h"
 
 #include <errno.h>
@@ -363,28 +364,13 @@ struct c_db {
 
 /* ---- pending (reserved, not yet published) entries ---- */
 
-struct ptag {
-	const char *k;
-	const char *v;
-	uint32_t k_len;
-	uint32_t v_len;
-};
-
-/* A canonical key taken apart: unescaped measurement and tags. */
-struct parsed_key {
-	const char *m;
-	uint32_t m_len;
-	uint32_t n_tags;
-	struct ptag *tags;
-};
-
 struct pend_series {
 	struct hkey k;   /* the key and its database */
 	uint64_t hash;   /* hash_bytes of the key (as the published map uses it) */
 	uint64_t id;
 	uint32_t refs;   /* transactions holding it (mu) */
 	bool published;  /* written and published (mu) */
-	struct parsed_key pk;
+	lsm_series_parts pk;
 	/* then: tags, key bytes, unescaped bytes */
 };
 
@@ -518,131 +504,6 @@ static bool type_valid(enum lsm_field_type t)
 }
 
 /* Upper bound of the number of tags of a key: its commas. */
-static size_t key_max_tags(const char *key, size_t len)
-{
-	size_t n = 0;
-
-	for (const char *p = key; (p = memchr(p, ',', len - (size_t)(p - key))) != NULL; p++)
-		n++;
-	return n;
-}
-
-/* Bytes a backslash escapes in each part of a key. */
-static inline bool escapable_measurement(char ch)
-{
-	return ch == ',' || ch == ' ' || ch == '\\';
-}
-
-static inline bool escapable_tag(char ch)
-{
-	return ch == ',' || ch == '=' || ch == ' ' || ch == '\\';
-}
-
-static int key_error(int rc, const char *key, size_t len, const char *why, size_t at)
-{
-	return strata_error(rc, "series key \"%.*s%s\" is not canonical: %s (byte %zu)",
-			    len > 200 ? 200 : (int)len, key, len > 200 ? "..." : "", why, at);
-}
-
-static int tag_cmp(const struct ptag *a, const struct ptag *b)
-{
-	size_t n = a->k_len < b->k_len ? a->k_len : b->k_len;
-	int r = n ? memcmp(a->k, b->k, n) : 0;
-
-	if (r)
-		return r;
-	return a->k_len < b->k_len ? -1 : a->k_len > b->k_len;
-}
-
-/*
- * Takes a canonical key apart into out, unescaping into unesc (len bytes)
- * and filling tags (room for key_max_tags). The measurement ends at the
- * first unescaped comma; each tag key at the first unescaped '=', each tag
- * value at the next unescaped comma or the end. A backslash escapes a comma
- * or space (measurement), a comma, '=' or space (tags), or a backslash; one
- * before any other byte, or at the end, is a plain backslash. An unescaped
- * space is never part of a key. Tags must be sorted by their unescaped key
- * bytes, without duplicates, keys and values non-empty. STRATA_EINVAL,
- * STRATA_ETOOBIG (measurement over LSM_CATALOG_NAME_MAX), with a message.
- */
-static int parse_key(const char *key, size_t len, char *unesc, struct ptag *tags, struct parsed_key *out)
-{
-	size_t i = 0, w = 0, start;
-	uint32_t n = 0;
-
-	if (len == 0)
-		return strata_error(STRATA_EINVAL, "empty series key");
-	while (i < len && key[i] != ',') {
-		if (key[i] == '\\' && i + 1 < len && escapable_measurement(key[i + 1])) {
-			unesc[w++] = key[i + 1];
-			i += 2;
-			continue;
-		}
-		if (key[i] == ' ')
-			return key_error(STRATA_EINVAL, key, len, "unescaped space in the measurement", i);
-		unesc[w++] = key[i++];
-	}
-	if (w == 0)
-		return key_error(STRATA_EINVAL, key, len, "empty measurement", 0);
-	if (w > LSM_CATALOG_NAME_MAX)
-		return strata_error(STRATA_ETOOBIG, "series key \"%.*s...\": measurement of %zu bytes, over the %d byte limit",
-				    len > 200 ? 200 : (int)len, key, w, LSM_CATALOG_NAME_MAX);
-	out->m = unesc;
-	out->m_len = (uint32_t)w;
-	while (i < len) {
-		struct ptag *t = &tags[n];
-
-		i++; /* the comma */
-		start = w;
-		t->k = unesc + w;
-		while (i < len && key[i] != '=') {
-			if (key[i] == '\\' && i + 1 < len && escapable_tag(key[i + 1])) {
-				unesc[w++] = key[i + 1];
-				i += 2;
-				continue;
-			}
-			if (key[i] == ',')
-				return key_error(STRATA_EINVAL, key, len, "tag without '='", i);
-			if (key[i] == ' ')
-				return key_error(STRATA_EINVAL, key, len, "unescaped space in a tag key", i);
-			unesc[w++] = key[i++];
-		}
-		if (i == len)
-			return key_error(STRATA_EINVAL, key, len, "tag without '='", i);
-		t->k_len = (uint32_t)(w - start);
-		if (t->k_len == 0)
-			return key_error(STRATA_EINVAL, key, len, "empty tag key", i);
-		i++; /* the '=' */
-		start = w;
-		t->v = unesc + w;
-		while (i < len && key[i] != ',') {
-			if (key[i] == '\\' && i + 1 < len && escapable_tag(key[i + 1])) {
-				unesc[w++] = key[i + 1];
-				i += 2;
-				continue;
-			}
-			if (key[i] == ' ')
-				return key_error(STRATA_EINVAL, key, len, "unescaped space in a tag value", i);
-			unesc[w++] = key[i++];
-		}
-		t->v_len = (uint32_t)(w - start);
-		if (t->v_len == 0)
-			return key_error(STRATA_EINVAL, key, len, "empty tag value", i);
-		if (n > 0) {
-			int r = tag_cmp(&tags[n - 1], t);
-
-			if (r == 0)
-				return key_error(STRATA_EINVAL, key, len, "duplicate tag key", i);
-			if (r > 0)
-				return key_error(STRATA_EINVAL, key, len, "tags not sorted by key", i);
-		}
-		n++;
-	}
-	out->n_tags = n;
-	out->tags = tags;
-	return 0;
-}
-
 /* ---- publishing (rw held exclusively, or a single thread at open) ---- */
 
 static struct c_db *db_live(lsm_catalog *c, uint32_t id)
@@ -720,7 +581,7 @@ static void pub_db_drop(lsm_catalog *c, struct c_db *d)
  * is in d->series, d owns s, even if a posting cannot be added (-ENOMEM).
  */
 static int pub_series(lsm_catalog *c, struct c_db *d, struct c_series *s, uint64_t hash,
-		      const struct parsed_key *pk, bool *owned)
+		      const lsm_series_parts *pk, bool *owned)
 {
 	struct c_meas *m;
 	int rc = 0;
@@ -754,7 +615,7 @@ static int pub_series(lsm_catalog *c, struct c_db *d, struct c_series *s, uint64
 		return rc;
 	rc = idvec_add(&m->ids, s->id);
 	for (uint32_t i = 0; rc == 0 && i < pk->n_tags; i++) {
-		const struct ptag *t = &pk->tags[i];
+		const lsm_series_tag *t = &pk->tags[i];
 		struct c_tagkey *tk = GET_OR_ADD(&m->tag_keys, struct c_tagkey, name, t->k, t->k_len, &rc);
 		struct c_tagval *tv;
 
@@ -969,7 +830,7 @@ static const char *rd_bytes(struct rd *r, size_t *len, size_t max)
 
 /* Applies one record read at off during open (one thread, no locks needed). */
 static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, size_t len, uint64_t off,
-			 char *scratch, struct ptag *tags_scratch)
+			 char *scratch, lsm_series_tag *tags_scratch)
 {
 	struct rd r = { payload, payload + len, false };
 	const char *what = NULL;
@@ -1037,7 +898,7 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 		uint64_t id = rd_varint(&r, UINT64_MAX - 1);
 		size_t k_len;
 		const char *key = rd_bytes(&r, &k_len, LSM_CATALOG_KEY_MAX);
-		struct parsed_key pk;
+		lsm_series_parts pk;
 		struct c_series *s;
 		uint64_t h;
 		bool owned;
@@ -1060,7 +921,7 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 			break;
 		}
 		/* tags_scratch has room for LSM_CATALOG_KEY_MAX / 2 + 1 tags, more than a key holds. */
-		if (parse_key(key, k_len, scratch, tags_scratch, &pk) != 0) {
+		if (lsm_series_key_parse(key, k_len, scratch, tags_scratch, &pk) != 0) {
 			snprintf(why, sizeof why, "%s", strata_last_error());
 			what = why;
 			break;
@@ -1226,7 +1087,7 @@ static int log_trim(const char *path, uint64_t from, uint64_t to)
 static int log_replay(lsm_catalog *c)
 {
 	lsm_record_reader *r = NULL;
-	struct ptag *tags = NULL;
+	lsm_series_tag *tags = NULL;
 	char *scratch = NULL;
 	uint64_t valid = 0, size;
 	int rc;
@@ -1995,14 +1856,14 @@ int lsm_catalog_txn_series(lsm_catalog_txn *t, uint32_t db, const char *key, siz
 	}
 
 	/* A new key: check it and build its entry before taking the mutex. */
-	max_tags = key_max_tags(key, key_len);
-	fresh = strata_malloc(sizeof(*fresh) + max_tags * sizeof(struct ptag) + 2 * key_len);
+	max_tags = lsm_series_key_max_tags(key, key_len);
+	fresh = strata_malloc(sizeof(*fresh) + max_tags * sizeof(lsm_series_tag) + 2 * key_len);
 	if (!fresh)
 		return -ENOMEM;
-	key_copy = (char *)fresh + sizeof(*fresh) + max_tags * sizeof(struct ptag);
+	key_copy = (char *)fresh + sizeof(*fresh) + max_tags * sizeof(lsm_series_tag);
 	memcpy(key_copy, key, key_len);
-	rc = parse_key(key_copy, key_len, key_copy + key_len,
-		       (struct ptag *)((char *)fresh + sizeof(*fresh)), &fresh->pk);
+	rc = lsm_series_key_parse(key_copy, key_len, key_copy + key_len,
+		       (lsm_series_tag *)((char *)fresh + sizeof(*fresh)), &fresh->pk);
 	if (rc)
 		goto out;
 	fresh->k.p = key_copy;
