@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev libzstd-dev
-	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev curl python3)
+	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev libpcre2-dev curl python3)
 for arg in "$@"; do
 	case "$arg" in
 	--test) packages+=(influxdb-client python3-influxdb) ;;   # real clients in the integration tests

@@ -1,0 +1,45 @@
+/*
+ * exec_int.h — what the statement runners of the executor share (exec.c
+ * dispatches; select.c runs SELECT; meta.c the SHOW, CREATE and DROP
+ * statements). Not for users of the query module: they use exec.h.
+ */
+#ifndef STRATA_QUERY_EXEC_INT_H
+#define STRATA_QUERY_EXEC_INT_H
+
+#include "query/exec.h"
+
+struct query_engine {
+	lsm_db *db;
+	lsm_catalog *catalog;
+	query_limits limits;
+};
+
+/* One statement being run. */
+typedef struct query_stmt_ctx {
+	query_engine *e;
+	const query_request *req;
+	int64_t now_ns;       /* now() of the whole query text */
+	int64_t deadline_ns;  /* CLOCK_MONOTONIC time the query must end by; 0: none */
+	query_output *out;    /* between begin_statement and end_statement */
+} query_stmt_ctx;
+
+/*
+ * Statement runners. Each writes its series to ctx->out and returns 0, or
+ * an error whose message it has set with strata_error(): exec.c closes a
+ * series left open and writes the message as the statement's error. The
+ * output writer's own failure is sticky, so exec.c sees it too.
+ */
+int query_select_run(query_stmt_ctx *ctx, const struct query_select *s);
+int query_meta_run(query_stmt_ctx *ctx, const struct query_stmt *s);
+
+/*
+ * The catalog id of database name, or of the request's db= when name is
+ * NULL: 0, or STRATA_ENOTFOUND with InfluxDB's messages ("database not
+ * found: x", "database name required").
+ */
+int query_resolve_db(query_stmt_ctx *ctx, const char *name, uint32_t *out);
+
+/* -ETIMEDOUT with a message once the deadline has passed; else 0. */
+int query_check_deadline(const query_stmt_ctx *ctx);
+
+#endif

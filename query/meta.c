@@ -1,0 +1,1000 @@
+/*
+ * meta.c — the statements that are not SELECT (exec_int.h): the SHOW
+ * statements, answered from the catalog, and CREATE / DROP DATABASE.
+ *
+ * The response shapes are InfluxDB 1.8's:
+ *   SHOW DATABASES           one series "databases", ["name"], even when empty
+ *   SHOW MEASUREMENTS        one series "measurements", ["name"]
+ *   SHOW TAG KEYS            a series per measurement, ["tagKey"]
+ *   SHOW TAG VALUES          a series per measurement, ["key","value"]
+ *   SHOW FIELD KEYS          a series per measurement, ["fieldKey","fieldType"]
+ *   SHOW SERIES              one series without a name, ["key"]
+ *   SHOW RETENTION POLICIES  one series without a name, ["name","duration",
+ *                            "shardGroupDuration","replicaN","default"]
+ * A series left without rows (by WHERE, WITH KEY, LIMIT or OFFSET) is not
+ * written, so a statement that finds nothing is {"statement_id":N}, except
+ * for SHOW DATABASES and SHOW RETENTION POLICIES. LIMIT and OFFSET count the
+ * rows of each series, as InfluxDB does.
+ *
+ * Where the statement's measurements come from: FROM names them (a name, or
+ * a regex matched against the measurements of the database), each source in
+ * its own database when it names one (db..m), else in ON db, else in the
+ * request's db; without FROM, every measurement of that database. With
+ * WHERE, a measurement contributes only the series query_series_select()
+ * finds for the condition (a tag comparison decides; field and time terms
+ * may match, as InfluxDB's index treats them).
+ *
+ * Retention policies, deletes and continuous queries are not implemented:
+ * their statements fail with an error that says so, never silently.
+ */
+#include "query/exec_int.h"
+#include "lsm/alloc.h"
+#include "lsm/series_key.h"
+#include "lsm/status.h"
+#include "query/regex.h"
+#include "query/series_set.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The default policy every database has, as InfluxDB creates it: infinite
+ * duration, one replica. The engine's table window is not visible through
+ * lsm.h, so shardGroupDuration is InfluxDB's for an infinite policy (7 days).
+ */
+#define AUTOGEN_NAME "autogen"
+#define AUTOGEN_DURATION_NS INT64_C(0)
+#define AUTOGEN_SHARD_GROUP_NS (INT64_C(168) * 3600 * 1000000000)
+#define AUTOGEN_REPLICA_N 1
+
+/* Series examined between two deadline checks. */
+#define DEADLINE_EVERY 4096
+
+/* Bytes borrowed from a catalog list, a series set or a key copy. */
+struct str {
+	const char *p;
+	size_t len;
+};
+
+/* A (key, value) row of SHOW TAG VALUES. */
+struct pair {
+	struct str k, v;
+};
+
+static int oom(void)
+{
+	return strata_error(-ENOMEM, "out of memory answering the statement");
+}
+
+/* The catalog leaves -ENOMEM without a message; every other error has one. */
+static int catalog_rc(int rc)
+{
+	return rc == -ENOMEM ? oom() : rc;
+}
+
+/*
+ * Makes room for one more item of size bytes in the array whose pointer is
+ * at pv (n used, *cap allocated). The pointer is read and written with
+ * memcpy, so any array type may be passed.
+ */
+static int grow(void *pv, size_t *cap, size_t n, size_t size)
+{
+	void *old, *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? 2 * *cap : 16;
+	if (ncap > SIZE_MAX / size)
+		return oom();
+	memcpy(&old, pv, sizeof(old));
+	p = strata_realloc(old, ncap * size);
+	if (!p)
+		return oom();
+	memcpy(pv, &p, sizeof(p));
+	*cap = ncap;
+	return 0;
+}
+
+static int str_cmp(const struct str *a, const struct str *b)
+{
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = n ? memcmp(a->p, b->p, n) : 0;
+
+	if (c)
+		return c;
+	return a->len < b->len ? -1 : a->len > b->len;
+}
+
+static bool str_eq(const struct str *a, const char *s)
+{
+	return strlen(s) == a->len && memcmp(a->p, s, a->len) == 0;
+}
+
+static int str_qsort_cmp(const void *a, const void *b)
+{
+	return str_cmp(a, b);
+}
+
+static int pair_qsort_cmp(const void *a, const void *b)
+{
+	const struct pair *x = a, *y = b;
+	int c = str_cmp(&x->k, &y->k);
+
+	return c ? c : str_cmp(&x->v, &y->v);
+}
+
+/* Sorts v and drops repeated strings; returns the new count. */
+static size_t str_sort_unique(struct str *v, size_t n)
+{
+	size_t w = 0;
+
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(*v), str_qsort_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (str_cmp(&v[w], &v[i]) != 0)
+			v[++w] = v[i];
+	return w + 1;
+}
+
+static size_t pair_sort_unique(struct pair *v, size_t n)
+{
+	size_t w = 0;
+
+	if (n < 2)
+		return n;
+	qsort(v, n, sizeof(*v), pair_qsort_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (pair_qsort_cmp(&v[w], &v[i]) != 0)
+			v[++w] = v[i];
+	return w + 1;
+}
+
+/* The rows [*start, *start + *count) of n that OFFSET and LIMIT leave. */
+static void window(size_t n, int64_t offset, int64_t limit, size_t *start, size_t *count)
+{
+	*start = 0;
+	if (offset > 0)
+		*start = (uint64_t)offset < n ? (size_t)offset : n;
+	*count = n - *start;
+	if (limit > 0 && (uint64_t)limit < *count)
+		*count = (size_t)limit;
+}
+
+/* Counts n more rows of the statement against limits.max_rows. */
+static int count_rows(const query_stmt_ctx *ctx, uint64_t *total, size_t n)
+{
+	uint64_t max = ctx->e->limits.max_rows;
+
+	*total += n;
+	if (max && *total > max)
+		return strata_error(STRATA_ETOOBIG,
+				    "max-row-limit exceeded: the statement returns more than %" PRIu64 " rows", max);
+	return 0;
+}
+
+/* Writes a series of one string column. */
+static int write_strings(query_output *o, const char *name, const char *column, const struct str *v, size_t n)
+{
+	const char *cols[1] = { column };
+	int rc = query_output_begin_series(o, name, NULL, 0, cols, 1, false);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		query_value val = query_value_string(v[i].p, v[i].len);
+
+		rc = query_output_row(o, 0, &val, NULL, 1);
+	}
+	if (rc == 0)
+		rc = query_output_end_series(o);
+	return rc;
+}
+
+/* ---- the measurements a statement reads ---- */
+
+struct target {
+	uint32_t db;
+	char *name; /* owned */
+	size_t len;
+};
+
+struct targets {
+	struct target *v;
+	size_t n, cap;
+};
+
+static void targets_free(struct targets *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		strata_free(t->v[i].name);
+	strata_free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static int target_add(struct targets *t, uint32_t db, const char *name)
+{
+	size_t len = strlen(name);
+	char *copy;
+	int rc = grow(&t->v, &t->cap, t->n, sizeof(*t->v));
+
+	if (rc)
+		return rc;
+	copy = strata_malloc(len + 1);
+	if (!copy)
+		return oom();
+	memcpy(copy, name, len + 1);
+	t->v[t->n++] = (struct target){ .db = db, .name = copy, .len = len };
+	return 0;
+}
+
+/* Adds the measurements of db that regex matches (NULL: all of them). */
+static int target_add_matching(struct targets *t, lsm_catalog *c, uint32_t db, const char *regex)
+{
+	query_regex *re = NULL;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	if (regex) {
+		rc = query_regex_compile(&re, regex);
+		if (rc)
+			return catalog_rc(rc);
+	}
+	rc = catalog_rc(lsm_catalog_measurements(c, db, &names, &n));
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		int m = re ? query_regex_match(re, names[i], strlen(names[i])) : 1;
+
+		if (m < 0)
+			rc = m;
+		else if (m)
+			rc = target_add(t, db, names[i]);
+	}
+	lsm_catalog_free_names(names, n);
+	query_regex_free(re);
+	return rc;
+}
+
+static int target_qsort_cmp(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c)
+		return c;
+	return x->db < y->db ? -1 : x->db > y->db;
+}
+
+/*
+ * The measurements of a SHOW statement's FROM (or all of its database),
+ * sorted by name, each once, as InfluxDB answers them in name order.
+ */
+static int targets_collect(query_stmt_ctx *ctx, const struct query_show *sh, struct targets *t)
+{
+	lsm_catalog *c = ctx->e->catalog;
+	uint32_t db;
+	size_t w = 0;
+	int rc = 0;
+
+	if (sh->n_sources == 0) {
+		rc = query_resolve_db(ctx, sh->database, &db);
+		if (rc == 0)
+			rc = target_add_matching(t, c, db, NULL);
+	}
+	for (uint32_t i = 0; rc == 0 && i < sh->n_sources; i++) {
+		const struct query_measurement *src = &sh->sources[i];
+
+		rc = query_resolve_db(ctx, src->database ? src->database : sh->database, &db);
+		if (rc)
+			break;
+		if (src->name)
+			rc = target_add(t, db, src->name);
+		else
+			rc = target_add_matching(t, c, db, src->regex);
+	}
+	if (rc || t->n < 2)
+		return rc;
+	qsort(t->v, t->n, sizeof(*t->v), target_qsort_cmp);
+	for (size_t i = 1; i < t->n; i++) {
+		if (target_qsort_cmp(&t->v[w], &t->v[i]) == 0)
+			strata_free(t->v[i].name);
+		else
+			t->v[++w] = t->v[i];
+	}
+	t->n = w + 1;
+	return 0;
+}
+
+/*
+ * The series of measurement tg that cond may match. The measurement's
+ * fields tell field terms (which may match any series) from tag terms.
+ * Free *out with query_series_set_free, also after a failure.
+ */
+static int select_series(query_stmt_ctx *ctx, uint32_t db, const char *m, size_t m_len, const query_expr *cond,
+			 query_series_set *out)
+{
+	lsm_catalog *c = ctx->e->catalog;
+	lsm_field_info *fields = NULL;
+	size_t n_fields = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = catalog_rc(lsm_catalog_fields(c, db, m, m_len, &fields, &n_fields));
+	if (rc == 0)
+		rc = catalog_rc(query_series_select(c, db, m, m_len, cond, fields, n_fields, 0, out));
+	lsm_catalog_free_fields(fields, n_fields);
+	return rc;
+}
+
+/* ---- WITH KEY ---- */
+
+struct key_filter {
+	const struct query_show *sh;
+	query_regex *re;
+};
+
+static int key_filter_init(struct key_filter *f, const struct query_show *sh)
+{
+	f->sh = sh;
+	f->re = NULL;
+	if (sh->key_regex)
+		return catalog_rc(query_regex_compile(&f->re, sh->key_regex));
+	return 0;
+}
+
+/* 1 when tag key k passes WITH KEY (or there is none), 0 when not, or a regex error. */
+static int key_filter_match(struct key_filter *f, const struct str *k)
+{
+	const struct query_show *sh = f->sh;
+	bool any = false;
+
+	if (f->re) {
+		int m = query_regex_match(f->re, k->p, k->len);
+
+		if (m < 0)
+			return m;
+		return sh->key_op == QUERY_OP_NEQREGEX ? !m : m;
+	}
+	if (sh->n_keys == 0)
+		return 1;
+	for (uint32_t i = 0; !any && i < sh->n_keys; i++)
+		any = str_eq(k, sh->keys[i]);
+	return sh->key_op == QUERY_OP_NEQ ? !any : any;
+}
+
+/* Keeps the keys of v[0..*n) that pass f, in order. */
+static int key_filter_apply(struct key_filter *f, struct str *v, size_t *n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < *n; i++) {
+		int m = key_filter_match(f, &v[i]);
+
+		if (m < 0)
+			return m;
+		if (m)
+			v[w++] = v[i];
+	}
+	*n = w;
+	return 0;
+}
+
+/* ---- SHOW DATABASES, CREATE and DROP DATABASE ---- */
+
+static int show_databases(query_stmt_ctx *ctx)
+{
+	char **names = NULL;
+	size_t n = 0;
+	uint64_t rows = 0;
+	const char *cols[1] = { "name" };
+	int rc = catalog_rc(lsm_catalog_databases(ctx->e->catalog, &names, &n));
+
+	if (rc == 0)
+		rc = count_rows(ctx, &rows, n);
+	/* InfluxDB writes the series even without a database. */
+	if (rc == 0)
+		rc = query_output_begin_series(ctx->out, "databases", NULL, 0, cols, 1, false);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		query_value v = query_value_string(names[i], strlen(names[i]));
+
+		rc = query_output_row(ctx->out, 0, &v, NULL, 1);
+	}
+	if (rc == 0)
+		rc = query_output_end_series(ctx->out);
+	lsm_catalog_free_names(names, n);
+	return rc;
+}
+
+static int create_database(query_stmt_ctx *ctx, const struct query_database *d)
+{
+	if (d->with)
+		return strata_error(STRATA_EINVAL,
+				    "CREATE DATABASE ... WITH is not supported yet: retention policies arrive with retention support");
+	/* An existing database is no error, as in InfluxDB. */
+	return catalog_rc(lsm_catalog_create_database(ctx->e->catalog, d->name));
+}
+
+static int drop_database(query_stmt_ctx *ctx, const struct query_database *d)
+{
+	/*
+	 * The catalog forgets the database and its series; their points stay
+	 * in the tables, unreachable (no query resolves their series ids), until
+	 * compaction reclaims them. A database that does not exist is no error
+	 * in InfluxDB 1.x.
+	 */
+	int rc = lsm_catalog_drop_database(ctx->e->catalog, d->name);
+
+	if (rc == STRATA_ENOTFOUND) {
+		strata_error_clear();
+		return 0;
+	}
+	return catalog_rc(rc);
+}
+
+/* ---- SHOW MEASUREMENTS ---- */
+
+static int show_measurements(query_stmt_ctx *ctx, const struct query_show *sh)
+{
+	const struct query_measurement *wm = sh->with_measurement;
+	lsm_catalog *c = ctx->e->catalog;
+	query_regex *re = NULL;
+	char **names = NULL;
+	size_t n = 0, n_keep = 0, start, count;
+	struct str *keep = NULL;
+	uint64_t rows = 0;
+	uint32_t db;
+	int rc;
+
+	rc = query_resolve_db(ctx, sh->database ? sh->database : wm ? wm->database : NULL, &db);
+	if (rc == 0 && wm && wm->regex)
+		rc = catalog_rc(query_regex_compile(&re, wm->regex));
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_measurements(c, db, &names, &n));
+	if (rc == 0 && n) {
+		keep = strata_malloc(n * sizeof(*keep));
+		if (!keep)
+			rc = oom();
+	}
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct str m = { names[i], strlen(names[i]) };
+		int match = 1;
+
+		if (wm && wm->name)
+			match = str_eq(&m, wm->name);
+		else if (re)
+			match = query_regex_match(re, m.p, m.len);
+		if (match > 0 && sh->condition) {
+			query_series_set set = { 0 };
+
+			rc = query_check_deadline(ctx);
+			if (rc == 0)
+				rc = select_series(ctx, db, m.p, m.len, sh->condition, &set);
+			match = rc == 0 && set.n > 0;
+			query_series_set_free(&set);
+		}
+		if (match < 0)
+			rc = match;
+		else if (rc == 0 && match)
+			keep[n_keep++] = m;
+	}
+	if (rc == 0) {
+		window(n_keep, sh->offset, sh->limit, &start, &count);
+		rc = count_rows(ctx, &rows, count);
+		if (rc == 0 && count)
+			rc = write_strings(ctx->out, "measurements", "name", keep + start, count);
+	}
+	strata_free(keep);
+	lsm_catalog_free_names(names, n);
+	query_regex_free(re);
+	return rc;
+}
+
+/* ---- SHOW TAG KEYS ---- */
+
+/* The tag keys of the series of set, each once, sorted. *out strata_malloc'ed. */
+static int set_tag_keys(const query_series_set *set, struct str **out, size_t *n_out)
+{
+	struct str *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < set->n; i++) {
+		const lsm_series_parts *p = &set->v[i].parts;
+
+		for (uint32_t j = 0; rc == 0 && j < p->n_tags; j++) {
+			rc = grow(&v, &cap, n, sizeof(*v));
+			if (rc == 0)
+				v[n++] = (struct str){ p->tags[j].k, p->tags[j].k_len };
+		}
+	}
+	if (rc) {
+		strata_free(v);
+		return rc;
+	}
+	*out = v;
+	*n_out = str_sort_unique(v, n);
+	return 0;
+}
+
+/* The tag keys of a measurement from the catalog. *names to free with lsm_catalog_free_names. */
+static int catalog_tag_keys(lsm_catalog *c, const struct target *tg, char ***names, size_t *n_names,
+			    struct str **out, size_t *n_out)
+{
+	int rc = catalog_rc(lsm_catalog_tag_keys(c, tg->db, tg->name, tg->len, names, n_names));
+	struct str *v = NULL;
+
+	*out = NULL;
+	*n_out = 0;
+	if (rc || *n_names == 0)
+		return rc;
+	v = strata_malloc(*n_names * sizeof(*v));
+	if (!v)
+		return oom();
+	for (size_t i = 0; i < *n_names; i++)
+		v[i] = (struct str){ (*names)[i], strlen((*names)[i]) };
+	*out = v;
+	*n_out = *n_names;
+	return 0;
+}
+
+static int show_tag_keys_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+			     struct key_filter *kf, uint64_t *rows)
+{
+	query_series_set set = { 0 };
+	char **names = NULL;
+	size_t n_names = 0, n = 0, start, count;
+	struct str *keys = NULL;
+	int rc;
+
+	if (sh->condition) {
+		rc = select_series(ctx, tg->db, tg->name, tg->len, sh->condition, &set);
+		if (rc == 0)
+			rc = set_tag_keys(&set, &keys, &n);
+	} else {
+		rc = catalog_tag_keys(ctx->e->catalog, tg, &names, &n_names, &keys, &n);
+	}
+	if (rc == 0)
+		rc = key_filter_apply(kf, keys, &n);
+	if (rc == 0) {
+		window(n, sh->offset, sh->limit, &start, &count);
+		rc = count_rows(ctx, rows, count);
+		if (rc == 0 && count)
+			rc = write_strings(ctx->out, tg->name, "tagKey", keys + start, count);
+	}
+	strata_free(keys);
+	lsm_catalog_free_names(names, n_names);
+	query_series_set_free(&set);
+	return rc;
+}
+
+/* ---- SHOW TAG VALUES ---- */
+
+/* Name lists of the catalog held until the rows that borrow them are written. */
+struct name_lists {
+	struct {
+		char **names;
+		size_t n;
+	} *v;
+	size_t n, cap;
+};
+
+static void name_lists_free(struct name_lists *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		lsm_catalog_free_names(l->v[i].names, l->v[i].n);
+	strata_free(l->v);
+}
+
+static int pair_add(struct pair **v, size_t *n, size_t *cap, struct str k, const char *val, size_t val_len)
+{
+	int rc = grow(v, cap, *n, sizeof(**v));
+
+	if (rc == 0)
+		(*v)[(*n)++] = (struct pair){ k, { val, val_len } };
+	return rc;
+}
+
+static int write_pairs(query_output *o, const char *name, const struct pair *v, size_t n)
+{
+	const char *cols[2] = { "key", "value" };
+	int rc = query_output_begin_series(o, name, NULL, 0, cols, 2, false);
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		query_value vals[2] = {
+			query_value_string(v[i].k.p, v[i].k.len),
+			query_value_string(v[i].v.p, v[i].v.len),
+		};
+
+		rc = query_output_row(o, 0, vals, NULL, 2);
+	}
+	if (rc == 0)
+		rc = query_output_end_series(o);
+	return rc;
+}
+
+static int show_tag_values_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+			       struct key_filter *kf, uint64_t *rows)
+{
+	lsm_catalog *c = ctx->e->catalog;
+	query_series_set set = { 0 };
+	struct name_lists lists = { 0 };
+	char **key_names = NULL;
+	size_t n_key_names = 0, n_keys = 0, n = 0, cap = 0, start, count;
+	struct str *keys = NULL;
+	struct pair *pairs = NULL;
+	int rc;
+
+	/* The keys first, from the catalog: WITH KEY is decided once per key. */
+	rc = catalog_tag_keys(c, tg, &key_names, &n_key_names, &keys, &n_keys);
+	if (rc == 0)
+		rc = key_filter_apply(kf, keys, &n_keys);
+	if (rc == 0 && n_keys && sh->condition) {
+		rc = select_series(ctx, tg->db, tg->name, tg->len, sh->condition, &set);
+		for (size_t i = 0; rc == 0 && i < n_keys; i++) {
+			for (size_t j = 0; rc == 0 && j < set.n; j++) {
+				size_t v_len = 0;
+				const char *v = query_series_tag(&set.v[j].parts, keys[i].p, keys[i].len, &v_len);
+
+				if (v)
+					rc = pair_add(&pairs, &n, &cap, keys[i], v, v_len);
+			}
+		}
+	} else {
+		for (size_t i = 0; rc == 0 && i < n_keys; i++) {
+			char **vals = NULL;
+			size_t n_vals = 0;
+
+			rc = catalog_rc(lsm_catalog_tag_values(c, tg->db, tg->name, tg->len, keys[i].p, keys[i].len,
+							       &vals, &n_vals));
+			if (rc == 0) {
+				rc = grow(&lists.v, &lists.cap, lists.n, sizeof(*lists.v));
+				if (rc)
+					lsm_catalog_free_names(vals, n_vals);
+			}
+			if (rc)
+				break;
+			lists.v[lists.n].names = vals;
+			lists.v[lists.n++].n = n_vals;
+			for (size_t j = 0; rc == 0 && j < n_vals; j++)
+				rc = pair_add(&pairs, &n, &cap, keys[i], vals[j], strlen(vals[j]));
+		}
+	}
+	if (rc == 0) {
+		n = pair_sort_unique(pairs, n);
+		window(n, sh->offset, sh->limit, &start, &count);
+		rc = count_rows(ctx, rows, count);
+		if (rc == 0 && count)
+			rc = write_pairs(ctx->out, tg->name, pairs + start, count);
+	}
+	strata_free(pairs);
+	name_lists_free(&lists);
+	strata_free(keys);
+	lsm_catalog_free_names(key_names, n_key_names);
+	query_series_set_free(&set);
+	return rc;
+}
+
+/* ---- SHOW FIELD KEYS ---- */
+
+static int show_field_keys_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+			       uint64_t *rows)
+{
+	const char *cols[2] = { "fieldKey", "fieldType" };
+	lsm_field_info *fields = NULL;
+	size_t n = 0, start = 0, count = 0;
+	int rc;
+
+	rc = catalog_rc(lsm_catalog_fields(ctx->e->catalog, tg->db, tg->name, tg->len, &fields, &n));
+	if (rc == 0) {
+		window(n, sh->offset, sh->limit, &start, &count);
+		rc = count_rows(ctx, rows, count);
+	}
+	if (rc == 0 && count)
+		rc = query_output_begin_series(ctx->out, tg->name, NULL, 0, cols, 2, false);
+	for (size_t i = start; rc == 0 && i < start + count; i++) {
+		const char *type = lsm_field_type_name(fields[i].type);
+		query_value vals[2] = {
+			query_value_string(fields[i].name, strlen(fields[i].name)),
+			query_value_string(type, strlen(type)),
+		};
+
+		rc = query_output_row(ctx->out, 0, vals, NULL, 2);
+	}
+	if (rc == 0 && count)
+		rc = query_output_end_series(ctx->out);
+	lsm_catalog_free_fields(fields, n);
+	return rc;
+}
+
+/* ---- SHOW SERIES ---- */
+
+struct key_list {
+	struct str *v; /* each p strata_malloc'ed */
+	size_t n, cap;
+};
+
+static void key_list_free(struct key_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		strata_free((char *)l->v[i].p);
+	strata_free(l->v);
+}
+
+/* Appends the canonical keys of ids[0..n) to l. */
+static int add_series_keys(query_stmt_ctx *ctx, struct key_list *l, char *buf, size_t cap,
+			   const uint64_t *ids, const query_series *series, size_t n)
+{
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		uint64_t id = ids ? ids[i] : series[i].id;
+		long len;
+		char *copy;
+
+		if (i % DEADLINE_EVERY == DEADLINE_EVERY - 1) {
+			rc = query_check_deadline(ctx);
+			if (rc)
+				break;
+		}
+		len = lsm_catalog_series_key(ctx->e->catalog, id, buf, cap);
+		if (len == STRATA_ENOTFOUND) {
+			/* Its database was dropped since the ids were read. */
+			strata_error_clear();
+			continue;
+		}
+		if (len < 0) {
+			rc = catalog_rc((int)len);
+			break;
+		}
+		rc = grow(&l->v, &l->cap, l->n, sizeof(*l->v));
+		if (rc)
+			break;
+		copy = strata_malloc((size_t)len + 1);
+		if (!copy) {
+			rc = oom();
+			break;
+		}
+		memcpy(copy, buf, (size_t)len);
+		copy[len] = 0;
+		l->v[l->n++] = (struct str){ copy, (size_t)len };
+	}
+	return rc;
+}
+
+static int show_series(query_stmt_ctx *ctx, const struct query_show *sh)
+{
+	struct targets tg = { 0 };
+	struct key_list keys = { 0 };
+	size_t cap = LSM_CATALOG_KEY_MAX + 1, start, count;
+	uint64_t rows = 0;
+	char *buf = strata_malloc(cap);
+	int rc = buf ? 0 : oom();
+
+	if (rc == 0)
+		rc = targets_collect(ctx, sh, &tg);
+	for (size_t i = 0; rc == 0 && i < tg.n; i++) {
+		const struct target *t = &tg.v[i];
+
+		rc = query_check_deadline(ctx);
+		if (rc)
+			break;
+		if (sh->condition) {
+			query_series_set set = { 0 };
+
+			rc = select_series(ctx, t->db, t->name, t->len, sh->condition, &set);
+			if (rc == 0)
+				rc = add_series_keys(ctx, &keys, buf, cap, NULL, set.v, set.n);
+			query_series_set_free(&set);
+		} else {
+			uint64_t *ids = NULL;
+			size_t n = 0;
+
+			rc = catalog_rc(lsm_catalog_measurement_series(ctx->e->catalog, t->db, t->name, t->len,
+								       &ids, &n));
+			if (rc == 0)
+				rc = add_series_keys(ctx, &keys, buf, cap, ids, NULL, n);
+			strata_free(ids);
+		}
+	}
+	if (rc == 0) {
+		/* Keys are unique per database; two databases may share one, shown once. */
+		size_t n = keys.n;
+
+		if (n > 1)
+			qsort(keys.v, n, sizeof(*keys.v), str_qsort_cmp);
+		keys.n = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (keys.n && str_cmp(&keys.v[keys.n - 1], &keys.v[i]) == 0)
+				strata_free((char *)keys.v[i].p);
+			else
+				keys.v[keys.n++] = keys.v[i];
+		}
+		window(keys.n, sh->offset, sh->limit, &start, &count);
+		rc = count_rows(ctx, &rows, count);
+		if (rc == 0 && count)
+			rc = write_strings(ctx->out, "", "key", keys.v + start, count);
+	}
+	key_list_free(&keys);
+	targets_free(&tg);
+	strata_free(buf);
+	return rc;
+}
+
+/* ---- SHOW TAG KEYS, TAG VALUES, FIELD KEYS: one series per measurement ---- */
+
+static int show_per_measurement(query_stmt_ctx *ctx, const struct query_stmt *s)
+{
+	const struct query_show *sh = &s->show;
+	struct targets tg = { 0 };
+	struct key_filter kf;
+	uint64_t rows = 0;
+	int rc = key_filter_init(&kf, sh);
+
+	if (rc == 0)
+		rc = targets_collect(ctx, sh, &tg);
+	for (size_t i = 0; rc == 0 && i < tg.n; i++) {
+		rc = query_check_deadline(ctx);
+		if (rc)
+			break;
+		if (s->kind == QUERY_STMT_SHOW_TAG_KEYS)
+			rc = show_tag_keys_one(ctx, sh, &tg.v[i], &kf, &rows);
+		else if (s->kind == QUERY_STMT_SHOW_TAG_VALUES)
+			rc = show_tag_values_one(ctx, sh, &tg.v[i], &kf, &rows);
+		else
+			rc = show_field_keys_one(ctx, sh, &tg.v[i], &rows);
+	}
+	targets_free(&tg);
+	query_regex_free(kf.re);
+	return rc;
+}
+
+/* ---- SHOW RETENTION POLICIES ---- */
+
+/* Appends u as decimal digits to buf at *w. */
+static void put_uint(char *buf, size_t *w, uint64_t u)
+{
+	char tmp[24];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	while (n)
+		buf[(*w)++] = tmp[--n];
+}
+
+/* Appends the fraction of u (prec digits) with trailing zeros dropped, and its '.'. */
+static void put_frac(char *buf, size_t *w, uint64_t frac, int prec)
+{
+	char tmp[12];
+	int n = prec;
+
+	while (n > 0 && frac % 10 == 0) {
+		frac /= 10;
+		n--;
+	}
+	if (n == 0)
+		return;
+	for (int i = n - 1; i >= 0; i--) {
+		tmp[i] = (char)('0' + frac % 10);
+		frac /= 10;
+	}
+	buf[(*w)++] = '.';
+	memcpy(buf + *w, tmp, (size_t)n);
+	*w += (size_t)n;
+}
+
+/*
+ * A duration as Go's time.Duration.String() writes it, which is how
+ * InfluxDB shows policy durations: 0s, 1.5s, 168h0m0s, 1m30s, 250ms, 2µs.
+ * buf holds at least 40 bytes.
+ */
+static const char *go_duration(char *buf, int64_t ns)
+{
+	uint64_t u = ns < 0 ? -(uint64_t)ns : (uint64_t)ns;
+	size_t w = 0;
+
+	if (ns < 0)
+		buf[w++] = '-';
+	if (u == 0) {
+		memcpy(buf + w, "0s", 3);
+		return buf;
+	}
+	if (u < 1000) {
+		put_uint(buf, &w, u);
+		memcpy(buf + w, "ns", 3);
+	} else if (u < 1000000) {
+		put_uint(buf, &w, u / 1000);
+		put_frac(buf, &w, u % 1000, 3);
+		memcpy(buf + w, "\xc2\xb5s", 4); /* µs */
+	} else if (u < 1000000000) {
+		put_uint(buf, &w, u / 1000000);
+		put_frac(buf, &w, u % 1000000, 6);
+		memcpy(buf + w, "ms", 3);
+	} else {
+		uint64_t s = u / 1000000000, m = s / 60, h = m / 60;
+
+		if (h) {
+			put_uint(buf, &w, h);
+			buf[w++] = 'h';
+		}
+		if (m) {
+			put_uint(buf, &w, m % 60);
+			buf[w++] = 'm';
+		}
+		put_uint(buf, &w, s % 60);
+		put_frac(buf, &w, u % 1000000000, 9);
+		memcpy(buf + w, "s", 2);
+	}
+	return buf;
+}
+
+static int show_retention_policies(query_stmt_ctx *ctx, const struct query_retention_policy *rp)
+{
+	const char *cols[5] = { "name", "duration", "shardGroupDuration", "replicaN", "default" };
+	char dur[40], sgd[40];
+	uint64_t rows = 0;
+	uint32_t db;
+	int rc = query_resolve_db(ctx, rp->database, &db);
+
+	if (rc == 0)
+		rc = count_rows(ctx, &rows, 1);
+	if (rc == 0)
+		rc = query_output_begin_series(ctx->out, "", NULL, 0, cols, 5, false);
+	if (rc == 0) {
+		const char *d = go_duration(dur, AUTOGEN_DURATION_NS);
+		const char *g = go_duration(sgd, AUTOGEN_SHARD_GROUP_NS);
+		query_value vals[5] = {
+			query_value_string(AUTOGEN_NAME, strlen(AUTOGEN_NAME)),
+			query_value_string(d, strlen(d)),
+			query_value_string(g, strlen(g)),
+			query_value_integer(AUTOGEN_REPLICA_N),
+			query_value_boolean(true),
+		};
+
+		rc = query_output_row(ctx->out, 0, vals, NULL, 5);
+	}
+	if (rc == 0)
+		rc = query_output_end_series(ctx->out);
+	return rc;
+}
+
+int query_meta_run(query_stmt_ctx *ctx, const struct query_stmt *s)
+{
+	switch (s->kind) {
+	case QUERY_STMT_SHOW_DATABASES:
+		return show_databases(ctx);
+	case QUERY_STMT_CREATE_DATABASE:
+		return create_database(ctx, &s->database);
+	case QUERY_STMT_DROP_DATABASE:
+		return drop_database(ctx, &s->database);
+	case QUERY_STMT_SHOW_MEASUREMENTS:
+		return show_measurements(ctx, &s->show);
+	case QUERY_STMT_SHOW_TAG_KEYS:
+	case QUERY_STMT_SHOW_TAG_VALUES:
+	case QUERY_STMT_SHOW_FIELD_KEYS:
+		return show_per_measurement(ctx, s);
+	case QUERY_STMT_SHOW_SERIES:
+		return show_series(ctx, &s->show);
+	case QUERY_STMT_SHOW_RETENTION_POLICIES:
+		return show_retention_policies(ctx, &s->rp);
+	case QUERY_STMT_CREATE_RETENTION_POLICY:
+	case QUERY_STMT_ALTER_RETENTION_POLICY:
+	case QUERY_STMT_DROP_RETENTION_POLICY:
+	case QUERY_STMT_DROP_SERIES:
+	case QUERY_STMT_DELETE:
+	case QUERY_STMT_DROP_MEASUREMENT:
+	case QUERY_STMT_CREATE_CONTINUOUS_QUERY:
+	case QUERY_STMT_SHOW_CONTINUOUS_QUERIES:
+	case QUERY_STMT_DROP_CONTINUOUS_QUERY:
+		return strata_error(STRATA_EINVAL,
+				    "%s is not supported yet: it arrives with retention, deletes and downsampling",
+				    query_stmt_kind_str(s->kind));
+	case QUERY_STMT_SELECT:
+		break;
+	}
+	return strata_error(STRATA_EINVAL, "%s is not a statement of the catalog", query_stmt_kind_str(s->kind));
+}
