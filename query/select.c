@@ -103,21 +103,33 @@ static int oom(void)
 
 /* ---- values ---- */
 
-static query_value field_value(const lsm_row_field *f)
+/* The value of a decoded field, written member by member into *out. */
+static void field_value(const lsm_row_field *f, query_value *out)
 {
 	switch (f->type) {
 	case LSM_FIELD_FLOAT:
-		return query_value_float(f->v.f);
+		out->type = QUERY_VALUE_FLOAT;
+		out->v.f = f->v.f;
+		return;
 	case LSM_FIELD_INT:
-		return query_value_integer(f->v.i);
+		out->type = QUERY_VALUE_INTEGER;
+		out->v.i = f->v.i;
+		return;
 	case LSM_FIELD_UINT:
-		return query_value_unsigned(f->v.u);
+		out->type = QUERY_VALUE_UNSIGNED;
+		out->v.u = f->v.u;
+		return;
 	case LSM_FIELD_STRING:
-		return query_value_string(f->v.s.p, f->v.s.len);
+		out->type = QUERY_VALUE_STRING;
+		out->v.s.ptr = f->v.s.p;
+		out->v.s.len = f->v.s.len;
+		return;
 	case LSM_FIELD_BOOL:
-		return query_value_boolean(f->v.b);
+		out->type = QUERY_VALUE_BOOLEAN;
+		out->v.b = f->v.b;
+		return;
 	}
-	return (query_value){ 0 };
+	out->type = QUERY_VALUE_NONE;
 }
 
 /* v with its string copied into the group's arena. */
@@ -287,8 +299,8 @@ static int decode_point(struct exec *x, struct cursor *c)
 		uint32_t id = x->fbuf[i].id;
 		int32_t idx = id <= x->p->max_field_id ? x->idx_by_id[id] : -1;
 
-		if (idx >= 0)
-			x->vals[idx] = field_value(&x->fbuf[i]);
+		if (idx >= 0 && x->p->needed[idx])
+			field_value(&x->fbuf[i], &x->vals[idx]);
 	}
 	return 0;
 }
@@ -300,7 +312,6 @@ static int decode_point(struct exec *x, struct cursor *c)
  */
 static int next_point(struct exec *x, bool *advance)
 {
-	const query_expr *cond = x->p->stmt->condition;
 	int rc;
 
 	while (x->n_heap) {
@@ -336,10 +347,12 @@ static int next_point(struct exec *x, bool *advance)
 			return rc;
 		x->series = c->series;
 		x->time = c->t;
-		if (cond) {
+		if (x->p->n_residual) {
 			query_eval_env env = env_for(x, lookup_point);
-			bool pass = query_eval_cond(cond, &env);
+			bool pass = true;
 
+			for (size_t i = 0; i < x->p->n_residual && pass; i++)
+				pass = query_eval_cond(x->p->residual[i], &env);
 			if (env.rc)
 				return env.rc;
 			if (!pass)
@@ -522,7 +535,10 @@ static int64_t bucket_of(const select_plan *p, int64_t t)
 	if (!p->interval)
 		return 0;
 	/* Floor of (t - offset) / interval, without overflow near the ends of time. */
-	r = (int64_t)(((__int128)t - p->offset) % p->interval);
+	if (__builtin_sub_overflow(t, p->offset, &r))
+		r = (int64_t)(((__int128)t - p->offset) % p->interval);
+	else
+		r %= p->interval;
 	if (r < 0)
 		r += p->interval;
 	return t - r;

@@ -8,6 +8,7 @@
 #include "lsm/status.h"
 #include "query/eval.h"
 #include "query/regex.h"
+#include "query/series_set.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -690,6 +691,130 @@ static int columns(select_plan *p)
 	return 0;
 }
 
+/* Marks the fields e reads; *other set when e reads time or anything but tags and literals. */
+static void mark_refs(select_plan *p, const query_expr *e, bool *other)
+{
+	const lsm_field_info *f;
+
+	e = unparen(e);
+	switch (e->kind) {
+	case QUERY_EXPR_VARREF:
+		switch (query_ref_kind(e, p->fields, p->n_fields, &f)) {
+		case QUERY_REF_FIELD:
+			if (f)
+				p->needed[f - p->fields] = true;
+			*other = true;
+			break;
+		case QUERY_REF_TIME:
+			*other = true;
+			break;
+		case QUERY_REF_TAG:
+			break;
+		}
+		return;
+	case QUERY_EXPR_WILDCARD:
+		for (size_t i = 0; i < p->n_fields; i++)
+			p->needed[i] = true;
+		*other = true;
+		return;
+	case QUERY_EXPR_CALL:
+		for (uint32_t i = 0; i < e->call.n_args; i++)
+			mark_refs(p, e->call.args[i], other);
+		*other = true;
+		return;
+	case QUERY_EXPR_BINARY:
+		mark_refs(p, e->binary.lhs, other);
+		mark_refs(p, e->binary.rhs, other);
+		return;
+	default:
+		return;
+	}
+}
+
+static bool is_time_bound(const query_expr *e)
+{
+	const query_expr *l, *r;
+
+	if (e->kind != QUERY_EXPR_BINARY || !query_op_is_comparison(e->binary.op))
+		return false;
+	l = unparen(e->binary.lhs);
+	r = unparen(e->binary.rhs);
+	return (l->kind == QUERY_EXPR_VARREF && strcmp(l->ref.name, "time") == 0) ||
+	       (r->kind == QUERY_EXPR_VARREF && strcmp(r->ref.name, "time") == 0);
+}
+
+/* True for terms the series set decides exactly: tags compared with strings or regexes, AND, OR. */
+static bool tags_only(const select_plan *p, const query_expr *e)
+{
+	const query_expr *l, *r;
+
+	e = unparen(e);
+	if (e->kind == QUERY_EXPR_BOOLEAN)
+		return true;
+	if (e->kind != QUERY_EXPR_BINARY)
+		return false;
+	if (e->binary.op == QUERY_OP_AND || e->binary.op == QUERY_OP_OR)
+		return tags_only(p, e->binary.lhs) && tags_only(p, e->binary.rhs);
+	l = unparen(e->binary.lhs);
+	r = unparen(e->binary.rhs);
+	if (l->kind != QUERY_EXPR_VARREF) {
+		const query_expr *t = l;
+
+		l = r;
+		r = t;
+	}
+	if (l->kind != QUERY_EXPR_VARREF || query_ref_kind(l, p->fields, p->n_fields, NULL) != QUERY_REF_TAG)
+		return false;
+	switch (e->binary.op) {
+	case QUERY_OP_EQ:
+	case QUERY_OP_NEQ:
+		return r->kind == QUERY_EXPR_STRING;
+	case QUERY_OP_EQREGEX:
+	case QUERY_OP_NEQREGEX:
+		return r->kind == QUERY_EXPR_REGEX;
+	default:
+		return false;
+	}
+}
+
+static int add_residual(select_plan *p, const query_expr *e, size_t cap)
+{
+	bool other = false;
+
+	e = unparen(e);
+	if (e->kind == QUERY_EXPR_BINARY && e->binary.op == QUERY_OP_AND) {
+		int rc = add_residual(p, e->binary.lhs, cap);
+
+		return rc ? rc : add_residual(p, e->binary.rhs, cap);
+	}
+	if (is_time_bound(e) || tags_only(p, e))
+		return 0; /* the scan's range, or decided per series by the series set */
+	mark_refs(p, e, &other);
+	if (p->n_residual == cap)
+		return strata_error(STRATA_ETOOBIG, "too many terms in the condition");
+	p->residual[p->n_residual++] = e;
+	return 0;
+}
+
+/* The fields each point must give, and the terms of the condition each point must pass. */
+static int point_work(select_plan *p)
+{
+	size_t cap = 4096;
+	bool other = false;
+
+	p->needed = query_arena_alloc(&p->arena, (p->n_fields + 1) * sizeof(*p->needed));
+	p->residual = query_arena_alloc(&p->arena, cap * sizeof(*p->residual));
+	if (!p->needed || !p->residual)
+		return oom();
+	memset(p->needed, 0, (p->n_fields + 1) * sizeof(*p->needed));
+	for (size_t i = 0; i < p->n_columns; i++) {
+		mark_refs(p, p->columns[i].expr, &other);
+		if (p->columns[i].has_transform)
+			mark_refs(p, p->columns[i].transform.arg, &other);
+	}
+	return p->stmt->condition ? add_residual(p, p->stmt->condition, cap) : 0;
+}
+
 int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
 		     const struct query_select *stmt, int64_t now_ns)
 {
@@ -714,6 +839,8 @@ int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
 		rc = columns(p);
 	if (rc == 0)
 		rc = dedupe_names(p);
+	if (rc == 0)
+		rc = point_work(p);
 	if (rc == 0 && p->mode == SELECT_AGGREGATE && stmt->group_time && !p->has_lo)
 		rc = strata_error(STRATA_EINVAL,
 				  "aggregate functions with GROUP BY time require a WHERE time clause with a lower limit");

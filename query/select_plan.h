@@ -65,6 +65,15 @@ typedef struct select_plan {
 	const char **group_tags; /* GROUP BY tag keys, sorted */
 	size_t n_group_tags;
 
+	/*
+	 * What of the condition is left to check per point: its top-level AND
+	 * terms minus the time bounds (the scan's range) and the terms on tags
+	 * alone (decided per series by the series set).
+	 */
+	const query_expr **residual;
+	size_t n_residual;
+	bool *needed; /* by field index: read from each point */
+
 	int64_t lo, hi; /* inclusive time range */
 	bool has_lo;
 	int64_t interval, offset; /* GROUP BY time; interval 0 without */
