@@ -306,6 +306,41 @@ static int decode_point(struct exec *x, struct cursor *c)
 }
 
 /*
+ * Reads the point at cursor c into x (series, time, field values): 1 when
+ * it passes the condition, 0 when not, or an error (a limit, a damaged
+ * value).
+ */
+static int take_point(struct exec *x, struct cursor *c)
+{
+	int rc;
+
+	if (++x->points > x->ctx->e->limits.max_points && x->ctx->e->limits.max_points)
+		return strata_error(STRATA_ETOOBIG, "max-select-point limit exceeded: (%llu/%llu)",
+				    (unsigned long long)x->points, (unsigned long long)x->ctx->e->limits.max_points);
+	if (x->points % DEADLINE_EVERY == 0) {
+		rc = query_check_deadline(x->ctx);
+		if (rc)
+			return rc;
+	}
+	rc = decode_point(x, c);
+	if (rc)
+		return rc;
+	x->series = c->series;
+	x->time = c->t;
+	if (x->p->n_residual) {
+		query_eval_env env = env_for(x, lookup_point);
+		bool pass = true;
+
+		for (size_t i = 0; i < x->p->n_residual && pass; i++)
+			pass = query_eval_cond(x->p->residual[i], &env);
+		if (env.rc)
+			return env.rc;
+		return pass;
+	}
+	return 1;
+}
+
+/*
  * Positions on the next point of the group that passes the condition:
  * 1 with x->series, x->time and x->vals set; 0 at the end; or an error.
  * The point stays valid until the next call.
@@ -333,32 +368,9 @@ static int next_point(struct exec *x, bool *advance)
 			continue;
 		}
 		*advance = true;
-		if (++x->points > x->ctx->e->limits.max_points && x->ctx->e->limits.max_points)
-			return strata_error(STRATA_ETOOBIG, "max-select-point limit exceeded: (%llu/%llu)",
-					    (unsigned long long)x->points,
-					    (unsigned long long)x->ctx->e->limits.max_points);
-		if (x->points % DEADLINE_EVERY == 0) {
-			rc = query_check_deadline(x->ctx);
-			if (rc)
-				return rc;
-		}
-		rc = decode_point(x, c);
-		if (rc)
+		rc = take_point(x, c);
+		if (rc != 0)
 			return rc;
-		x->series = c->series;
-		x->time = c->t;
-		if (x->p->n_residual) {
-			query_eval_env env = env_for(x, lookup_point);
-			bool pass = true;
-
-			for (size_t i = 0; i < x->p->n_residual && pass; i++)
-				pass = query_eval_cond(x->p->residual[i], &env);
-			if (env.rc)
-				return env.rc;
-			if (!pass)
-				continue;
-		}
-		return 1;
 	}
 	return 0;
 }
@@ -470,6 +482,9 @@ static int run_raw_group(struct exec *x)
 		if (p->columns[i].has_transform)
 			query_transform_reset(&x->tr[i]);
 	x->n_buf = 0;
+	rc = open_cursors(x);
+	if (rc)
+		return rc;
 	while ((rc = next_point(x, &advance)) == 1) {
 		query_eval_env env = env_for(x, lookup_point);
 		bool any = false;
@@ -883,17 +898,126 @@ out:
 	return rc;
 }
 
+static bool all_live(const struct exec *x)
+{
+	for (size_t i = 0; i < x->p->n_slots; i++)
+		if (!x->acc_live[i])
+			return false;
+	return true;
+}
+
+static bool only_fn(const select_plan *p, enum query_agg_fn fn)
+{
+	if (p->interval || p->n_slots == 0)
+		return false;
+	for (size_t i = 0; i < p->n_slots; i++)
+		if (p->slots[i].fn != fn)
+			return false;
+	return true;
+}
+
+/* True when every accumulator got a value since before[] was taken. */
+static bool all_fed(const struct exec *x, const uint64_t *before)
+{
+	for (size_t i = 0; i < x->p->n_slots; i++)
+		if (x->accs[i].n == before[i])
+			return false;
+	return true;
+}
+
+/* Feeds the points of series s in [lo, hi] to the accumulators. */
+static int scan_range(struct exec *x, const query_series *s, int64_t lo, int64_t hi)
+{
+	struct cursor c = { .series = s };
+	uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN];
+	int rc;
+
+	lsm_ukey_encode(klo, s->id, lo);
+	if (hi == INT64_MAX)
+		lsm_ukey_encode(khi, s->id + 1, INT64_MIN);
+	else
+		lsm_ukey_encode(khi, s->id, hi + 1);
+	rc = lsm_db_iter_new(&c.it, x->ctx->e->db, klo, khi);
+	if (rc)
+		return rc;
+	for (lsm_db_iter_seek_first(c.it); rc >= 0 && lsm_db_iter_valid(c.it); lsm_db_iter_next(c.it)) {
+		c.t = lsm_ukey_ts(lsm_db_iter_key(c.it));
+		rc = take_point(x, &c);
+		if (rc == 1)
+			rc = add_point(x);
+	}
+	if (rc >= 0)
+		rc = lsm_db_iter_status(c.it);
+	lsm_db_iter_free(c.it);
+	return rc < 0 ? rc : 0;
+}
+
+/*
+ * last() alone: each series is read backwards in growing steps (1 minute,
+ * then doubling) from the upper bound, or from now() when there is none
+ * (after a look at the future), until every call has a value: the newest
+ * points cost a few short scans instead of the whole range.
+ */
+static int run_last_only(struct exec *x)
+{
+	const select_plan *p = x->p;
+	int rc = 0;
+
+	for (size_t k = x->g_first; rc == 0 && k < x->g_end; k++) {
+		const query_series *s = x->order[k];
+		int64_t top = p->hi, step = 60 * (int64_t)1000000000;
+
+		uint64_t before[p->n_slots];
+
+		for (size_t i = 0; i < p->n_slots; i++)
+			before[i] = x->accs[i].n;
+		if (top == INT64_MAX && x->ctx->now_ns < INT64_MAX) {
+			if (x->ctx->now_ns >= p->lo)
+				rc = scan_range(x, s, x->ctx->now_ns + 1, INT64_MAX);
+			top = x->ctx->now_ns < p->lo ? top : x->ctx->now_ns;
+		}
+		while (rc == 0 && !all_fed(x, before) && top >= p->lo) {
+			int64_t bottom;
+
+			if (__builtin_sub_overflow(top, step - 1, &bottom) || bottom < p->lo)
+				bottom = p->lo;
+			rc = scan_range(x, s, bottom, top);
+			if (bottom == p->lo)
+				break;
+			top = bottom - 1;
+			if (step < INT64_MAX / 2)
+				step *= 2;
+		}
+	}
+	return rc;
+}
+
 static int run_aggregate_group(struct exec *x)
 {
-	bool advance = false;
+	bool advance = false, first_only = only_fn(x->p, QUERY_AGG_FIRST);
+	int64_t first_time = 0;
+	bool have_first = false;
 	int rc;
 
 	x->n_entries = 0;
 	x->bucket_open = false;
-	while ((rc = next_point(x, &advance)) == 1) {
-		rc = add_point(x);
-		if (rc)
-			return rc;
+	if (only_fn(x->p, QUERY_AGG_LAST)) {
+		rc = run_last_only(x);
+	} else {
+		rc = open_cursors(x);
+		while (rc == 0 && (rc = next_point(x, &advance)) == 1) {
+			/* first() alone: done once every call has a value and time moves on. */
+			if (first_only && have_first && x->time > first_time)
+				break;
+			rc = add_point(x);
+			if (rc)
+				return rc;
+			if (first_only && !have_first && all_live(x)) {
+				have_first = true;
+				first_time = x->time;
+			}
+		}
+		rc = rc == 1 ? 0 : rc;
 	}
 	if (rc < 0)
 		return rc;
@@ -1070,9 +1194,7 @@ static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt,
 		x.g_first = g;
 		x.g_end = end;
 		x.skip_group = false;
-		rc = open_cursors(&x);
-		if (rc == 0)
-			rc = plan.mode == SELECT_RAW ? run_raw_group(&x) : run_aggregate_group(&x);
+		rc = plan.mode == SELECT_RAW ? run_raw_group(&x) : run_aggregate_group(&x);
 		close_cursors(&x);
 		if (rc == 0)
 			rc = end_series(&x);
