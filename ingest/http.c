@@ -22,7 +22,6 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#define STRATA_HTTP_VERSION "1.8.10-strata"
 
 struct ingest_http {
 	struct MHD_Daemon *daemon;

@@ -30,6 +30,9 @@
 
 struct MHD_Connection;
 
+/* The X-Influxdb-Version header of every response: the InfluxDB API version served. */
+#define STRATA_HTTP_VERSION "1.8.10-strata"
+
 typedef struct ingest_http ingest_http;
 
 /*

@@ -12,6 +12,10 @@
  * are laid out in Go's 'f' or 'e' form; strings are checked as UTF-8 the way
  * Go decodes runes.
  *
+ * The table format lays each series out as the influx CLI's "column" format
+ * does (Go's text/tabwriter with padding 1): its cells are kept until the
+ * series ends, since a column is as wide as its widest cell.
+ *
  * Everything goes through one fixed buffer flushed to the caller's sink when
  * full; the sink's first failure is kept and returned from then on.
  */
@@ -22,6 +26,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +69,18 @@ struct query_output {
 	bool pretty;
 	bool in_string, escape, open_pending;
 	size_t depth;
+
+	bool chunked;     /* JSON: one document per statement */
+	size_t n_errors;  /* statement and request errors written */
+
+	/* table: the cells of the current series, row after row */
+	bool tbl_any;      /* a block (series or error) was written: blank line before the next */
+	char *tbl_text;    /* cell texts, back to back */
+	size_t tbl_len, tbl_cap;
+	size_t *tbl_ends;  /* end offset in tbl_text of each cell */
+	size_t n_tbl_cells, tbl_cells_cap;
+	size_t *tbl_width; /* per column: widest cell, in code points */
+	int tbl_rc;        /* -ENOMEM while gathering the series */
 
 	size_t len;
 	char buf[OUT_BUF_BYTES];
@@ -201,12 +218,20 @@ static void shortest_digits(double f, char *digits, size_t *n_digits, int *exp10
 	char tmp[40];
 	int prec;
 
-	for (prec = 0; prec < 17; prec++) {
+	/*
+	 * A decimal of at most 15 significant digits survives a trip through
+	 * a double, so when f's 15-digit rounding reads back to f, that
+	 * rounding without its trailing zeros is the shortest form. Otherwise
+	 * 16 digits, else 17 (which always read back): three tries at most.
+	 * Subnormals carry fewer bits, so shorter forms exist: every length
+	 * is tried for them.
+	 */
+	for (prec = fabs(f) < DBL_MIN ? 0 : 14; prec < 16; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", prec, f);
 		if (strtod(tmp, NULL) == f)
 			break;
 	}
-	if (prec == 17)
+	if (prec == 16)
 		snprintf(tmp, sizeof(tmp), "%.*e", 16, f);
 
 	const char *p = tmp;
@@ -580,6 +605,209 @@ static void tag_escaped(char **buf, size_t *len, size_t *cap, const char *s, siz
 	}
 }
 
+/* ---- table ---- */
+
+/* Width of a cell as text/tabwriter counts it: one per UTF-8 code point. */
+static size_t text_width(const char *s, size_t n)
+{
+	size_t w = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+/* Ends the cell whose text was appended last, of column col and width w. */
+static void table_cell_end(query_output *o, size_t col, size_t w)
+{
+	if (o->tbl_rc)
+		return;
+	if (o->n_tbl_cells == o->tbl_cells_cap) {
+		size_t cap = o->tbl_cells_cap ? 2 * o->tbl_cells_cap : 64;
+		size_t *p = strata_realloc(o->tbl_ends, cap * sizeof(*p));
+
+		if (!p) {
+			o->tbl_rc = -ENOMEM;
+			return;
+		}
+		o->tbl_ends = p;
+		o->tbl_cells_cap = cap;
+	}
+	if (w > o->tbl_width[col])
+		o->tbl_width[col] = w;
+	o->tbl_ends[o->n_tbl_cells++] = o->tbl_len;
+}
+
+/* Appends one cell of column col to the series being gathered. */
+static void table_cell(query_output *o, size_t col, const char *s, size_t n)
+{
+	if (n)
+		append(&o->tbl_text, &o->tbl_len, &o->tbl_cap, s, n, &o->tbl_rc);
+	table_cell_end(o, col, text_width(s, n));
+}
+
+/* A blank line between blocks (series, errors), none before the first. */
+static void table_block(query_output *o)
+{
+	if (o->tbl_any)
+		putc_(o, '\n');
+	o->tbl_any = true;
+}
+
+static void table_error(query_output *o, const char *msg)
+{
+	table_block(o);
+	puts_(o, "ERR: ");
+	puts_(o, msg);
+	putc_(o, '\n');
+}
+
+/*
+ * Writes the "name:" and "tags:" lines at once and gathers the header and
+ * the dashes under it (as long as the column name, as the influx CLI draws
+ * them) as the series' first two rows.
+ */
+static int table_begin_series(query_output *o, const char *name, const query_output_tag *tags,
+			      size_t n_tags, const char *const *columns, size_t n_columns)
+{
+	static const char dashes[] = "----------------------------------------------------------------";
+	size_t *w = strata_realloc(o->tbl_width, (n_columns ? n_columns : 1) * sizeof(*w));
+
+	if (!w)
+		return -ENOMEM;
+	o->tbl_width = w;
+	memset(w, 0, (n_columns ? n_columns : 1) * sizeof(*w));
+	o->tbl_len = 0;
+	o->n_tbl_cells = 0;
+	o->tbl_rc = 0;
+
+	table_block(o);
+	if (*name) {
+		puts_(o, "name: ");
+		puts_(o, name);
+		putc_(o, '\n');
+	}
+	if (n_tags) {
+		puts_(o, "tags: ");
+		for (size_t i = 0; i < n_tags; i++) {
+			if (i)
+				puts_(o, ", ");
+			put(o, tags[i].key, tags[i].key_len);
+			putc_(o, '=');
+			put(o, tags[i].value, tags[i].value_len);
+		}
+		putc_(o, '\n');
+	}
+	for (size_t i = 0; i < n_columns; i++)
+		table_cell(o, i, columns[i], strlen(columns[i]));
+	for (size_t i = 0; i < n_columns; i++) {
+		size_t n = strlen(columns[i]);
+
+		/* one cell of n dashes, appended in pieces */
+		for (size_t left = n; left > 0;) {
+			size_t k = left < sizeof(dashes) - 1 ? left : sizeof(dashes) - 1;
+
+			append(&o->tbl_text, &o->tbl_len, &o->tbl_cap, dashes, k, &o->tbl_rc);
+			left -= k;
+		}
+		table_cell_end(o, i, n);
+	}
+	return o->tbl_rc;
+}
+
+static void table_value(query_output *o, size_t col, const query_value *v, bool null)
+{
+	char tmp[400];
+	size_t n = 0;
+
+	if (null)
+		goto out;
+	switch (v->type) {
+	case QUERY_VALUE_FLOAT:
+		if (isnan(v->v.f))
+			n = (size_t)sprintf(tmp, "NaN");
+		else if (isinf(v->v.f))
+			n = (size_t)sprintf(tmp, "%s", v->v.f > 0 ? "+Inf" : "-Inf");
+		else
+			n = format_float(tmp, v->v.f, true);
+		break;
+	case QUERY_VALUE_INTEGER:
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRId64, v->v.i);
+		break;
+	case QUERY_VALUE_UNSIGNED:
+		n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRIu64, v->v.u);
+		break;
+	case QUERY_VALUE_BOOLEAN:
+		n = (size_t)sprintf(tmp, "%s", v->v.b ? "true" : "false");
+		break;
+	case QUERY_VALUE_STRING:
+		table_cell(o, col, v->v.s.ptr, v->v.s.len);
+		return;
+	default:
+		break;
+	}
+out:
+	table_cell(o, col, tmp, n);
+}
+
+static int table_row(query_output *o, int64_t t, const query_value *values, const bool *nulls,
+		     size_t n_values)
+{
+	size_t col = 0;
+
+	if (o->time_column) {
+		char tmp[48];
+		size_t n;
+
+		if (o->epoch == QUERY_EPOCH_RFC3339)
+			n = format_rfc3339(tmp, t);
+		else
+			n = (size_t)snprintf(tmp, sizeof(tmp), "%" PRId64, t / epoch_divisor(o->epoch));
+		table_cell(o, col++, tmp, n);
+	}
+	for (size_t i = 0; i < n_values; i++)
+		table_value(o, col++, &values[i], nulls && nulls[i]);
+	o->n_rows++;
+	return o->tbl_rc ? o->tbl_rc : o->sink_rc;
+}
+
+/*
+ * Writes the gathered rows: every cell but the last of its row padded with
+ * spaces to its column's widest cell plus one, as text/tabwriter does with
+ * padding 1 (the last cell is not padded).
+ */
+static int table_end_series(query_output *o)
+{
+	static const char spaces[] = "                                ";
+	size_t start = 0;
+
+	if (o->tbl_rc)
+		return o->tbl_rc;
+	for (size_t i = 0; i < o->n_tbl_cells; i++) {
+		size_t col = i % o->n_columns, end = o->tbl_ends[i];
+		const char *s = o->tbl_text + start;
+
+		put(o, s, end - start);
+		if (col + 1 < o->n_columns) {
+			size_t pad = o->tbl_width[col] + 1 - text_width(s, end - start);
+
+			while (pad > 0) {
+				size_t k = pad < sizeof(spaces) - 1 ? pad : sizeof(spaces) - 1;
+
+				put(o, spaces, k);
+				pad -= k;
+			}
+		} else {
+			putc_(o, '\n');
+		}
+		start = end;
+	}
+	o->tbl_len = 0;
+	o->n_tbl_cells = 0;
+	return o->sink_rc;
+}
+
 /* ---- lifecycle ---- */
 
 enum query_output_epoch query_output_epoch_parse(const char *s)
@@ -607,7 +835,7 @@ int query_output_new(query_output **out, enum query_output_format format,
 	*out = NULL;
 	if (!write)
 		return strata_error(STRATA_EINVAL, "query output: no write function");
-	if (format != QUERY_OUTPUT_JSON && format != QUERY_OUTPUT_CSV)
+	if (format != QUERY_OUTPUT_JSON && format != QUERY_OUTPUT_CSV && format != QUERY_OUTPUT_TABLE)
 		return strata_error(STRATA_EINVAL, "query output: unknown format %d", (int)format);
 	if ((int)epoch < QUERY_EPOCH_RFC3339 || epoch > QUERY_EPOCH_H)
 		return strata_error(STRATA_EINVAL, "query output: unknown epoch %d", (int)epoch);
@@ -637,6 +865,9 @@ void query_output_free(query_output *o)
 		return;
 	csv_cols_free(o);
 	strata_free(o->csv_prefix);
+	strata_free(o->tbl_text);
+	strata_free(o->tbl_ends);
+	strata_free(o->tbl_width);
 	strata_free(o);
 }
 
@@ -651,6 +882,19 @@ int query_output_set_pretty(query_output *o, bool pretty)
 		return seq_error("set_pretty");
 	o->pretty = pretty && o->format == QUERY_OUTPUT_JSON;
 	return 0;
+}
+
+int query_output_set_chunked(query_output *o, bool chunked)
+{
+	if (o->state != ST_NEW)
+		return seq_error("set_chunked");
+	o->chunked = chunked && o->format == QUERY_OUTPUT_JSON;
+	return 0;
+}
+
+size_t query_output_error_count(const query_output *o)
+{
+	return o->n_errors;
 }
 
 /* ---- the response ---- */
@@ -674,7 +918,7 @@ int query_output_begin_statement(query_output *o, int id)
 	if (o->state != ST_RESULTS || id < 0)
 		return seq_error("begin_statement");
 	if (o->format == QUERY_OUTPUT_JSON) {
-		puts_(o, o->n_statements ? ",{" : "{\"results\":[{");
+		puts_(o, o->n_statements && !o->chunked ? ",{" : "{\"results\":[{");
 		snprintf(num, sizeof(num), "\"statement_id\":%d", id);
 		puts_(o, num);
 	}
@@ -692,11 +936,14 @@ int query_output_statement_error(query_output *o, const char *msg)
 	if (o->state != ST_STATEMENT || o->stmt_error)
 		return seq_error("statement_error");
 	o->stmt_error = true;
+	o->n_errors++;
 	if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_series)
 			putc_(o, ']');
 		puts_(o, ",\"error\":");
 		json_string(o, msg, strlen(msg));
+	} else if (o->format == QUERY_OUTPUT_TABLE) {
+		table_error(o, msg);
 	}
 	return o->sink_rc;
 }
@@ -786,6 +1033,10 @@ int query_output_begin_series(query_output *o, const char *name,
 		rc = csv_begin_series(o, name, tags, n_tags, columns, n_columns);
 		if (rc)
 			return rc;
+	} else if (o->format == QUERY_OUTPUT_TABLE) {
+		rc = table_begin_series(o, name, tags, n_tags, columns, n_columns);
+		if (rc)
+			return rc;
 	} else {
 		bool first = true;
 
@@ -820,7 +1071,7 @@ int query_output_begin_series(query_output *o, const char *name,
 		/* "values" starts after the name, tags or columns, or alone */
 		o->n_rows = first ? SIZE_MAX : 0;
 	}
-	if (o->format == QUERY_OUTPUT_CSV)
+	if (o->format != QUERY_OUTPUT_JSON)
 		o->n_rows = 0;
 	o->n_series++;
 	o->time_column = time_column;
@@ -904,6 +1155,8 @@ int query_output_row(query_output *o, int64_t time_ns, const query_value *values
 		return strata_error(STRATA_EINVAL,
 				    "query output: row of %zu values for %zu columns", n_values,
 				    o->n_columns);
+	if (o->format == QUERY_OUTPUT_TABLE)
+		return table_row(o, time_ns, values, nulls, n_values);
 	if (json) {
 		if (o->n_rows == SIZE_MAX)
 			puts_(o, "\"values\":[[");
@@ -946,6 +1199,11 @@ int query_output_end_series(query_output *o)
 		if (o->n_rows != 0 && o->n_rows != SIZE_MAX)
 			putc_(o, ']');
 		putc_(o, '}');
+	} else if (o->format == QUERY_OUTPUT_TABLE) {
+		int rc = table_end_series(o);
+
+		if (rc)
+			return rc;
 	}
 	o->state = ST_STATEMENT;
 	return o->sink_rc;
@@ -961,6 +1219,12 @@ int query_output_end_statement(query_output *o)
 		if (o->n_series && !o->stmt_error)
 			putc_(o, ']');
 		putc_(o, '}');
+		if (o->chunked) {
+			/* the statement's document is complete: send it on */
+			puts_(o, "]}\n");
+			o->state = ST_RESULTS;
+			return query_output_flush(o);
+		}
 	}
 	o->state = ST_RESULTS;
 	return o->sink_rc;
@@ -972,7 +1236,7 @@ int query_output_end_results(query_output *o)
 		return o->sink_rc;
 	if (o->state != ST_RESULTS)
 		return seq_error("end_results");
-	if (o->format == QUERY_OUTPUT_JSON)
+	if (o->format == QUERY_OUTPUT_JSON && !o->chunked)
 		puts_(o, o->n_statements ? "]}\n" : "{}\n");
 	o->state = ST_DONE;
 	return query_output_flush(o);
@@ -984,10 +1248,13 @@ int query_output_error(query_output *o, const char *msg)
 		return o->sink_rc;
 	if (o->state != ST_NEW)
 		return seq_error("error");
+	o->n_errors++;
 	if (o->format == QUERY_OUTPUT_JSON) {
 		puts_(o, "{\"error\":");
 		json_string(o, msg, strlen(msg));
 		puts_(o, "}\n");
+	} else if (o->format == QUERY_OUTPUT_TABLE) {
+		table_error(o, msg);
 	} else {
 		puts_(o, "error\n");
 		csv_field(o, msg, strlen(msg));

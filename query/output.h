@@ -1,7 +1,8 @@
 /*
  * output.h — query results written exactly as InfluxDB 1.x's /query endpoint
  * writes them, as JSON (the default) or CSV (Accept: application/csv or
- * text/csv), independent of execution.
+ * text/csv), or as a table for people as the influx CLI prints it,
+ * independent of execution.
  *
  * The executor streams a response through a writer:
  *
@@ -54,10 +55,28 @@
  * series writes nothing and statement errors are not written; a request
  * error is written as "error\n<message>\n".
  *
+ * Chunked JSON (query_output_set_chunked), as InfluxDB answers chunked=true
+ * when each statement fits in one chunk: every statement is a document of
+ * its own, {"results":[{"statement_id":N,...}]} and "\n", sent to the sink
+ * as soon as the statement ends; a response without statements writes
+ * nothing. Statements are never split into partial chunks.
+ *
+ * Table, the influx CLI's "column" format: per series a line
+ * "name: cpu", a line "tags: host=a, region=us" (when it has tags), the
+ * column names, a row of dashes under each (as long as the column name),
+ * then the rows; every cell but the last of a line is padded with spaces to
+ * the widest cell of its column (counted in UTF-8 code points) plus one,
+ * as Go's text/tabwriter does for the CLI. Times as RFC3339Nano strings with
+ * QUERY_EPOCH_RFC3339, else integers as in JSON; floats as in JSON, NaN and
+ * ±Inf as NaN, +Inf, -Inf; strings raw; nulls empty. A statement error, and
+ * a request error, is the line "ERR: <message>". Blocks (series, errors)
+ * are separated by one blank line; a statement without series writes
+ * nothing. The cells of a series are held in memory until it ends.
+ *
  * Errors: calls out of sequence fail with STRATA_EINVAL (nothing written);
  * the sink's first failure (any nonzero return, passed through) is sticky
- * and returned by every later call. -ENOMEM (CSV series only) leaves the
- * response incomplete: the caller abandons it.
+ * and returned by every later call. -ENOMEM (CSV and table series only)
+ * leaves the response incomplete: the caller abandons it.
  *
  * Threads: a writer is used by one thread at a time.
  */
@@ -76,10 +95,11 @@ typedef int (*query_output_write_fn)(void *ctx, const char *p, size_t n);
 enum query_output_format {
 	QUERY_OUTPUT_JSON = 0,
 	QUERY_OUTPUT_CSV,
+	QUERY_OUTPUT_TABLE,
 };
 
 enum query_output_epoch {
-	QUERY_EPOCH_RFC3339 = 0, /* JSON: RFC3339Nano strings; CSV: ns integers */
+	QUERY_EPOCH_RFC3339 = 0, /* JSON, table: RFC3339Nano strings; CSV: ns integers */
 	QUERY_EPOCH_NS,
 	QUERY_EPOCH_US,
 	QUERY_EPOCH_MS,
@@ -122,6 +142,16 @@ void query_output_free(query_output *o);
  * before the first write; STRATA_EINVAL after.
  */
 int query_output_set_pretty(query_output *o, bool pretty);
+
+/*
+ * chunked=true: one JSON document per statement, each flushed to the sink
+ * when its statement ends (no effect on CSV and table). Only before the
+ * first write; STRATA_EINVAL after.
+ */
+int query_output_set_chunked(query_output *o, bool chunked);
+
+/* Statement errors and request errors written so far. */
+size_t query_output_error_count(const query_output *o);
 
 /* Starts the response. Once per writer. */
 int query_output_begin_results(query_output *o);

@@ -12,6 +12,7 @@ int cli_check(int argc, char **argv);
 int cli_dump(int argc, char **argv);
 int cli_import(int argc, char **argv);
 int cli_export(int argc, char **argv);
+int cli_query(int argc, char **argv);
 
 /* Prints "strata: <what>: <last error>" to stderr. */
 void cli_fail(const char *what, int rc);

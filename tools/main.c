@@ -20,6 +20,8 @@ static void usage(FILE *f)
 	      "                    bulk-load line protocol (plain or gzip), with progress\n"
 	      "  export [--data DIR] [--db NAME] [--measurement M] [--from NS] [--to NS]\n"
 	      "                    write the points out as line protocol\n"
+	      "  query  [--data DIR] [--db NAME] [--format table|csv|json] [--epoch E] [--pretty] 'INFLUXQL'\n"
+	      "                    run InfluxQL on a data directory no server holds\n"
 	      "  check  [--data DIR]   verify every checksum; exit 1 on damage\n"
 	      "  dump   wal|sst FILE   print one file, one record per line\n"
 	      "  version               print the version\n"
@@ -68,6 +70,8 @@ int main(int argc, char **argv)
 		return cli_import(argc - 1, argv + 1);
 	if (strcmp(argv[1], "export") == 0)
 		return cli_export(argc - 1, argv + 1);
+	if (strcmp(argv[1], "query") == 0)
+		return cli_query(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dump") == 0)
 		return cli_dump(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

@@ -1,5 +1,6 @@
 /*
- * serve.c — `strata serve`: the engine, the catalog and the listeners.
+ * serve.c — `strata serve`: the engine, the catalog, the listeners and the
+ * query engine behind /query (tools/http_query.h).
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait() in
  * the main thread, which then stops the listeners (requests in flight
@@ -7,6 +8,7 @@
  * closes the engine (flushing the memtable) before exiting 0.
  */
 #include "tools/cli.h"
+#include "tools/http_query.h"
 #include "tools/store.h"
 #include "ingest/http.h"
 #include "ingest/listener_tcp.h"
@@ -16,8 +18,10 @@
 #include "lsm/catalog.h"
 #include "lsm/log.h"
 #include "lsm/lsm.h"
+#include "query/exec.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,8 @@ typedef struct serve_config {
 	size_t max_body_bytes;
 	size_t max_inflight_bytes;
 	size_t max_line_bytes;
+	size_t max_query_response_bytes;
+	query_limits limits;
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -52,6 +58,14 @@ static void serve_usage(FILE *f)
 	      "                         writes are answered 503 + Retry-After (default 256 MiB)\n"
 	      "  --max-line-bytes N     longest line protocol line (default 1 MiB); over TCP a longer\n"
 	      "                         line is dropped and logged, the connection goes on\n"
+	      "  --query-timeout DUR    longest run of one /query request, e.g. 30s, 5m, 500ms;\n"
+	      "                         0 for none (default 60s)\n"
+	      "  --query-max-series N   series one SELECT may read (default 0: no limit)\n"
+	      "  --query-max-points N   points one SELECT may read (default 0: no limit)\n"
+	      "  --query-max-buckets N  GROUP BY time buckets per series (default 1000000; 0: no limit)\n"
+	      "  --max-query-response-bytes N\n"
+	      "                         largest /query response, built in memory before it is sent;\n"
+	      "                         past it the answer is 400 with an error (default 256 MiB)\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
 }
@@ -65,6 +79,58 @@ static int parse_size(const char *text, size_t *out)
 	if (*end || end == text || n < 1024 || n > (1ull << 31))
 		return -1;
 	*out = (size_t)n;
+	return 0;
+}
+
+/*
+ * A duration: an integer and a unit (ns, us, ms, s, m, h), or 0. 0 or -1.
+ */
+static int parse_duration(const char *text, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t ns;
+	} units[] = { { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", INT64_C(1000000000) },
+		      { "m", INT64_C(60000000000) }, { "h", INT64_C(3600000000000) } };
+	char *end;
+	unsigned long long n;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno)
+		return -1;
+	if (*end == '\0') {
+		if (n != 0)
+			return -1; /* a bare number other than 0 says no unit */
+		*out = 0;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (n > (unsigned long long)(INT64_MAX / units[i].ns))
+				return -1;
+			*out = (int64_t)n * units[i].ns;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A count in 0 .. 2^63. 0 or -1. */
+static int parse_count(const char *text, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (*text < '0' || *text > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || *end || n > (unsigned long long)INT64_MAX)
+		return -1;
+	*out = n;
 	return 0;
 }
 
@@ -117,11 +183,14 @@ static void stop_stream_listeners(serve_listeners *l)
 	memset(l, 0, sizeof *l);
 }
 
-static void stream_metrics(void *ctx, void *out)
-{
-	serve_listeners *l = ctx;
-	FILE *f = out;
+/* What /metrics adds to the HTTP API's own counters. */
+typedef struct serve_metrics {
+	serve_listeners *listeners;
+	http_query *query;
+} serve_metrics;
 
+static void stream_metrics(serve_listeners *l, FILE *f)
+{
 	if (l->batcher) {
 		ingest_stream_batcher_stats b;
 
@@ -153,11 +222,24 @@ static void stream_metrics(void *ctx, void *out)
 	}
 }
 
+static void serve_metrics_write(void *ctx, void *out)
+{
+	serve_metrics *m = ctx;
+
+	stream_metrics(m->listeners, out);
+	if (m->query)
+		http_query_metrics(m->query, out);
+}
+
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20, 1u << 20 };
+			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 } };
 	serve_listeners lis = { 0 };
+	serve_metrics metrics = { &lis, NULL };
+	query_engine *qe = NULL;
+	http_query *hq = NULL;
+	http_query_options hq_opt;
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
 	ingest_engine engine;
@@ -167,6 +249,8 @@ int cli_serve(int argc, char **argv)
 	sigset_t signals;
 	int sig = 0, rc, exit_code = 1;
 
+	query_limits_default(&cfg.limits);
+	cfg.limits.timeout_ns = INT64_C(60000000000);
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 
@@ -210,6 +294,32 @@ int cli_serve(int argc, char **argv)
 				return 2;
 			}
 			cfg.relaxed = strcmp(v, "relaxed") == 0;
+		} else if (cli_option(argc, argv, &i, "--query-timeout", &v)) {
+			if (parse_duration(v, &cfg.limits.timeout_ns) != 0) {
+				fprintf(stderr, "strata serve: --query-timeout takes a duration such as 30s, 5m or 500ms, "
+						"or 0 for none\n");
+				return 2;
+			}
+		} else if (cli_option(argc, argv, &i, "--query-max-series", &v)) {
+			if (parse_count(v, &cfg.limits.max_series) != 0) {
+				fprintf(stderr, "strata serve: --query-max-series takes a count (0: no limit)\n");
+				return 2;
+			}
+		} else if (cli_option(argc, argv, &i, "--query-max-points", &v)) {
+			if (parse_count(v, &cfg.limits.max_points) != 0) {
+				fprintf(stderr, "strata serve: --query-max-points takes a count (0: no limit)\n");
+				return 2;
+			}
+		} else if (cli_option(argc, argv, &i, "--query-max-buckets", &v)) {
+			if (parse_count(v, &cfg.limits.max_buckets) != 0) {
+				fprintf(stderr, "strata serve: --query-max-buckets takes a count (0: no limit)\n");
+				return 2;
+			}
+		} else if (cli_option(argc, argv, &i, "--max-query-response-bytes", &v)) {
+			if (parse_size(v, &cfg.max_query_response_bytes) != 0) {
+				fprintf(stderr, "strata serve: --max-query-response-bytes takes 1024 .. 2147483648\n");
+				return 2;
+			}
 		} else if (cli_option(argc, argv, &i, "--log-level", &v)) {
 			enum strata_log_level level;
 
@@ -244,27 +354,41 @@ int cli_serve(int argc, char **argv)
 	lis.engine = &engine;
 	if (start_stream_listeners(&lis, &cfg) != 0)
 		goto out;
+	http_query_options_default(&hq_opt);
+	hq_opt.max_response_bytes = cfg.max_query_response_bytes;
+	rc = query_engine_new(&qe, store.db, store.catalog, &cfg.limits);
+	if (rc == 0)
+		rc = http_query_new(&hq, qe, &hq_opt);
+	if (rc) {
+		cli_fail("cannot start the query engine", rc);
+		goto out;
+	}
+	metrics.query = hq;
 	ingest_http_options_default(&http_opt);
 	http_opt.addr = cfg.http_addr;
 	http_opt.max_body_bytes = cfg.max_body_bytes;
 	http_opt.max_inflight_bytes = cfg.max_inflight_bytes;
-	http_opt.metrics = stream_metrics;
-	http_opt.metrics_ctx = &lis;
+	http_opt.metrics = serve_metrics_write;
+	http_opt.metrics_ctx = &metrics;
+	http_opt.query = http_query_handle;
+	http_opt.query_ctx = hq;
 	rc = ingest_http_start(&http, &engine, &http_opt);
 	if (rc) {
 		cli_fail("cannot start the HTTP API", rc);
 		goto out;
 	}
-	LOG_INFO("event=serving data=%s http=%s tcp=%s udp=%s sync=%s", cfg.data_dir, cfg.http_addr,
-		 cfg.tcp_addr ? cfg.tcp_addr : "off", cfg.udp_addr ? cfg.udp_addr : "off",
-		 cfg.relaxed ? "relaxed" : "sync");
+	LOG_INFO("event=serving data=%s http=%s tcp=%s udp=%s sync=%s query_timeout_ms=%" PRId64, cfg.data_dir,
+		 cfg.http_addr, cfg.tcp_addr ? cfg.tcp_addr : "off", cfg.udp_addr ? cfg.udp_addr : "off",
+		 cfg.relaxed ? "relaxed" : "sync", cfg.limits.timeout_ns / 1000000);
 
 	while (sigwait(&signals, &sig) != 0)
 		;
 	LOG_INFO("event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	exit_code = 0;
 out:
-	ingest_http_stop(http);
+	ingest_http_stop(http); /* no query runs after this */
+	http_query_free(hq);
+	query_engine_free(qe);
 	stop_stream_listeners(&lis);
 	rc = cli_store_close(&store);
 	if (rc) {

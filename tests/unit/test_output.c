@@ -5,7 +5,8 @@
  * value type and the float forms of Go's encoding/json, string escapes and
  * UTF-8, every epoch, RFC3339Nano trimming, times before 1970, the CSV form
  * of the same data, sequence errors, a failing sink and output larger than
- * the writer's buffer.
+ * the writer's buffer. Also the chunked JSON form (one document per
+ * statement) and the table the influx CLI prints (its "column" format).
  */
 #include "lsm/alloc.h"
 #include "lsm/status.h"
@@ -785,6 +786,154 @@ static void test_output_sink_failure_sticky(void **state)
 	strata_free(s.buf);
 }
 
+static void test_output_chunked_json(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
+
+	(void)state;
+	assert_int_equal(query_output_set_chunked(o, true), 0);
+	write_several(o);
+	/* one document per statement, each sent to the sink when it ends */
+	assert_int_equal(s.n_writes, 4);
+	assert_int_equal(query_output_error_count(o), 1);
+	close_out(o, &s,
+		  "{\"results\":[{\"statement_id\":0,\"series\":["
+		  "{\"name\":\"cpu\",\"tags\":{\"host\":\"a\",\"region\":\"eu\"},"
+		  "\"columns\":[\"time\",\"mean\"],\"values\":[[1767225600,3]]},"
+		  "{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},"
+		  "\"columns\":[\"time\",\"max\",\"min\"],\"values\":[[1767225600,4,-5]]}]}]}\n"
+		  "{\"results\":[{\"statement_id\":1,\"error\":\"measurement not found\"}]}\n"
+		  "{\"results\":[{\"statement_id\":2}]}\n"
+		  "{\"results\":[{\"statement_id\":3,\"series\":[{\"name\":\"measurements\","
+		  "\"columns\":[\"name\"],\"values\":[[\"cpu\"],[\"mem\"]]}]}]}\n");
+
+	/* pretty: each document indented on its own */
+	o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
+	assert_int_equal(query_output_set_chunked(o, true), 0);
+	assert_int_equal(query_output_set_pretty(o, true), 0);
+	assert_int_equal(query_output_begin_results(o), 0);
+	for (int id = 0; id < 2; id++) {
+		assert_int_equal(query_output_begin_statement(o, id), 0);
+		assert_int_equal(query_output_end_statement(o), 0);
+	}
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "{\n    \"results\": [\n        {\n            \"statement_id\": 0\n        }\n    ]\n}\n"
+		  "{\n    \"results\": [\n        {\n            \"statement_id\": 1\n        }\n    ]\n}\n");
+
+	/* no statements: nothing at all; only before the first write */
+	o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
+	assert_int_equal(query_output_set_chunked(o, true), 0);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_set_chunked(o, false), STRATA_EINVAL);
+	assert_int_equal(query_output_end_results(o), 0);
+	query_output_free(o);
+	assert_int_equal(s.len, 0);
+
+	/* CSV is the same chunked or not */
+	o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_S);
+	assert_int_equal(query_output_set_chunked(o, true), 0);
+	write_several(o);
+	close_out(o, &s,
+		  "name,tags,time,mean\n"
+		  "cpu,\"host=a,region=eu\",1767225600,3\n"
+		  "\n"
+		  "name,tags,time,max,min\n"
+		  "cpu,host=b,1767225600,4,-5\n"
+		  "\n"
+		  "name,tags,name\n"
+		  "measurements,,cpu\n"
+		  "measurements,,mem\n");
+}
+
+static void test_output_table(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_S);
+
+	(void)state;
+	write_several(o);
+	assert_int_equal(query_output_error_count(o), 1);
+	close_out(o, &s,
+		  "name: cpu\n"
+		  "tags: host=a, region=eu\n"
+		  "time       mean\n"
+		  "----       ----\n"
+		  "1767225600 3\n"
+		  "\n"
+		  "name: cpu\n"
+		  "tags: host=b\n"
+		  "time       max min\n"
+		  "----       --- ---\n"
+		  "1767225600 4   -5\n"
+		  "\n"
+		  "ERR: measurement not found\n"
+		  "\n"
+		  "name: measurements\n"
+		  "name\n"
+		  "----\n"
+		  "cpu\n"
+		  "mem\n");
+
+	/* a request error; an empty response writes nothing */
+	o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_error(o, "error parsing query: found EOF"), 0);
+	assert_int_equal(query_output_error_count(o), 1);
+	close_out(o, &s, "ERR: error parsing query: found EOF\n");
+	o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_RFC3339);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	assert_int_equal(query_output_error_count(o), 0);
+	query_output_free(o);
+	assert_int_equal(s.len, 0);
+	strata_free(s.buf);
+}
+
+/*
+ * Columns as wide as their widest cell (in code points) plus one, the last
+ * cell of a line unpadded; RFC3339 times; every value type; nulls empty.
+ */
+static void test_output_table_values(void **state)
+{
+	struct sink s;
+	query_output *o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_RFC3339);
+	query_value r1[5] = { F(0.1), I(-42), STR("h\xc3\xa9llo"), B(false), F(7) };
+	query_value r2[5] = { F(NAN), U(UINT64_MAX), STR(""), B(true), F(1e21) };
+	bool n1[5] = { false, false, false, false, true };
+
+	(void)state;
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "", NULL, 0, cols5, 6, true), 0);
+	assert_int_equal(query_output_row(o, T2026, r1, n1, 5), 0);
+	assert_int_equal(query_output_row(o, T2026 + S / 2, r2, NULL, 5), 0);
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_int_equal(query_output_end_results(o), 0);
+	close_out(o, &s,
+		  "time                   a   b                    c     d     e\n"
+		  "----                   -   -                    -     -     -\n"
+		  "2026-01-01T00:00:00Z   0.1 -42                  h\xc3\xa9llo false \n"
+		  "2026-01-01T00:00:00.5Z NaN 18446744073709551615       true  1e+21\n");
+
+	/* -Inf, a long column name over short values, integer times */
+	{
+		static const char *const cols[] = { "time", "a_long_column_name", "x" };
+		query_value v[2] = { F(-INFINITY), I(1) };
+
+		o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_MS);
+		write_one_row(o, cols, 3, -1500 * (S / 1000), v, NULL, 2);
+		close_out(o, &s,
+			  "name: m\n"
+			  "time  a_long_column_name x\n"
+			  "----  ------------------ -\n"
+			  "-1500 -Inf               1\n");
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -807,6 +956,9 @@ int main(void)
 		cmocka_unit_test(test_output_pretty_json),
 		cmocka_unit_test(test_output_large_streams_through_buffer),
 		cmocka_unit_test(test_output_sink_failure_sticky),
+		cmocka_unit_test(test_output_chunked_json),
+		cmocka_unit_test(test_output_table),
+		cmocka_unit_test(test_output_table_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,449 @@
+/*
+ * http_query.c — /query over the query engine (see http_query.h).
+ *
+ * A request is read into one small set of parameters (each an owned,
+ * NUL-terminated copy, the form body's value taken before the URL's). The
+ * query is parsed (a parse error is answered 400 at once, as query_run
+ * would write it), then executed into a memory buffer that refuses to grow
+ * past the response limit, and answered with that buffer: 200, or, when
+ * the limit was reached, a 400 error document in its place.
+ */
+#include "tools/http_query.h"
+#include "ingest/http.h"
+#include "lsm/alloc.h"
+#include "lsm/log.h"
+#include "lsm/status.h"
+#include "query/output.h"
+#include "query/parser.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+/* As /ping answers it (ingest/http.c): clients read the version from any response. */
+
+struct http_query {
+	query_engine *engine;
+	http_query_options opt;
+	atomic_uint_fast64_t requests;         /* /query requests answered */
+	atomic_uint_fast64_t bad_requests;     /* answered 4xx */
+	atomic_uint_fast64_t statement_errors; /* statements answered with an error */
+	atomic_uint_fast64_t too_large;        /* responses past max_response_bytes */
+	atomic_uint_fast64_t response_bytes;   /* bodies sent */
+};
+
+void http_query_options_default(http_query_options *out)
+{
+	memset(out, 0, sizeof *out);
+	out->max_response_bytes = (size_t)256 << 20;
+}
+
+int http_query_new(http_query **out, query_engine *e, const http_query_options *opt)
+{
+	http_query *q = strata_calloc(1, sizeof *q);
+
+	*out = NULL;
+	if (!q)
+		return -ENOMEM;
+	q->engine = e;
+	if (opt)
+		q->opt = *opt;
+	else
+		http_query_options_default(&q->opt);
+	*out = q;
+	return 0;
+}
+
+void http_query_free(http_query *q)
+{
+	strata_free(q);
+}
+
+void http_query_metrics(http_query *q, FILE *f)
+{
+	fprintf(f,
+		"# TYPE strata_query_requests_total counter\nstrata_query_requests_total %llu\n"
+		"# TYPE strata_query_bad_requests_total counter\nstrata_query_bad_requests_total %llu\n"
+		"# TYPE strata_query_statement_errors_total counter\nstrata_query_statement_errors_total %llu\n"
+		"# TYPE strata_query_too_large_total counter\nstrata_query_too_large_total %llu\n"
+		"# TYPE strata_query_response_bytes_total counter\nstrata_query_response_bytes_total %llu\n",
+		(unsigned long long)atomic_load(&q->requests), (unsigned long long)atomic_load(&q->bad_requests),
+		(unsigned long long)atomic_load(&q->statement_errors), (unsigned long long)atomic_load(&q->too_large),
+		(unsigned long long)atomic_load(&q->response_bytes));
+}
+
+/* ---- the response buffer ---- */
+
+/* A query_output sink into memory that refuses to grow past max. */
+typedef struct membuf {
+	char *p;
+	size_t len, cap, max;
+	bool overflow; /* a write was refused for the limit */
+} membuf;
+
+static int membuf_write(void *ctx, const char *p, size_t n)
+{
+	membuf *b = ctx;
+
+	if (n > b->max - b->len) {
+		b->overflow = true;
+		return STRATA_ETOOBIG;
+	}
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 16384;
+		char *grown;
+
+		while (cap < b->len + n)
+			cap = cap > b->max / 2 ? b->max : cap * 2;
+		grown = strata_realloc(b->p, cap);
+		if (!grown)
+			return -ENOMEM;
+		b->p = grown;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+/*
+ * Queues body (taken over, freed by libmicrohttpd; may be NULL when len is
+ * 0). error, when not NULL, also goes in X-Influxdb-Error as InfluxDB sends it.
+ */
+static int respond(http_query *q, struct MHD_Connection *conn, unsigned status, const char *type, char *body,
+		   size_t len, const char *error)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	if (body)
+		resp = MHD_create_response_from_buffer_with_free_callback(len, body, strata_free);
+	else
+		resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (!resp) {
+		strata_free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
+	MHD_add_response_header(resp, "X-Influxdb-Build", "OSS");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(resp, "Allow", "GET, POST");
+	if (error) {
+		char value[512];
+		size_t n = 0;
+
+		/* a header value holds no control characters */
+		for (; error[n] && n + 1 < sizeof value; n++)
+			value[n] = (unsigned char)error[n] < 0x20 ? ' ' : error[n];
+		value[n] = '\0';
+		MHD_add_response_header(resp, "X-Influxdb-Error", value);
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	atomic_fetch_add(&q->requests, 1);
+	if (status >= 400 && status < 500)
+		atomic_fetch_add(&q->bad_requests, 1);
+	if (ret == MHD_YES)
+		atomic_fetch_add(&q->response_bytes, len);
+	return ret;
+}
+
+/*
+ * Answers a request error, written by query_output_error in the format the
+ * client asked for ({"error":"..."} or CSV "error\n...").
+ */
+static int respond_error(http_query *q, struct MHD_Connection *conn, unsigned status,
+			 enum query_output_format format, const char *type, const char *msg)
+{
+	membuf b = { .max = 65536 };
+	query_output *o = NULL;
+	int rc = query_output_new(&o, format, QUERY_EPOCH_RFC3339, membuf_write, &b);
+
+	if (rc == 0)
+		rc = query_output_error(o, msg);
+	query_output_free(o);
+	if (rc) {
+		strata_free(b.p);
+		return MHD_NO;
+	}
+	return respond(q, conn, status, type, b.p, b.len, msg);
+}
+
+/* ---- parameters ---- */
+
+static int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Decodes one form-encoded component s[0..n) into out (room for n bytes):
+ * '+' is a space, %XX the byte XX. Returns the decoded length, or -1 for a
+ * '%' not followed by two hex digits.
+ */
+static long form_decode(char *out, const char *s, size_t n)
+{
+	size_t len = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '+') {
+			out[len++] = ' ';
+		} else if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -1;
+			hi = hex_digit(s[i + 1]);
+			lo = hex_digit(s[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			out[len++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else {
+			out[len++] = s[i];
+		}
+	}
+	return (long)len;
+}
+
+/*
+ * Checks every escape of a form body; 0, or -1 with the offending offset
+ * in *at.
+ */
+static int form_check(const char *body, size_t len, size_t *at)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (body[i] != '%')
+			continue;
+		if (i + 2 >= len || hex_digit(body[i + 1]) < 0 || hex_digit(body[i + 2]) < 0) {
+			*at = i;
+			return -1;
+		}
+		i += 2;
+	}
+	return 0;
+}
+
+/*
+ * The first value of key in the (checked) form body, decoded into a new
+ * NUL-terminated string: 1 found, 0 not there, -ENOMEM.
+ */
+static int form_value(const char *body, size_t len, const char *key, char **out, size_t *out_len)
+{
+	size_t key_len = strlen(key), i = 0;
+
+	while (i < len) {
+		const char *pair = body + i, *amp = memchr(pair, '&', len - i);
+		size_t pair_len = amp ? (size_t)(amp - pair) : len - i;
+		const char *eq = memchr(pair, '=', pair_len);
+		size_t k_len = eq ? (size_t)(eq - pair) : pair_len;
+		char k[64];
+
+		i += pair_len + 1;
+		/* a key that decodes to key is at most 3 bytes per byte of key long */
+		if (k_len == 0 || k_len > 3 * key_len || k_len > sizeof k)
+			continue;
+		if (form_decode(k, pair, k_len) != (long)key_len || memcmp(k, key, key_len) != 0)
+			continue;
+		{
+			const char *v = eq ? eq + 1 : pair + pair_len;
+			size_t v_len = eq ? pair_len - k_len - 1 : 0;
+			char *dec = strata_malloc(v_len + 1);
+			long n;
+
+			if (!dec)
+				return -ENOMEM;
+			n = form_decode(dec, v, v_len);
+			dec[n < 0 ? 0 : n] = '\0';
+			*out = dec;
+			*out_len = n < 0 ? 0 : (size_t)n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+enum { P_Q, P_DB, P_RP, P_EPOCH, P_PRETTY, P_CHUNKED, P_PARAMS, P_COUNT };
+static const char *const param_names[P_COUNT] = { "q", "db", "rp", "epoch", "pretty", "chunked", "params" };
+
+typedef struct params {
+	char *v[P_COUNT]; /* owned; NULL when absent */
+	size_t len[P_COUNT];
+} params;
+
+static void params_free(params *p)
+{
+	for (int i = 0; i < P_COUNT; i++)
+		strata_free(p->v[i]);
+}
+
+/*
+ * Fills p from the form body (when form) and the URL. 0, -ENOMEM, or
+ * STRATA_EINVAL with a message for a value holding a NUL byte.
+ */
+static int params_read(params *p, struct MHD_Connection *conn, const char *body, size_t body_len, bool form)
+{
+	for (int i = 0; i < P_COUNT; i++) {
+		const char *v = NULL;
+		size_t n = 0;
+		int rc = 0;
+
+		if (form)
+			rc = form_value(body, body_len, param_names[i], &p->v[i], &p->len[i]);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 && MHD_lookup_connection_value_n(conn, MHD_GET_ARGUMENT_KIND, param_names[i],
+							     strlen(param_names[i]), &v, &n) == MHD_YES && v) {
+			p->v[i] = strata_malloc(n + 1);
+			if (!p->v[i])
+				return -ENOMEM;
+			memcpy(p->v[i], v, n);
+			p->v[i][n] = '\0';
+			p->len[i] = n;
+		}
+		/* q goes to the parser with its length; the others are C strings */
+		if (i != P_Q && p->v[i] && strlen(p->v[i]) != p->len[i])
+			return strata_error(STRATA_EINVAL, "parameter %s holds a NUL byte", param_names[i]);
+	}
+	return 0;
+}
+
+/* Whether the media type of a header value (before ';' or ',') is type. */
+static bool media_type_is(const char *value, const char *type)
+{
+	size_t n = strlen(type);
+
+	if (!value)
+		return false;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (strncasecmp(value, type, n) != 0)
+		return false;
+	value += n;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	return *value == '\0' || *value == ';' || *value == ',';
+}
+
+static bool blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+/* ---- the handler ---- */
+
+int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method, const char *url,
+		      const char *body, size_t body_len)
+{
+	http_query *q = ctx;
+	const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	bool csv = media_type_is(accept, "application/csv") || media_type_is(accept, "text/csv");
+	enum query_output_format format = csv ? QUERY_OUTPUT_CSV : QUERY_OUTPUT_JSON;
+	const char *type = csv ? "text/csv" : "application/json";
+	bool post = strcmp(method, "POST") == 0, form = false;
+	unsigned status = MHD_HTTP_BAD_REQUEST; /* of an error answer */
+	membuf b = { 0 };
+	params p = { 0 };
+	query_output *o = NULL;
+	query_request req = { 0 };
+	query_ast *ast = NULL;
+	query_parse_error perr;
+	char msg[512];
+	size_t at;
+	int rc;
+
+	(void)url;
+	msg[0] = '\0';
+	if (!post && strcmp(method, "GET") != 0) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		snprintf(msg, sizeof msg, "method not allowed: /query takes GET or POST");
+		goto out;
+	}
+	if (post && media_type_is(ctype, "multipart/form-data")) {
+		snprintf(msg, sizeof msg, "multipart/form-data bodies are not supported: send the parameters in "
+					  "the URL or as application/x-www-form-urlencoded");
+		goto out;
+	}
+	if (post && media_type_is(ctype, "application/x-www-form-urlencoded")) {
+		form = true;
+		if (form_check(body, body_len, &at) != 0) {
+			snprintf(msg, sizeof msg, "invalid form body: bad %%-escape at byte %zu", at);
+			goto out;
+		}
+	}
+	rc = params_read(&p, conn, body, body_len, form);
+	if (rc) {
+		if (rc == -ENOMEM)
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		snprintf(msg, sizeof msg, "%s", rc == -ENOMEM ? "out of memory" : strata_last_error());
+		goto out;
+	}
+	if (!p.v[P_Q] || blank(p.v[P_Q], p.len[P_Q])) {
+		snprintf(msg, sizeof msg, "missing required parameter \"q\"");
+		goto out;
+	}
+	if (p.v[P_PARAMS] && !blank(p.v[P_PARAMS], p.len[P_PARAMS])) {
+		snprintf(msg, sizeof msg, "bound parameters (params=) are not supported: write the values into q");
+		goto out;
+	}
+
+	b.max = q->opt.max_response_bytes;
+	rc = query_output_new(&o, format, query_output_epoch_parse(p.v[P_EPOCH]), membuf_write, &b);
+	if (rc == 0)
+		rc = query_output_set_pretty(o, p.v[P_PRETTY] && strcmp(p.v[P_PRETTY], "true") == 0);
+	if (rc == 0)
+		rc = query_output_set_chunked(o, p.v[P_CHUNKED] && strcmp(p.v[P_CHUNKED], "true") == 0);
+	if (rc == 0) {
+		rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
+		if (rc && rc != -ENOMEM) {
+			snprintf(msg, sizeof msg, "error parsing query: %s",
+				 perr.message[0] ? perr.message : strata_last_error());
+			goto out;
+		}
+	}
+	if (rc == 0) {
+		req.db = p.v[P_DB];
+		req.rp = p.v[P_RP];
+		req.now_ns = 0; /* now() is the time the query runs */
+		rc = query_execute(q->engine, ast, &req, o);
+		atomic_fetch_add(&q->statement_errors, query_output_error_count(o));
+	}
+	if (b.overflow) {
+		atomic_fetch_add(&q->too_large, 1);
+		snprintf(msg, sizeof msg,
+			 "the response is larger than the %zu byte limit of the server "
+			 "(strata serve --max-query-response-bytes): narrow the time range, add LIMIT or GROUP BY time",
+			 q->opt.max_response_bytes);
+	} else if (rc) {
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		if (rc == -ENOMEM)
+			snprintf(msg, sizeof msg, "out of memory");
+		else
+			snprintf(msg, sizeof msg, "query failed: %s", strata_last_error());
+		LOG_WARN("event=query_failed error=\"%s\"", msg);
+	}
+out:
+	query_output_free(o);
+	query_ast_free(ast);
+	params_free(&p);
+	if (msg[0]) {
+		strata_free(b.p);
+		return respond_error(q, conn, status, format, type, msg);
+	}
+	return respond(q, conn, MHD_HTTP_OK, type, b.p, b.len, NULL);
+}

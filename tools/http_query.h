@@ -1,0 +1,65 @@
+/*
+ * http_query.h — InfluxDB 1.x's /query endpoint: the handler that
+ * `strata serve` gives the HTTP API (ingest_http_options.query) to answer
+ * /query with the query engine (query/exec.h).
+ *
+ *   GET|POST /query?q=&db=&rp=&epoch=&pretty=true&chunked=true
+ *
+ * Parameters come from the URL and, for a POST with Content-Type
+ * application/x-www-form-urlencoded, from the body, the body's value first
+ * (Go's Request.FormValue, which InfluxDB uses). q is required. Accept:
+ * application/csv or text/csv answers CSV, anything else JSON. chunked=true
+ * writes one JSON document per statement, one per line; chunk_size is
+ * accepted and ignored (statements are never split). Bound parameters
+ * (params=) and multipart bodies are refused with 400.
+ *
+ * Answers: 200 with the results (statement errors inside them); 400 with
+ * {"error":...} (or CSV "error\n...") for a missing q, a parse error
+ * ("error parsing query: ...", also in X-Influxdb-Error as InfluxDB sends
+ * it), a bad form body or a response past max_response_bytes; 405 for other methods; 500 when memory
+ * runs out or the executor fails to write its response. Every answer
+ * carries X-Influxdb-Version as /ping does. now() is the time the request
+ * is executed.
+ *
+ * The response is built in memory, bounded by max_response_bytes, and sent
+ * once the query has run; the query runs on the HTTP worker thread that
+ * received it, so the worker pool bounds the queries running at once.
+ *
+ * Threads: http_query_handle may be called from any number of threads at
+ * once; the counters are atomic.
+ */
+#ifndef STRATA_TOOLS_HTTP_QUERY_H
+#define STRATA_TOOLS_HTTP_QUERY_H
+
+#include "query/exec.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct MHD_Connection;
+
+typedef struct http_query_options {
+	size_t max_response_bytes; /* largest response body (256 MiB) */
+} http_query_options;
+
+void http_query_options_default(http_query_options *out);
+
+typedef struct http_query http_query;
+
+/* e is borrowed and must outlive the handler. 0 or -ENOMEM. */
+int http_query_new(http_query **out, query_engine *e, const http_query_options *opt);
+/* Safe on NULL. Only once no request is being handled (the HTTP API stopped). */
+void http_query_free(http_query *q);
+
+/*
+ * The ingest_http_handler for /query (ctx: the http_query). Queues the
+ * response on conn; returns MHD_YES, or MHD_NO when no response could be
+ * queued (the connection is then closed).
+ */
+int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method, const char *url,
+		      const char *body, size_t body_len);
+
+/* Appends the handler's counters to f as Prometheus text. */
+void http_query_metrics(http_query *q, FILE *f);
+
+#endif
