@@ -208,6 +208,112 @@ static void putc_(query_output *o, char c)
 
 /* ---- numbers as Go formats them ---- */
 
+/* Digits of d (no trailing zeros) into digits; their count. */
+static size_t integer_digits(uint64_t d, char *digits)
+{
+	char rev[24];
+	size_t n = 0, k = 0;
+
+	do {
+		rev[n++] = (char)('0' + (int)(d % 10));
+		d /= 10;
+	} while (d);
+	while (k < n && rev[k] == '0')
+		k++; /* trailing zeros of the number are the first digits of rev */
+	for (size_t i = 0; i < n - k; i++)
+		digits[i] = rev[n - 1 - i];
+	return n - k;
+}
+
+/* 10^k for 0 <= k <= 22. */
+static unsigned __int128 pow10_u128(int k)
+{
+	static const uint64_t small[20] = {
+		1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+		1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+		100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+		1000000000000000000ull, 10000000000000000000ull,
+	};
+
+	if (k < 20)
+		return small[k];
+	return (unsigned __int128)small[19] * small[k - 19];
+}
+
+/*
+ * The fast, exact path of shortest_digits for positive normal f below 2^53
+ * and from about 1e-6: f = m * 2^-s with s >= 0, so f * 10^k is m * 10^k
+ * / 2^s, and for k <= 22 the product fits in 128 bits. The correctly
+ * rounded n-digit decimal D and its exact distance to f follow from the
+ * quotient and remainder; D reads back to f when that distance is within
+ * half an ulp (ties to even, as strtod rounds; a quarter below a power of
+ * two, where the gap below is half as wide). False when f is outside the
+ * range, for the slow path.
+ */
+static bool shortest_digits_exact(double f, char *digits, size_t *n_digits, int *exp10)
+{
+	int e2, p, fixes = 0;
+	double fr = frexp(f, &e2); /* f = fr * 2^e2, fr in [0.5, 1) */
+	uint64_t m = (uint64_t)ldexp(fr, 53);
+	int s = 53 - e2;
+
+	if (!(f >= DBL_MIN) || s < 0 || s > 120)
+		return false;
+	p = (int)floor(log10(f));
+	for (int n = 15; n <= 17; n++) {
+		int k = n - 1 - p;
+		unsigned __int128 scaled, q, r, half, lo, hi, d, dist;
+		bool below;
+
+		if (k < 0 || k > 22)
+			return false;
+		scaled = (unsigned __int128)m * pow10_u128(k);
+		q = scaled >> s;
+		r = scaled - (q << s);
+		lo = pow10_u128(n - 1);
+		hi = lo * 10;
+		if (q < lo || q >= hi) {
+			/* log10 was off by one at a power of ten: correct p and retry. */
+			p += q >= hi ? 1 : -1;
+			if (n > 15 || ++fixes > 2)
+				return false;
+			n = 14;
+			continue;
+		}
+		/* Round q + r/2^s to the nearest integer, ties to even. */
+		half = (unsigned __int128)1 << (s ? s - 1 : 0);
+		if (s && (r > half || (r == half && (q & 1))))
+			d = q + 1;
+		else
+			d = q;
+		below = (d << s) < scaled;
+		dist = below ? scaled - (d << s) : (d << s) - scaled;
+		/*
+		 * Reads back to f when dist is below half an ulp, 10^k / 2 in
+		 * these units (a quarter below a power of two); a tie goes to the
+		 * even mantissa. 17 digits always read back.
+		 */
+		{
+			unsigned __int128 bound = pow10_u128(k);
+
+			if (below && m == ((uint64_t)1 << 52))
+				bound /= 2;
+			if (n < 17 && !(2 * dist < bound || (2 * dist == bound && (m & 1) == 0)))
+				continue;
+			if (d == hi) { /* rounded up to 10^n */
+				digits[0] = '1';
+				*n_digits = 1;
+				*exp10 = p + 1;
+			} else {
+				*n_digits = integer_digits((uint64_t)d, digits);
+				*exp10 = p;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
 /*
  * The shortest decimal digits of finite, nonzero-or-zero f that read back
  * to f: digits (no sign, no trailing zeros, at least one) and the exponent
@@ -218,6 +324,8 @@ static void shortest_digits(double f, char *digits, size_t *n_digits, int *exp10
 	char tmp[40];
 	int prec;
 
+	if (shortest_digits_exact(fabs(f), digits, n_digits, exp10))
+		return;
 	/*
 	 * A decimal of at most 15 significant digits survives a trip through
 	 * a double, so when f's 15-digit rounding reads back to f, that

@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -934,9 +935,95 @@ static void test_output_table_values(void **state)
 	}
 }
 
+/*
+ * Random doubles of every magnitude (and their neighbours, powers of two and
+ * of ten, where the rounding intervals are uneven) go through the CSV
+ * writer, which prints plain digits: each must read back to the same double,
+ * with the fewest significant digits that do (the same digits rounded to one
+ * digit fewer must not read back).
+ */
+/* Digits from the first nonzero one to the last nonzero one. */
+static size_t significant_digits(const char *s)
+{
+	size_t n = 0, upto = 0;
+	bool started = false;
+
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			continue;
+		if (!started && *s == '0')
+			continue;
+		started = true;
+		n++;
+		if (*s != '0')
+			upto = n;
+	}
+	return upto;
+}
+
+static void test_output_float_shortest_random(void **state)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (int i = 0; i < 20000; i++) {
+		struct sink s;
+		query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
+		const char *cols[] = { "time", "v" };
+		query_value v;
+		double f;
+		char *line, *num, digits_fewer[64];
+		size_t sig;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		switch (i % 4) {
+		case 0:
+			memcpy(&f, &x, sizeof f);
+			if (!isfinite(f) || fabs(f) > 1e300 || fabs(f) < 1e-300)
+				f = 1.0 / 3;
+			break;
+		case 1:
+			f = (double)(x >> 11) / (double)(UINT64_C(1) << 53) * pow(10, (double)((int)(x % 30) - 12));
+			break;
+		case 2:
+			f = nextafter(ldexp(1.0, (int)(x % 120) - 60), (x & 1) ? INFINITY : 0);
+			break;
+		default:
+			f = nextafter(pow(10, (double)((int)(x % 36) - 18)), (x & 1) ? INFINITY : 0);
+			break;
+		}
+		v = F(f);
+		assert_int_equal(query_output_begin_results(o), 0);
+		assert_int_equal(query_output_begin_statement(o, 0), 0);
+		assert_int_equal(query_output_begin_series(o, "m", NULL, 0, cols, 2, true), 0);
+		assert_int_equal(query_output_row(o, 0, &v, NULL, 1), 0);
+		assert_int_equal(query_output_end_series(o), 0);
+		assert_int_equal(query_output_end_statement(o), 0);
+		assert_int_equal(query_output_end_results(o), 0);
+		query_output_free(o);
+		line = strrchr(s.buf, '\n');
+		*line = '\0';
+		num = strrchr(s.buf, ',') + 1;
+		if (strtod(num, NULL) != f)
+			fail_msg("%.17g printed as %s, which reads back as %.17g", f, num, strtod(num, NULL));
+		sig = significant_digits(num);
+		if (sig > 1) {
+			/* The same number with one significant digit fewer, rounded: must not read back. */
+			snprintf(digits_fewer, sizeof digits_fewer, "%.*e", (int)sig - 2, f);
+			if (strtod(digits_fewer, NULL) == f)
+				fail_msg("%.17g printed as %s, but %s (%zu digits) reads back too", f, num,
+					 digits_fewer, sig - 1);
+		}
+		strata_free(s.buf);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_output_float_shortest_random),
 		cmocka_unit_test(test_output_one_series_json),
 		cmocka_unit_test(test_output_one_series_csv),
 		cmocka_unit_test(test_output_several_json),
