@@ -54,6 +54,7 @@ void lsm_options_default(lsm_options *out)
 	out->block_cache_bytes = 256u << 20;
 	lsm_commit_options_default(&out->commit);
 	out->wal_io = LSM_IO_AUTO;
+	lsm_compact_options_default(&out->compact);
 }
 
 void lsm_db_set_bg_error(lsm_db *db, int rc, const char *what)
@@ -225,7 +226,9 @@ static void *flush_main(void *arg)
 		pthread_mutex_lock(&db->mu);
 		db->imm = NULL;
 		db->flushes_done++;
+		db->compact_wakeups++;
 		pthread_cond_broadcast(&db->flushed_cv);
+		pthread_cond_signal(&db->compact_cv);
 		pthread_mutex_unlock(&db->mu);
 		lsm_memtable_unref(imm);
 		pthread_mutex_lock(&db->mu);
@@ -406,6 +409,8 @@ static void db_free(lsm_db *db)
 	lsm_lockfile_release(db->lock_fd);
 	pthread_mutex_destroy(&db->mu);
 	pthread_mutex_destroy(&db->version_mu);
+	pthread_mutex_destroy(&db->compact_mu);
+	pthread_cond_destroy(&db->compact_cv);
 	pthread_cond_destroy(&db->flush_cv);
 	pthread_cond_destroy(&db->flushed_cv);
 	strata_free(db->dir);
@@ -430,6 +435,8 @@ int lsm_open(lsm_db **out, const char *dir, const lsm_options *opt)
 	db->opt = *opt;
 	pthread_mutex_init(&db->mu, NULL);
 	pthread_mutex_init(&db->version_mu, NULL);
+	pthread_mutex_init(&db->compact_mu, NULL);
+	pthread_cond_init(&db->compact_cv, NULL);
 	pthread_cond_init(&db->flush_cv, NULL);
 	pthread_cond_init(&db->flushed_cv, NULL);
 	db->dir = strata_strdup(dir);
@@ -468,6 +475,15 @@ int lsm_open(lsm_db **out, const char *dir, const lsm_options *opt)
 		goto fail;
 	}
 	db->flush_thread_started = true;
+	if (!opt->compact.disable) {
+		db->compact_wakeups = 1; /* look at the windows once right away */
+		rc = pthread_create(&db->compact_thread, NULL, lsm_compact_main, db);
+		if (rc) {
+			rc = -rc;
+			goto fail;
+		}
+		db->compact_thread_started = true;
+	}
 	hooks = (lsm_commit_hooks){ .ctx = db, .prepare = prepare_group, .apply = apply_group,
 				    .failed = commit_failed };
 	rc = lsm_commit_start(&db->commit, &opt->commit, &hooks, last_seq);
@@ -478,12 +494,16 @@ int lsm_open(lsm_db **out, const char *dir, const lsm_options *opt)
 	*out = db;
 	return 0;
 fail:
-	if (db->flush_thread_started) {
+	if (db->flush_thread_started || db->compact_thread_started) {
 		pthread_mutex_lock(&db->mu);
 		db->closing = true;
 		pthread_cond_signal(&db->flush_cv);
+		pthread_cond_broadcast(&db->compact_cv);
 		pthread_mutex_unlock(&db->mu);
-		pthread_join(db->flush_thread, NULL);
+		if (db->flush_thread_started)
+			pthread_join(db->flush_thread, NULL);
+		if (db->compact_thread_started)
+			pthread_join(db->compact_thread, NULL);
 	}
 	db_free(db);
 	return rc;
@@ -538,10 +558,16 @@ int lsm_close(lsm_db *db)
 		pthread_cond_wait(&db->flushed_cv, &db->mu);
 	db->closing = true;
 	pthread_cond_signal(&db->flush_cv);
+	pthread_cond_broadcast(&db->compact_cv);
 	rc = db->bg_error;
 	pthread_mutex_unlock(&db->mu);
 	pthread_join(db->flush_thread, NULL);
 	db->flush_thread_started = false;
+	if (db->compact_thread_started) {
+		/* A running compaction notices closing between keys and abandons its outputs. */
+		pthread_join(db->compact_thread, NULL);
+		db->compact_thread_started = false;
+	}
 
 	if (rc == 0 && lsm_memtable_count(db->mem) > 0) {
 		uint64_t new_log = lsm_versions_new_file_number(db->versions);
@@ -584,7 +610,16 @@ void lsm_get_stats(lsm_db *db, lsm_stats *out)
 		lsm_version *v = lsm_versions_current(db->versions);
 
 		out->n_windows = v->n_windows;
+		for (size_t i = 0; i < v->n_windows; i++)
+			if (v->windows[i].n_files > out->max_files_per_window)
+				out->max_files_per_window = v->windows[i].n_files;
 		lsm_version_unref(v);
 	}
 	out->wal_torn_tails = db->wal_torn_tails;
+	out->compactions = atomic_load(&db->compactions);
+	out->compaction_failures = atomic_load(&db->compaction_failures);
+	out->compact_bytes_read = atomic_load(&db->compact_bytes_read);
+	out->compact_bytes_written = atomic_load(&db->compact_bytes_written);
+	out->compact_ns = atomic_load(&db->compact_ns);
+	out->compaction_debt_bytes = lsm_compact_debt(db);
 }

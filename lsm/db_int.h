@@ -55,6 +55,18 @@ struct lsm_db {
 
 	pthread_mutex_t version_mu;
 
+	/* compaction (compact.c) */
+	pthread_mutex_t compact_mu; /* one compaction job at a time */
+	pthread_cond_t compact_cv;  /* under mu: a flush happened, or closing */
+	pthread_t compact_thread;
+	bool compact_thread_started;
+	uint64_t compact_wakeups;   /* under mu: flushes since the thread last looked */
+	atomic_uint_fast64_t compactions;
+	atomic_uint_fast64_t compaction_failures;
+	atomic_uint_fast64_t compact_bytes_read;
+	atomic_uint_fast64_t compact_bytes_written;
+	atomic_uint_fast64_t compact_ns;
+
 	atomic_uint_fast64_t write_stalls;
 	atomic_uint_fast64_t write_stall_ns;
 	atomic_uint_fast64_t flushes;
@@ -69,6 +81,12 @@ struct lsm_db {
  * are then obsolete). Called by the flush thread, and at open and close.
  */
 int lsm_db_flush_memtable(lsm_db *db, lsm_memtable *m, bool set_log_number, uint64_t log_number);
+
+/* The background compaction thread (compact.c); stops when db->closing. */
+void *lsm_compact_main(void *arg);
+
+/* Bytes of the windows that a compaction would rewrite now (compact.c). */
+uint64_t lsm_compact_debt(lsm_db *db);
 
 /* Sets the sticky error (first one wins) and logs it. */
 void lsm_db_set_bg_error(lsm_db *db, int rc, const char *what);

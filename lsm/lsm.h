@@ -24,6 +24,7 @@
 #include "lsm/batch.h"
 #include "lsm/block_cache.h"
 #include "lsm/commit.h"
+#include "lsm/compact.h"
 #include "lsm/key.h"
 #include "lsm/sstable_builder.h"
 #include "lsm/status.h"
@@ -54,6 +55,7 @@ typedef struct lsm_options {
 	enum lsm_io_kind wal_io;   /* LSM_IO_AUTO */
 	lsm_merge_fn merge;        /* NULL: a MERGE replaces like a PUT */
 	void *merge_ctx;
+	lsm_compact_options compact; /* time-window compaction (compact.h) */
 } lsm_options;
 
 void lsm_options_default(lsm_options *out);
@@ -133,6 +135,13 @@ typedef struct lsm_stats {
 	uint64_t n_files;
 	uint64_t file_bytes;
 	uint64_t n_windows;
+	uint64_t max_files_per_window;
+	uint64_t compactions;         /* compactions published */
+	uint64_t compaction_failures; /* compactions abandoned on an error (inputs kept) */
+	uint64_t compact_bytes_read;  /* table bytes merged */
+	uint64_t compact_bytes_written;
+	uint64_t compact_ns;          /* time spent compacting */
+	uint64_t compaction_debt_bytes; /* bytes of windows that a compaction would rewrite now */
 	uint64_t wal_torn_tails;      /* torn WAL tails trimmed at open */
 	int error;                    /* sticky error (read-only), or 0 */
 } lsm_stats;

@@ -198,6 +198,7 @@ int cli_export(int argc, char **argv)
 		}
 	}
 	cli_store_options(&opt);
+	opt.compact.disable = true; /* a short read: no background merging */
 	if (cli_store_open(&store, data, &opt, "cannot open the data directory") != 0)
 		return 1;
 	if (db) {

@@ -111,7 +111,7 @@ int cli_query(int argc, char **argv)
 	enum query_output_epoch epoch = QUERY_EPOCH_RFC3339;
 	bool pretty = false;
 	char *input = NULL;
-	size_t text_len;
+	size_t text_len = 0;
 	query_output *o = NULL;
 	query_engine *qe = NULL;
 	query_request req = { 0 };
@@ -177,6 +177,7 @@ int cli_query(int argc, char **argv)
 	/* the results are the output: the engine's routine log lines would only clutter it */
 	strata_log_set_level(STRATA_LOG_WARN);
 	cli_store_options(&opt);
+	opt.compact.disable = true; /* a short read: no background merging */
 	if (cli_store_open(&store, data, &opt, "cannot open the data directory") != 0)
 		goto out;
 	rc = query_engine_new(&qe, store.db, store.catalog, NULL);

@@ -1,0 +1,457 @@
+/*
+ * compact.c — time-window compaction (compact.h): picking a run of tables,
+ * merging it, publishing the result, and the background thread.
+ */
+#include "lsm/compact.h"
+#include "lsm/alloc.h"
+#include "lsm/db_int.h"
+#include "lsm/log.h"
+#include "lsm/merge_iter.h"
+#include "lsm/resolve.h"
+#include "lsm/sstable_builder.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Keys between two looks at db->closing while merging. */
+#define CLOSING_CHECK_EVERY 4096
+/* How long the thread sleeps when nothing is due (windows also close by time). */
+#define IDLE_WAIT_NS (INT64_C(5) * 1000000000)
+/* Pause after a failed job before trying again. */
+#define FAILURE_BACKOFF_NS (INT64_C(30) * 1000000000)
+
+void lsm_compact_options_default(lsm_compact_options *out)
+{
+	out->disable = false;
+	out->live_trigger = 4;
+	out->max_files = 16;
+	out->closed_grace_ns = INT64_C(3600) * 1000000000;
+	out->max_file_bytes = (uint64_t)256 << 20;
+	out->rate_bytes_per_s = 0;
+	out->clock = NULL;
+	out->clock_ctx = NULL;
+}
+
+static int64_t wall_ns(const lsm_db *db)
+{
+	struct timespec ts;
+
+	if (db->opt.compact.clock)
+		return db->opt.compact.clock(db->opt.compact.clock_ctx);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- picking ---- */
+
+typedef struct job {
+	int64_t window;
+	lsm_file **inputs; /* pinned, newest first, adjacent in sequence order */
+	size_t n;
+	bool bottom;       /* the run ends at the window's oldest table */
+} job;
+
+static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
+{
+	int64_t end;
+
+	/* The window's end, saturating: windows near the end of time never close. */
+	if (__builtin_mul_overflow(window + 1, db->opt.window_ns, &end) ||
+	    __builtin_add_overflow(end, db->opt.compact.closed_grace_ns, &end))
+		return false;
+	return now >= end;
+}
+
+/*
+ * The run of window w to merge now: [*first, *first + *n) of its tables
+ * (newest first), or *n == 0. Sets *score (bigger: more urgent).
+ */
+static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, int64_t now, size_t *first,
+			size_t *n, uint64_t *score)
+{
+	const lsm_compact_options *o = &db->opt.compact;
+	size_t k;
+	uint64_t run_bytes;
+
+	*first = 0;
+	*n = 0;
+	*score = 0;
+	if (w->n_files < 2)
+		return;
+	if (all || w->n_files >= o->max_files || window_closed(db, w->window, now)) {
+		*n = w->n_files;
+		*score = w->n_files + (all ? 0 : 1000000);
+		return;
+	}
+	if (w->n_files < o->live_trigger)
+		return;
+	/* Size-tiered from the newest: stop at a table more than twice the run. */
+	run_bytes = w->files[0]->props.file_bytes;
+	for (k = 1; k < w->n_files; k++) {
+		uint64_t b = w->files[k]->props.file_bytes;
+
+		if (b > 2 * run_bytes)
+			break;
+		run_bytes += b;
+	}
+	if (k >= o->live_trigger) {
+		*n = k;
+		*score = k;
+	}
+}
+
+/* Pins the most urgent job of v into *j; false when none is due. */
+static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
+{
+	int64_t now = wall_ns(db);
+	size_t best = v->n_windows, best_first = 0, best_n = 0;
+	uint64_t best_score = 0;
+
+	for (size_t i = 0; i < v->n_windows; i++) {
+		size_t first, n;
+		uint64_t score;
+
+		plan_window(db, &v->windows[i], all, now, &first, &n, &score);
+		if (n >= 2 && score > best_score) {
+			best = i;
+			best_first = first;
+			best_n = n;
+			best_score = score;
+		}
+	}
+	if (best == v->n_windows)
+		return false;
+	j->inputs = strata_malloc(best_n * sizeof(*j->inputs));
+	if (!j->inputs)
+		return false;
+	j->window = v->windows[best].window;
+	j->n = best_n;
+	j->bottom = best_first + best_n == v->windows[best].n_files;
+	for (size_t i = 0; i < best_n; i++) {
+		j->inputs[i] = v->windows[best].files[best_first + i];
+		lsm_file_ref(j->inputs[i]);
+	}
+	return true;
+}
+
+static void job_release(job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		lsm_file_unref(j->inputs[i]);
+	strata_free(j->inputs);
+	j->inputs = NULL;
+	j->n = 0;
+}
+
+uint64_t lsm_compact_debt(lsm_db *db)
+{
+	lsm_version *v = lsm_versions_current(db->versions);
+	int64_t now = wall_ns(db);
+	uint64_t debt = 0;
+
+	for (size_t i = 0; i < v->n_windows; i++) {
+		size_t first, n;
+		uint64_t score;
+
+		plan_window(db, &v->windows[i], false, now, &first, &n, &score);
+		for (size_t k = first; k < first + n; k++)
+			debt += v->windows[i].files[k]->props.file_bytes;
+	}
+	lsm_version_unref(v);
+	return debt;
+}
+
+/* ---- merging ---- */
+
+typedef struct output {
+	lsm_db *db;
+	int64_t window;
+	lsm_sst_builder *b;
+	uint64_t number;
+	lsm_version_edit *edit;
+	uint64_t bytes;       /* of finished outputs */
+	uint64_t start_ns;    /* for the rate limit */
+	uint64_t paced_bytes; /* bytes the rate limit has accounted for */
+} output;
+
+static int output_finish(output *o)
+{
+	lsm_sst_props props;
+	int rc;
+
+	if (!o->b)
+		return 0;
+	rc = lsm_sst_builder_finish(o->b, &props);
+	o->b = NULL;
+	if (rc)
+		return rc;
+	o->bytes += props.file_bytes;
+	return lsm_version_edit_add_file(o->edit, o->number, &props);
+}
+
+/* Sleeps as long as needed to keep the bytes written under the rate limit. */
+static void pace(output *o)
+{
+	uint64_t rate = o->db->opt.compact.rate_bytes_per_s;
+	uint64_t written = o->bytes + (o->b ? lsm_sst_builder_file_bytes(o->b) : 0);
+	uint64_t due_ns, now;
+
+	if (!rate || written - o->paced_bytes < (64u << 10))
+		return;
+	o->paced_bytes = written;
+	due_ns = o->start_ns + (uint64_t)((double)written / (double)rate * 1e9);
+	now = lsm_now_ns();
+	if (due_ns > now) {
+		uint64_t d = due_ns - now;
+		struct timespec ts = { .tv_sec = (time_t)(d / 1000000000), .tv_nsec = (long)(d % 1000000000) };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kind kind, const uint8_t *value,
+		      size_t len)
+{
+	uint8_t ikey[LSM_IKEY_LEN];
+	int rc;
+
+	if (o->b && lsm_sst_builder_file_bytes(o->b) >= o->db->opt.compact.max_file_bytes) {
+		rc = output_finish(o);
+		if (rc)
+			return rc;
+	}
+	if (!o->b) {
+		char path[4096];
+
+		o->number = lsm_versions_new_file_number(o->db->versions);
+		lsm_sst_path(path, sizeof path, o->db->dir, o->number);
+		rc = lsm_sst_builder_open(&o->b, path, o->window, &o->db->opt.sst);
+		if (rc)
+			return rc;
+	}
+	lsm_ikey_encode(ikey, ukey, seq, kind);
+	rc = lsm_sst_builder_add(o->b, ikey, sizeof ikey, value, len);
+	if (rc == 0)
+		pace(o);
+	return rc;
+}
+
+static bool closing(lsm_db *db)
+{
+	bool c;
+
+	pthread_mutex_lock(&db->mu);
+	c = db->closing;
+	pthread_mutex_unlock(&db->mu);
+	return c;
+}
+
+/* Writes one key's folded versions: drops what the bottom of the window makes moot. */
+static int emit(output *o, bool bottom, const uint8_t *ukey, uint64_t seq, const lsm_resolve *r)
+{
+	enum lsm_kind kind;
+
+	if (r->deleted) {
+		if (bottom)
+			return 0; /* nothing older left for the tombstone to hide */
+		return output_add(o, ukey, seq, LSM_KIND_DELETE, NULL, 0);
+	}
+	/* At the bottom, merge operands with nothing under them are the whole value. */
+	kind = r->base || bottom ? LSM_KIND_PUT : LSM_KIND_MERGE;
+	return output_add(o, ukey, seq, kind, r->buf, r->len);
+}
+
+static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
+{
+	lsm_iter **children = strata_calloc(j->n, sizeof(*children));
+	lsm_iter *m = NULL;
+	lsm_resolve r;
+	uint8_t ukey[LSM_UKEY_LEN];
+	uint64_t seq = 0, keys = 0;
+	bool in_key = false;
+	int rc = 0;
+
+	if (!children)
+		return -ENOMEM;
+	lsm_resolve_init(&r, db->opt.merge, db->opt.merge_ctx);
+	for (size_t i = 0; i < j->n && rc == 0; i++) {
+		lsm_sst *t;
+
+		rc = lsm_file_table(j->inputs[i], &t);
+		if (rc == 0) {
+			children[i] = lsm_sst_iter_new(t);
+			if (!children[i])
+				rc = -ENOMEM;
+		}
+		*bytes_in += j->inputs[i]->props.file_bytes;
+	}
+	if (rc) {
+		for (size_t i = 0; i < j->n; i++)
+			lsm_iter_free(children[i]);
+		strata_free(children);
+		lsm_resolve_deinit(&r);
+		return rc;
+	}
+	/* Children newest first: on equal internal keys the merge prefers earlier ones. */
+	m = lsm_merge_iter_new(children, j->n);
+	strata_free(children);
+	if (!m) {
+		lsm_resolve_deinit(&r);
+		return -ENOMEM;
+	}
+	for (lsm_iter_seek_first(m); lsm_iter_valid(m); lsm_iter_next(m)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(m, &klen);
+		const uint8_t *v;
+
+		if (!in_key || !lsm_ukey_equal(k, ukey)) {
+			if (in_key && (rc = emit(o, j->bottom, ukey, seq, &r)) != 0)
+				break;
+			if (++keys % CLOSING_CHECK_EVERY == 0 && closing(db)) {
+				rc = strata_error(STRATA_ECLOSED, "compaction stopped: the database is closing");
+				break;
+			}
+			memcpy(ukey, k, LSM_UKEY_LEN);
+			seq = lsm_ikey_seq(k); /* newest version first */
+			lsm_resolve_reset(&r);
+			in_key = true;
+		}
+		if (r.done)
+			continue; /* older versions under a PUT or DELETE */
+		v = lsm_iter_value(m, &vlen);
+		rc = lsm_resolve_add(&r, lsm_ikey_kind(k), v, vlen);
+		if (rc)
+			break;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(m);
+	if (rc == 0 && in_key)
+		rc = emit(o, j->bottom, ukey, seq, &r);
+	if (rc == 0)
+		rc = output_finish(o);
+	lsm_iter_free(m);
+	lsm_resolve_deinit(&r);
+	return rc;
+}
+
+static int run_job(lsm_db *db, job *j)
+{
+	lsm_version_edit edit;
+	output o = { .db = db, .window = j->window, .edit = &edit, .start_ns = lsm_now_ns() };
+	uint64_t bytes_in = 0, t0 = o.start_ns;
+	int rc;
+
+	lsm_version_edit_init(&edit);
+	rc = merge_inputs(db, j, &o, &bytes_in);
+	for (size_t i = 0; rc == 0 && i < j->n; i++)
+		rc = lsm_version_edit_delete_file(&edit, j->inputs[i]->number);
+	if (rc == 0) {
+		pthread_mutex_lock(&db->version_mu);
+		rc = lsm_versions_apply(db->versions, &edit);
+		pthread_mutex_unlock(&db->version_mu);
+		if (rc) {
+			/* The manifest is broken (sticky): the engine cannot go on writing. */
+			lsm_db_set_bg_error(db, rc, "compaction could not record its result");
+			edit.n_added = 0; /* the edit may have reached the disk: keep its tables */
+		}
+	}
+	if (rc) {
+		if (o.b)
+			lsm_sst_builder_abandon(o.b);
+		for (size_t i = 0; i < edit.n_added; i++) {
+			char path[4096];
+
+			lsm_sst_path(path, sizeof path, db->dir, edit.added_numbers[i]);
+			unlink(path);
+		}
+		if (rc != STRATA_ECLOSED) {
+			atomic_fetch_add(&db->compaction_failures, 1);
+			LOG_WARN("event=compaction_failed window=%lld inputs=%zu error=\"%s\" detail=\"%s\"",
+				 (long long)j->window, j->n, strata_strerror(rc), strata_last_error());
+		}
+	} else {
+		uint64_t ns = lsm_now_ns() - t0;
+
+		atomic_fetch_add(&db->compactions, 1);
+		atomic_fetch_add(&db->compact_bytes_read, bytes_in);
+		atomic_fetch_add(&db->compact_bytes_written, o.bytes);
+		atomic_fetch_add(&db->compact_ns, ns);
+		LOG_INFO("event=compaction window=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
+			 "bottom=%d ms=%.1f",
+			 (long long)j->window, j->n, edit.n_added, (unsigned long long)bytes_in,
+			 (unsigned long long)o.bytes, j->bottom ? 1 : 0, (double)ns / 1e6);
+	}
+	lsm_version_edit_deinit(&edit);
+	return rc;
+}
+
+/* One job if one is due: 1 done, 0 none due, or an error. */
+static int compact_once(lsm_db *db, bool all)
+{
+	lsm_version *v = lsm_versions_current(db->versions);
+	job j = { 0 };
+	bool due = pick(db, v, all, &j);
+	int rc;
+
+	lsm_version_unref(v);
+	if (!due)
+		return 0;
+	rc = run_job(db, &j);
+	job_release(&j);
+	return rc ? rc : 1;
+}
+
+int lsm_compact(lsm_db *db, bool all)
+{
+	int rc;
+
+	pthread_mutex_lock(&db->compact_mu);
+	do {
+		pthread_mutex_lock(&db->mu);
+		rc = db->bg_error;
+		pthread_mutex_unlock(&db->mu);
+		if (rc == 0)
+			rc = compact_once(db, all);
+	} while (rc == 1);
+	pthread_mutex_unlock(&db->compact_mu);
+	return rc;
+}
+
+void *lsm_compact_main(void *arg)
+{
+	lsm_db *db = arg;
+	int64_t wait_ns = IDLE_WAIT_NS;
+
+	pthread_mutex_lock(&db->mu);
+	while (!db->closing) {
+		struct timespec deadline;
+		int rc;
+
+		if (db->compact_wakeups == 0) {
+			clock_gettime(CLOCK_REALTIME, &deadline);
+			deadline.tv_sec += (time_t)(wait_ns / 1000000000);
+			pthread_cond_timedwait(&db->compact_cv, &db->mu, &deadline);
+			if (db->closing)
+				break;
+		}
+		db->compact_wakeups = 0;
+		if (db->bg_error) {
+			wait_ns = IDLE_WAIT_NS;
+			continue;
+		}
+		pthread_mutex_unlock(&db->mu);
+
+		pthread_mutex_lock(&db->compact_mu);
+		do
+			rc = compact_once(db, false);
+		while (rc == 1 && !closing(db));
+		pthread_mutex_unlock(&db->compact_mu);
+
+		pthread_mutex_lock(&db->mu);
+		wait_ns = rc < 0 ? FAILURE_BACKOFF_NS : IDLE_WAIT_NS;
+	}
+	pthread_mutex_unlock(&db->mu);
+	return NULL;
+}
