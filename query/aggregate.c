@@ -420,14 +420,10 @@ int query_agg_add(query_agg *a, int64_t time_ns, query_value v)
 			a->lsum += (long double)v.v.u;
 		}
 		break;
-	case QUERY_AGG_STDDEV: {
-		double x = value_as_double(&v);
-		double d = x - a->w_mean;
-
-		a->w_mean += d / (double)(a->n + 1);
-		a->w_m2 += d * (x - a->w_mean);
+	case QUERY_AGG_STDDEV:
+		/* Kept: InfluxDB takes the mean first, then the squared deviations from it. */
+		rc = buf_push(a, time_ns, &v);
 		break;
-	}
 	case QUERY_AGG_SPREAD:
 		if (a->n == 0 || value_cmp(&v, &a->lo) < 0)
 			a->lo = v;
@@ -594,11 +590,30 @@ int query_agg_result(query_agg *a, const query_agg_row **out, size_t *n_out)
 			v.v.f = (double)(a->lsum / (long double)a->n);
 		a->row = row_of(&v, 0, false);
 		break;
-	case QUERY_AGG_STDDEV:
+	case QUERY_AGG_STDDEV: {
+		/* As InfluxDB's stddev reducer: a running mean, then the sum of squared deviations. */
+		double mean = 0, var = 0;
+		uint64_t count = 0;
+
+		for (size_t i = 0; i < a->n_buf; i++) {
+			double x = value_as_double(&a->buf[i].value);
+
+			if (isnan(x))
+				continue;
+			count++;
+			mean += (x - mean) / (double)count;
+		}
+		for (size_t i = 0; i < a->n_buf; i++) {
+			double x = value_as_double(&a->buf[i].value);
+
+			if (!isnan(x))
+				var += (x - mean) * (x - mean);
+		}
 		v.type = QUERY_VALUE_FLOAT;
-		v.v.f = a->n < 2 ? NAN : sqrt(a->w_m2 / (double)(a->n - 1));
+		v.v.f = count < 2 ? NAN : sqrt(var / (double)(count - 1));
 		a->row = row_of(&v, 0, false);
 		break;
+	}
 	case QUERY_AGG_SPREAD:
 		if (a->type == QUERY_VALUE_FLOAT)
 			v.v.f = a->hi.v.f - a->lo.v.f;
@@ -702,8 +717,6 @@ void query_agg_reset(query_agg *a)
 	a->fsum = 0;
 	a->lsum = 0;
 	a->usum = 0;
-	a->w_mean = 0;
-	a->w_m2 = 0;
 	a->area = 0;
 	memset(&a->lo, 0, sizeof(a->lo));
 	memset(&a->hi, 0, sizeof(a->hi));
@@ -853,7 +866,8 @@ int query_transform_push(query_transform *t, int64_t time_ns, query_value v,
 							 (uint64_t)t->prev.value.v.i);
 			else
 				diff = v.v.f - t->prev.value.v.f;
-			double dt = (double)time_ns - (double)t->prev.time_ns;
+			/* The time between the points, whichever order they come in (ORDER BY time DESC). */
+			double dt = fabs((double)time_ns - (double)t->prev.time_ns);
 
 			out->value = query_value_float(diff / (dt / (double)t->args.unit_ns));
 			emit = !(t->fn == QUERY_TRANSFORM_NON_NEGATIVE_DERIVATIVE && diff < 0);

@@ -27,9 +27,10 @@
  * sample return the time of the selected point (row.has_time); the others
  * return rows without a time, which take the bucket's start time.
  *
- * Memory: count, sum, mean, spread, stddev (Welford), min, max, first, last
- * and integral hold O(1) state. median, mode, percentile and distinct keep
- * every value of the bucket; top, bottom and sample keep N values. Those
+ * Memory: count, sum, mean, spread, min, max, first, last and integral hold
+ * O(1) state. median, mode, percentile, distinct and stddev (which, as
+ * InfluxDB, takes the mean before the deviations) keep every value of the
+ * bucket; top, bottom and sample keep N values. Those
  * buffers are capped by args.max_values: one value more fails with
  * STRATA_ETOOBIG, and an N above the cap fails at init.
  *
@@ -182,11 +183,10 @@ typedef struct query_agg {
 	query_agg_args args;
 	enum query_value_type type; /* of the first value; NONE before it */
 	uint64_t n;                 /* values added */
-	/* count, sum, mean, stddev, spread */
+	/* count, sum, mean, spread */
 	double fsum;
 	long double lsum; /* mean of integers: exact up to 2^64 */
 	uint64_t usum;    /* sum of integers/unsigned, wrapping like InfluxDB */
-	double w_mean, w_m2;
 	query_value lo, hi;
 	/* min, max, first, last, integral (prev point) */
 	query_agg_item sel;
@@ -276,8 +276,9 @@ typedef struct query_transform_args {
  * InfluxDB); elapsed gives integers (time difference / unit, truncated).
  * derivative and difference skip a point whose time equals the previous
  * point's (the first one at a time wins); non_negative_* drop negative
- * results but still move to the new point. Points are expected in
- * ascending time order.
+ * results but still move to the new point. Points come in ascending time
+ * order, or descending for ORDER BY time DESC (derivative then divides by
+ * the time between the points, as InfluxDB does).
  */
 typedef struct query_transform {
 	enum query_transform_fn fn;

@@ -87,6 +87,7 @@ struct exec {
 	query_agg *accs;         /* per slot */
 	bool *acc_live;          /* an accumulator holds points */
 	query_point *carry;      /* integral bridge */
+	query_value *aux_cur;    /* columns beside a single selector, at its current choice */
 	bool *has_carry;
 	bool bucket_open;
 	int64_t bucket;
@@ -178,10 +179,15 @@ static query_value lookup_slots(void *ctx, const query_expr *e)
 {
 	struct exec *x = ctx;
 
-	if (e->kind == QUERY_EXPR_CALL)
+	if (e->kind == QUERY_EXPR_CALL) {
 		for (size_t i = 0; i < x->p->n_slots; i++)
 			if (x->p->slots[i].node == e)
 				return x->slot_row[i];
+	} else if (e->kind == QUERY_EXPR_VARREF) {
+		for (size_t i = 0; i < x->p->n_columns; i++)
+			if (x->p->columns[i].aux >= 0 && x->p->columns[i].expr == e)
+				return x->slot_row[x->p->n_slots + (size_t)x->p->columns[i].aux];
+	}
 	return (query_value){ 0 };
 }
 
@@ -195,7 +201,7 @@ static query_eval_env env_for(struct exec *x, query_eval_lookup lookup)
 
 static void key_bounds(const select_plan *p, uint64_t sid, uint8_t lo[LSM_UKEY_LEN], uint8_t hi[LSM_UKEY_LEN])
 {
-	lsm_ukey_encode(lo, sid, p->lo);
+	lsm_ukey_encode(lo, sid, p->scan_lo);
 	if (p->hi == INT64_MAX)
 		lsm_ukey_encode(hi, sid + 1, INT64_MIN);
 	else
@@ -399,7 +405,7 @@ static int begin_series(struct exec *x)
 		tags[i] = (query_output_tag){ .key = p->group_tags[i], .key_len = strlen(p->group_tags[i]),
 					      .value = v ? v : "", .value_len = v ? len : 0 };
 	}
-	cols[0] = "time";
+	cols[0] = p->time_name;
 	for (size_t i = 0; i < p->n_columns; i++)
 		cols[i + 1] = p->columns[i].name;
 	rc = query_output_begin_series(x->ctx->out, p->measurement, tags, p->n_group_tags, cols, p->n_columns + 1,
@@ -471,11 +477,44 @@ static int buffer_row(struct exec *x, const query_value *vals)
 	return 0;
 }
 
+/*
+ * Runs the transformations of the row at hand (vals: the columns' input
+ * values, replaced by their outputs) and says whether the row shows: some
+ * transformation emitted, or, without transformations, some field column
+ * has a value.
+ */
+static int transform_row(struct exec *x, int64_t t, query_value *vals, bool *show)
+{
+	const select_plan *p = x->p;
+
+	*show = false;
+	for (size_t i = 0; i < p->n_columns; i++) {
+		const struct select_column *c = &p->columns[i];
+
+		if (c->has_transform) {
+			query_point out;
+			bool emitted = false;
+
+			if (vals[i].type != QUERY_VALUE_NONE) {
+				int rc = query_transform_push(&x->tr[i], t, vals[i], &out, &emitted);
+
+				if (rc)
+					return rc;
+			}
+			vals[i] = emitted ? out.value : (query_value){ 0 };
+			*show |= emitted;
+		} else {
+			*show |= c->uses_field && vals[i].type != QUERY_VALUE_NONE;
+		}
+	}
+	return 0;
+}
+
 static int run_raw_group(struct exec *x)
 {
 	const select_plan *p = x->p;
 	uint64_t offset = (uint64_t)p->stmt->offset, limit = (uint64_t)p->stmt->limit, seen = 0;
-	bool advance = false;
+	bool advance = false, show;
 	int rc;
 
 	for (size_t i = 0; i < p->n_columns; i++)
@@ -490,38 +529,29 @@ static int run_raw_group(struct exec *x)
 		bool any = false;
 
 		for (size_t i = 0; i < p->n_columns; i++) {
-			const struct select_column *c = &p->columns[i];
-			query_value v = query_eval(c->expr, &env);
-
-			if (c->has_transform) {
-				query_point out;
-				bool emitted = false;
-
-				if (v.type != QUERY_VALUE_NONE) {
-					rc = query_transform_push(&x->tr[i], x->time, v, &out, &emitted);
-					if (rc)
-						return rc;
-				}
-				v = emitted ? out.value : (query_value){ 0 };
-				any |= emitted;
-			} else {
-				any |= c->uses_field && v.type != QUERY_VALUE_NONE;
-			}
-			x->colvals[i] = v;
+			x->colvals[i] = query_eval(p->columns[i].expr, &env);
+			any |= (p->columns[i].uses_field || p->columns[i].has_transform) &&
+			       x->colvals[i].type != QUERY_VALUE_NONE;
 		}
 		if (!any)
 			continue;
 		if (x->desc_buffer) {
+			/* Transformations run over the points in the order they are shown: later. */
 			rc = buffer_row(x, x->colvals);
-		} else {
-			if (seen++ < offset)
-				continue;
-			rc = write_row(x, x->time, x->colvals);
-			if (rc == 0 && (x->skip_group || (limit && seen - offset >= limit)))
-				break; /* a skipped group needed one row; a full one needs no more */
+			if (rc)
+				return rc;
+			continue;
 		}
+		rc = transform_row(x, x->time, x->colvals, &show);
 		if (rc)
 			return rc;
+		if (!show || seen++ < offset)
+			continue;
+		rc = write_row(x, x->time, x->colvals);
+		if (rc)
+			return rc;
+		if (x->skip_group || (limit && seen - offset >= limit))
+			break; /* a skipped group needed one row; a full one needs no more */
 	}
 	if (rc < 0)
 		return rc;
@@ -529,7 +559,10 @@ static int run_raw_group(struct exec *x)
 		size_t nc = p->n_columns;
 
 		for (size_t k = x->n_buf; k-- > 0;) {
-			if (seen++ < offset)
+			rc = transform_row(x, x->buf_times[k], &x->buf_vals[k * nc], &show);
+			if (rc)
+				return rc;
+			if (!show || seen++ < offset)
 				continue;
 			if (limit && seen - offset > limit)
 				break;
@@ -559,9 +592,15 @@ static int64_t bucket_of(const select_plan *p, int64_t t)
 	return t - r;
 }
 
-static int push_entry(struct exec *x, int64_t bucket, int64_t time, const query_value *vals)
+/* Values kept per entry: the slots, then the fields and tags beside a single selector. */
+static size_t stride(const select_plan *p)
 {
-	size_t ns = x->p->n_slots;
+	return p->n_slots + p->n_aux;
+}
+
+static int push_entry(struct exec *x, int64_t bucket, int64_t time, const query_value *vals, size_t n_vals)
+{
+	size_t st = stride(x->p);
 
 	if (x->n_entries == x->cap_entries) {
 		size_t cap = x->cap_entries ? 2 * x->cap_entries : 64;
@@ -571,20 +610,20 @@ static int push_entry(struct exec *x, int64_t bucket, int64_t time, const query_
 		if (!e)
 			return oom();
 		x->entries = e;
-		v = strata_realloc(x->evals, cap * ns * sizeof(*v));
+		v = strata_realloc(x->evals, cap * st * sizeof(*v));
 		if (!v)
 			return oom();
 		x->evals = v;
 		x->cap_entries = cap;
 	}
 	x->entries[x->n_entries] = (struct entry){ .bucket = bucket, .time = time };
-	for (size_t i = 0; i < ns; i++) {
-		query_value v = vals[i];
+	for (size_t i = 0; i < st; i++) {
+		query_value v = i < n_vals ? vals[i] : (query_value){ 0 };
 		int rc = keep_value(x, &v);
 
 		if (rc)
 			return rc;
-		x->evals[x->n_entries * ns + i] = v;
+		x->evals[x->n_entries * st + i] = v;
 	}
 	x->n_entries++;
 	return 0;
@@ -594,7 +633,7 @@ static int push_entry(struct exec *x, int64_t bucket, int64_t time, const query_
 static int close_bucket(struct exec *x)
 {
 	const select_plan *p = x->p;
-	query_value vals[p->n_slots];
+	query_value vals[stride(p) + 1];
 	int64_t time = p->interval ? x->bucket : (p->has_lo ? p->lo : 0);
 	bool any = false;
 	int rc = 0;
@@ -603,18 +642,28 @@ static int close_bucket(struct exec *x)
 		return 0;
 	x->bucket_open = false;
 	for (size_t i = 0; i < p->n_slots; i++) {
+		const struct select_slot *s = &p->slots[i];
 		const query_agg_row *rows;
 		size_t n = 0;
 
 		vals[i] = (query_value){ 0 };
 		if (!x->acc_live[i])
 			continue;
+		/* integral(): a bucket holding only the point at its start gives no row (as InfluxDB). */
+		if (s->fn == QUERY_AGG_INTEGRAL && x->accs[i].n == 1 && x->accs[i].sel.time_ns == x->bucket &&
+		    p->interval)
+			continue;
 		rc = query_agg_result(&x->accs[i], &rows, &n);
 		if (rc)
 			return rc;
+		if (s->count_distinct) {
+			vals[i] = query_value_integer((int64_t)n);
+			any = true;
+			continue;
+		}
 		if (p->multi_row) {
 			for (size_t k = 0; k < n && rc == 0; k++)
-				rc = push_entry(x, x->bucket, rows[k].has_time ? rows[k].time_ns : time, &rows[k].value);
+				rc = push_entry(x, x->bucket, rows[k].has_time ? rows[k].time_ns : time, &rows[k].value, 1);
 			if (rc)
 				return rc;
 			continue;
@@ -626,13 +675,46 @@ static int close_bucket(struct exec *x)
 			time = rows[0].time_ns;
 		any = true;
 	}
+	for (size_t k = 0; k < p->n_aux; k++)
+		vals[p->n_slots + k] = x->aux_cur[k];
 	if (any)
-		rc = push_entry(x, x->bucket, time, vals);
+		rc = push_entry(x, x->bucket, time, vals, stride(p));
 	for (size_t i = 0; i < p->n_slots; i++) {
 		query_agg_reset(&x->accs[i]);
 		x->acc_live[i] = false;
 	}
 	return rc;
+}
+
+static bool same_item(const query_agg_item *a, const query_agg_item *b)
+{
+	if (a->time_ns != b->time_ns || a->value.type != b->value.type)
+		return false;
+	if (a->value.type == QUERY_VALUE_STRING)
+		return a->value.v.s.len == b->value.v.s.len &&
+		       (a->value.v.s.len == 0 || memcmp(a->value.v.s.ptr, b->value.v.s.ptr, a->value.v.s.len) == 0);
+	return memcmp(&a->value.v, &b->value.v, sizeof(a->value.v)) == 0;
+}
+
+/* The point at hand became the selector's choice: keep the values of the columns beside it. */
+static int capture_aux(struct exec *x)
+{
+	const select_plan *p = x->p;
+
+	for (size_t i = 0; i < p->n_columns; i++) {
+		const struct select_column *c = &p->columns[i];
+		query_value v;
+		int rc;
+
+		if (c->aux < 0)
+			continue;
+		v = lookup_point(x, c->expr);
+		rc = keep_value(x, &v);
+		if (rc)
+			return rc;
+		x->aux_cur[c->aux] = v;
+	}
+	return 0;
 }
 
 static int add_point(struct exec *x)
@@ -642,7 +724,11 @@ static int add_point(struct exec *x)
 	int rc;
 
 	if (x->bucket_open && b != x->bucket) {
-		/* integral(): the trapezoid across the boundary is cut there. */
+		/*
+		 * integral(): the trapezoid across the boundary is cut there; the
+		 * part after it goes to the bucket of the next point (the next
+		 * bucket, or a later one past empty buckets, as in InfluxDB).
+		 */
 		for (size_t i = 0; i < p->n_slots; i++) {
 			const struct select_slot *s = &p->slots[i];
 
@@ -654,13 +740,14 @@ static int add_point(struct exec *x)
 						       x->vals[s->field], &x->carry[i]);
 			if (rc)
 				return rc;
-			x->has_carry[i] = b == x->bucket + p->interval;
+			x->has_carry[i] = true;
 		}
 		rc = close_bucket(x);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < p->n_slots; i++) {
-			if (!x->has_carry[i])
+			/* A point right on the boundary stands for itself: no interpolated twin. */
+			if (!x->has_carry[i] || x->carry[i].time_ns == x->time)
 				continue;
 			rc = query_agg_add(&x->accs[i], x->carry[i].time_ns, x->carry[i].value);
 			if (rc)
@@ -674,15 +761,56 @@ static int add_point(struct exec *x)
 	}
 	for (size_t i = 0; i < p->n_slots; i++) {
 		const struct select_slot *s = &p->slots[i];
+		query_agg_item before;
+		uint64_t n_before;
 
 		if (s->field < 0 || x->vals[s->field].type == QUERY_VALUE_NONE)
 			continue;
+		before = x->accs[i].sel;
+		n_before = x->accs[i].n;
 		rc = query_agg_add(&x->accs[i], x->time, x->vals[s->field]);
 		if (rc)
 			return rc;
 		x->acc_live[i] = true;
+		if (p->n_aux && (n_before == 0 || !same_item(&before, &x->accs[i].sel))) {
+			rc = capture_aux(x);
+			if (rc)
+				return rc;
+		}
 	}
 	return 0;
+}
+
+/* The type of slot i's results: what its function gives for its field's type. */
+static enum query_value_type slot_type(const select_plan *p, size_t i)
+{
+	const struct select_slot *s = &p->slots[i];
+
+	if (s->count_distinct || s->fn == QUERY_AGG_COUNT)
+		return QUERY_VALUE_INTEGER;
+	switch (s->fn) {
+	case QUERY_AGG_MEAN:
+	case QUERY_AGG_MEDIAN:
+	case QUERY_AGG_STDDEV:
+	case QUERY_AGG_INTEGRAL:
+		return QUERY_VALUE_FLOAT;
+	default:
+		break;
+	}
+	if (s->field < 0)
+		return QUERY_VALUE_FLOAT;
+	switch (p->fields[s->field].type) {
+	case LSM_FIELD_INT:
+		return QUERY_VALUE_INTEGER;
+	case LSM_FIELD_UINT:
+		return QUERY_VALUE_UNSIGNED;
+	case LSM_FIELD_STRING:
+		return QUERY_VALUE_STRING;
+	case LSM_FIELD_BOOL:
+		return QUERY_VALUE_BOOLEAN;
+	default:
+		return QUERY_VALUE_FLOAT;
+	}
 }
 
 /* The value fill() puts in slot i of an empty bucket (linear is done after). */
@@ -692,17 +820,29 @@ static query_value fill_value(const select_plan *p, size_t i, const query_value 
 
 	switch (s->fill) {
 	case QUERY_FILL_NULL:
-		if (p->slots[i].fn == QUERY_AGG_COUNT)
+		if (p->slots[i].fn == QUERY_AGG_COUNT || p->slots[i].count_distinct)
 			return query_value_integer(0);
 		return (query_value){ 0 };
 	case QUERY_FILL_NUMBER: {
+		/* The number takes the type of the slot's results, as InfluxDB casts it. */
 		const query_expr *v = s->fill_value;
+		double f = v->kind == QUERY_EXPR_INTEGER ? (double)v->i
+			   : v->kind == QUERY_EXPR_UNSIGNED ? (double)v->u : v->f;
 
-		if (v->kind == QUERY_EXPR_INTEGER)
-			return query_value_integer(v->i);
-		if (v->kind == QUERY_EXPR_UNSIGNED)
-			return query_value_unsigned(v->u);
-		return query_value_float(v->f);
+		switch (slot_type(p, i)) {
+		case QUERY_VALUE_INTEGER:
+			if (v->kind == QUERY_EXPR_INTEGER)
+				return query_value_integer(v->i);
+			return query_value_integer(f >= 9.2e18 ? INT64_MAX : f <= -9.2e18 ? INT64_MIN : (int64_t)f);
+		case QUERY_VALUE_UNSIGNED:
+			if (v->kind == QUERY_EXPR_UNSIGNED)
+				return query_value_unsigned(v->u);
+			return query_value_unsigned(f >= 1.8e19 ? UINT64_MAX : f <= 0 ? 0 : (uint64_t)f);
+		case QUERY_VALUE_FLOAT:
+			return query_value_float(f);
+		default:
+			return (query_value){ 0 }; /* no number fills strings or booleans */
+		}
 	}
 	case QUERY_FILL_PREVIOUS:
 		return prev ? *prev : (query_value){ 0 };
@@ -711,45 +851,53 @@ static query_value fill_value(const select_plan *p, size_t i, const query_value 
 	}
 }
 
-static double num(const query_value *v)
-{
-	return v->type == QUERY_VALUE_FLOAT ? v->v.f : v->type == QUERY_VALUE_INTEGER ? (double)v->v.i : (double)v->v.u;
-}
-
 static bool is_num(const query_value *v)
 {
 	return v->type == QUERY_VALUE_FLOAT || v->type == QUERY_VALUE_INTEGER || v->type == QUERY_VALUE_UNSIGNED;
 }
 
-/* fill(linear): slot values of empty rows between two known ones, on a line through them. */
-static void fill_linear(size_t n_rows, size_t ns, const int64_t *times, query_value *sv, const bool *empty)
+static double num(const query_value *v)
 {
-	for (size_t i = 0; i < ns; i++) {
-		size_t prev = SIZE_MAX;
+	return v->type == QUERY_VALUE_FLOAT ? v->v.f : v->type == QUERY_VALUE_INTEGER ? (double)v->v.i : (double)v->v.u;
+}
 
-		for (size_t r = 0; r < n_rows; r++) {
-			query_value *v = &sv[r * ns + i];
-			size_t next;
+/*
+ * fill(linear): each empty value of slot i between two values the data gave
+ * lies on the line through them, computed as InfluxDB's linearFloat and
+ * linearInteger do (slope and intercept over the bucket times).
+ */
+static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times, query_value *sv,
+			const bool *given)
+{
+	size_t prev = SIZE_MAX;
 
-			if (!empty[r] || v->type != QUERY_VALUE_NONE) {
-				if (is_num(v))
-					prev = r;
-				continue;
-			}
-			if (prev == SIZE_MAX)
-				continue;
-			for (next = r + 1; next < n_rows && !(!empty[next] && is_num(&sv[next * ns + i])); next++)
-				;
-			if (next == n_rows)
-				continue;
-			{
-				const query_value *a = &sv[prev * ns + i], *b = &sv[next * ns + i];
-				double frac = (double)(times[r] - times[prev]) / (double)(times[next] - times[prev]);
+	for (size_t r = 0; r < n_rows; r++) {
+		query_value *v = &sv[r * st + i];
+		size_t next;
 
-				if (a->type == QUERY_VALUE_INTEGER && b->type == QUERY_VALUE_INTEGER)
-					*v = query_value_integer(a->v.i + (int64_t)((double)(b->v.i - a->v.i) * frac));
-				else
-					*v = query_value_float(num(a) + (num(b) - num(a)) * frac);
+		if (given[r * st + i]) {
+			if (is_num(v))
+				prev = r;
+			continue;
+		}
+		if (prev == SIZE_MAX || v->type != QUERY_VALUE_NONE)
+			continue;
+		for (next = r + 1; next < n_rows && !(given[next * st + i] && is_num(&sv[next * st + i])); next++)
+			;
+		if (next == n_rows)
+			return;
+		{
+			const query_value *a = &sv[prev * st + i], *b = &sv[next * st + i];
+			double x1 = (double)times[prev], x2 = (double)times[next], x = (double)times[r];
+
+			if (a->type == QUERY_VALUE_INTEGER && b->type == QUERY_VALUE_INTEGER) {
+				double m = (double)(b->v.i - a->v.i) / (x2 - x1), c = (double)a->v.i - m * x1;
+
+				*v = query_value_integer((int64_t)(m * x + c));
+			} else {
+				double m = (num(b) - num(a)) / (x2 - x1), c = num(a) - m * x1;
+
+				*v = query_value_float(m * x + c);
 			}
 		}
 	}
@@ -760,36 +908,52 @@ static int emit_aggregate_group(struct exec *x)
 {
 	const select_plan *p = x->p;
 	const struct query_select *s = p->stmt;
-	size_t ns = p->n_slots, nc = p->n_columns, n_rows = 0, cap;
-	int64_t b_first, b_last;
+	size_t ns = p->n_slots, st = stride(p), nc = p->n_columns, n_rows = 0, cap;
+	bool grid = p->interval && !p->multi_row && s->fill != QUERY_FILL_NONE, fillable = false;
+	int64_t b_first = 0, b_last = 0, shown_from = INT64_MIN;
 	int64_t *times = NULL;
 	query_value *sv = NULL, *cv = NULL;
-	bool *empty = NULL, *keep = NULL;
+	bool *given = NULL, *keep = NULL;
 	int rc = 0;
 
 	if (x->n_entries == 0)
 		return 0;
-	if (p->interval && !p->multi_row && s->fill != QUERY_FILL_NONE) {
-		b_first = bucket_of(p, p->lo);
+	for (size_t i = 0; i < ns; i++)
+		fillable |= p->slots[i].fn != QUERY_AGG_INTEGRAL; /* integral() is never filled */
+	if (p->interval && p->has_lo)
+		shown_from = bucket_of(p, p->lo); /* earlier buckets only feed transformations */
+	if (grid) {
+		uint64_t max = x->ctx->e->limits.max_buckets;
+		__int128 nb;
+
+		/* Without a lower bound the buckets start at the first point's (InfluxDB 1.8). */
+		b_first = p->has_lo ? bucket_of(p, p->scan_lo) : x->entries[0].bucket;
 		b_last = bucket_of(p, p->hi);
-		cap = (size_t)((b_last - b_first) / p->interval) + 1;
+		if (b_last < x->entries[x->n_entries - 1].bucket)
+			b_last = x->entries[x->n_entries - 1].bucket;
+		nb = ((__int128)b_last - b_first) / p->interval + 1;
+		if (max && nb > (__int128)max)
+			return strata_error(STRATA_ETOOBIG, "max-select-buckets limit exceeded: (%llu/%llu)",
+					    nb > (__int128)UINT64_MAX ? (unsigned long long)UINT64_MAX
+								  : (unsigned long long)nb,
+					    (unsigned long long)max);
+		cap = (size_t)nb;
 	} else {
-		b_first = b_last = 0;
 		cap = x->n_entries;
 	}
 	times = strata_malloc(cap * sizeof(*times));
-	sv = strata_malloc(cap * ns * sizeof(*sv));
+	sv = strata_malloc(cap * st * sizeof(*sv));
 	cv = strata_malloc(cap * nc * sizeof(*cv));
-	empty = strata_calloc(cap, sizeof(*empty));
+	given = strata_calloc(cap * st, sizeof(*given));
 	keep = strata_malloc(cap * sizeof(*keep));
-	if (!times || !sv || !cv || !empty || !keep) {
+	if (!times || !sv || !cv || !given || !keep) {
 		rc = oom();
 		goto out;
 	}
-	if (cap == x->n_entries && !(p->interval && !p->multi_row && s->fill != QUERY_FILL_NONE)) {
+	if (!grid) {
 		for (size_t r = 0; r < x->n_entries; r++) {
 			times[r] = x->entries[r].time;
-			memcpy(&sv[r * ns], &x->evals[r * ns], ns * sizeof(*sv));
+			memcpy(&sv[r * st], &x->evals[r * st], st * sizeof(*sv));
 		}
 		n_rows = x->n_entries;
 	} else {
@@ -798,51 +962,44 @@ static int emit_aggregate_group(struct exec *x)
 		for (int64_t b = b_first; n_rows < cap; b += p->interval) {
 			times[n_rows] = b;
 			if (e < x->n_entries && x->entries[e].bucket == b) {
-				memcpy(&sv[n_rows * ns], &x->evals[e * ns], ns * sizeof(*sv));
+				memcpy(&sv[n_rows * st], &x->evals[e * st], st * sizeof(*sv));
 				e++;
 			} else {
-				empty[n_rows] = true;
-				for (size_t i = 0; i < ns; i++)
-					sv[n_rows * ns + i] = (query_value){ 0 };
+				for (size_t i = 0; i < st; i++)
+					sv[n_rows * st + i] = (query_value){ 0 };
 			}
 			n_rows++;
 		}
 	}
+	for (size_t k = 0; k < n_rows * st; k++)
+		given[k] = sv[k].type != QUERY_VALUE_NONE;
 	/* Slot-level fill, as InfluxDB fills each call's stream. */
-	if (p->interval && !p->multi_row) {
-		for (size_t r = 0; r < n_rows; r++) {
-			for (size_t i = 0; i < ns; i++) {
-				query_value *v = &sv[r * ns + i];
-
-				if (v->type != QUERY_VALUE_NONE || s->fill == QUERY_FILL_LINEAR ||
-				    s->fill == QUERY_FILL_NONE)
-					continue;
-				*v = fill_value(p, i, r ? &sv[(r - 1) * ns + i] : NULL);
+	if (grid) {
+		for (size_t i = 0; i < ns; i++) {
+			if (p->slots[i].fn == QUERY_AGG_INTEGRAL)
+				continue;
+			if (s->fill == QUERY_FILL_LINEAR) {
+				fill_linear(n_rows, st, i, times, sv, given);
+				continue;
 			}
-		}
-		if (s->fill == QUERY_FILL_LINEAR) {
-			bool *all = strata_malloc(n_rows * sizeof(*all));
-
-			if (!all) {
-				rc = oom();
-				goto out;
-			}
-			/* Every row is a candidate: a bucket with some calls empty is filled per call. */
 			for (size_t r = 0; r < n_rows; r++)
-				all[r] = true;
-			fill_linear(n_rows, ns, times, sv, all);
-			strata_free(all);
+				if (sv[r * st + i].type == QUERY_VALUE_NONE)
+					sv[r * st + i] = fill_value(p, i, r ? &sv[(r - 1) * st + i] : NULL);
 		}
 	}
 	/* Columns. */
 	for (size_t r = 0; r < n_rows; r++) {
 		query_eval_env env = env_for(x, lookup_slots);
+		bool any = false;
 
-		x->slot_row = &sv[r * ns];
+		x->slot_row = &sv[r * st];
 		env.time_ns = times[r];
 		for (size_t c = 0; c < nc; c++)
 			cv[r * nc + c] = query_eval(p->columns[c].expr, &env);
-		keep[r] = true;
+		for (size_t i = 0; i < ns; i++)
+			any |= given[r * st + i];
+		/* An empty bucket shows only where some call is filled (integral() never is). */
+		keep[r] = any || fillable;
 	}
 	/* Transformations run over the rows in time order. */
 	if (p->has_transform) {
@@ -868,7 +1025,7 @@ static int emit_aggregate_group(struct exec *x)
 
 			for (size_t c = 0; c < nc; c++)
 				any |= cv[r * nc + c].type != QUERY_VALUE_NONE;
-			keep[r] = any;
+			keep[r] = keep[r] && any;
 		}
 	}
 	{
@@ -877,7 +1034,7 @@ static int emit_aggregate_group(struct exec *x)
 		for (size_t k = 0; k < n_rows; k++) {
 			size_t r = s->order_desc ? n_rows - 1 - k : k;
 
-			if (!keep[r] || seen++ < offset)
+			if (!keep[r] || (p->interval && times[r] < shown_from) || seen++ < offset)
 				continue;
 			if (limit && written >= limit)
 				break;
@@ -893,7 +1050,7 @@ out:
 	strata_free(times);
 	strata_free(sv);
 	strata_free(cv);
-	strata_free(empty);
+	strata_free(given);
 	strata_free(keep);
 	return rc;
 }
@@ -1092,8 +1249,9 @@ static int prepare(struct exec *x)
 	x->acc_live = strata_calloc(p->n_slots + 1, sizeof(*x->acc_live));
 	x->carry = strata_calloc(p->n_slots + 1, sizeof(*x->carry));
 	x->has_carry = strata_calloc(p->n_slots + 1, sizeof(*x->has_carry));
+	x->aux_cur = strata_calloc(p->n_aux + 1, sizeof(*x->aux_cur));
 	if (!x->order || !x->cur || !x->heap || !x->vals || !x->idx_by_id || !x->fbuf || !x->colvals || !x->tr ||
-	    !x->accs || !x->acc_live || !x->carry || !x->has_carry)
+	    !x->accs || !x->acc_live || !x->carry || !x->has_carry || !x->aux_cur)
 		return oom();
 	for (uint32_t i = 0; i <= p->max_field_id; i++)
 		x->idx_by_id[i] = -1;
@@ -1126,9 +1284,9 @@ static int prepare(struct exec *x)
 			return rc;
 	}
 	x->desc_buffer = p->mode == SELECT_RAW && p->stmt->order_desc;
-	if (p->interval && p->mode == SELECT_AGGREGATE) {
+	if (p->interval && p->mode == SELECT_AGGREGATE && p->has_lo) {
 		uint64_t max = x->ctx->e->limits.max_buckets;
-		__int128 nb = ((__int128)bucket_of(p, p->hi) - bucket_of(p, p->lo)) / p->interval + 1;
+		__int128 nb = ((__int128)bucket_of(p, p->hi) - bucket_of(p, p->scan_lo)) / p->interval + 1;
 
 		if (max && nb > (__int128)max)
 			return strata_error(STRATA_ETOOBIG, "max-select-buckets limit exceeded: (%llu/%llu)",
@@ -1161,6 +1319,7 @@ static void release(struct exec *x)
 	strata_free(x->acc_live);
 	strata_free(x->carry);
 	strata_free(x->has_carry);
+	strata_free(x->aux_cur);
 	strata_free(x->buf_times);
 	strata_free(x->buf_vals);
 	strata_free(x->entries);
@@ -1170,29 +1329,38 @@ static void release(struct exec *x)
 }
 
 static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt, uint32_t db, const char *m,
-			   uint64_t *series_written,
-			   uint64_t *groups_with_rows, uint64_t *points, uint64_t *rows)
+			   const select_names *wildcard, uint64_t *points, uint64_t *rows)
 {
 	select_plan plan;
-	struct exec x = { .ctx = ctx, .p = &plan, .series_written = *series_written,
-			  .groups_with_rows = *groups_with_rows, .points = *points, .rows = *rows };
-	int rc = select_plan_init(&plan, ctx->e->catalog, db, m, stmt, ctx->now_ns);
+	struct exec x = { .ctx = ctx, .p = &plan, .points = *points, .rows = *rows };
+	size_t *starts = NULL, n_groups = 0;
+	int rc = select_plan_init(&plan, ctx->e->catalog, db, m, stmt, wildcard, ctx->now_ns);
 
-	if (rc)
+	if (rc || plan.no_fields)
 		goto out;
 	rc = query_series_select(ctx->e->catalog, db, m, strlen(m), plan.stmt->condition, plan.fields,
 				 plan.n_fields, ctx->e->limits.max_series, &x.set);
 	if (rc)
 		goto out;
 	rc = prepare(&x);
+	if (rc)
+		goto out;
+	/* Group boundaries; ORDER BY time DESC also walks the groups backwards, as InfluxDB. */
+	starts = strata_malloc((x.set.n + 1) * sizeof(*starts));
+	if (!starts) {
+		rc = oom();
+		goto out;
+	}
+	for (size_t g = 0; g < x.set.n; g++)
+		if (g == 0 || !same_group(&plan, x.order[g - 1], x.order[g]))
+			starts[n_groups++] = g;
+	starts[n_groups] = x.set.n;
 	query_arena_init(&x.garena, 0);
-	for (size_t g = 0; rc == 0 && g < x.set.n && !x.done;) {
-		size_t end = g + 1;
+	for (size_t k = 0; rc == 0 && k < n_groups && !x.done; k++) {
+		size_t g = stmt->order_desc ? n_groups - 1 - k : k;
 
-		while (end < x.set.n && same_group(&plan, x.order[g], x.order[end]))
-			end++;
-		x.g_first = g;
-		x.g_end = end;
+		x.g_first = starts[g];
+		x.g_end = starts[g + 1];
 		x.skip_group = false;
 		rc = plan.mode == SELECT_RAW ? run_raw_group(&x) : run_aggregate_group(&x);
 		close_cursors(&x);
@@ -1200,12 +1368,10 @@ static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt,
 			rc = end_series(&x);
 		query_arena_deinit(&x.garena);
 		query_arena_init(&x.garena, 0);
-		g = end;
 	}
 	query_arena_deinit(&x.garena);
 out:
-	*series_written = x.series_written;
-	*groups_with_rows = x.groups_with_rows;
+	strata_free(starts);
 	*points = x.points;
 	*rows = x.rows;
 	release(&x);
@@ -1273,10 +1439,105 @@ static int source_measurements(query_stmt_ctx *ctx, const struct query_select *s
 	return 0;
 }
 
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts names and drops duplicates (freeing them); returns the new count. */
+static size_t sort_unique(char **v, size_t n)
+{
+	size_t w = 0;
+
+	qsort(v, n, sizeof(*v), cmp_cstr);
+	for (size_t i = 0; i < n; i++) {
+		if (w && strcmp(v[w - 1], v[i]) == 0) {
+			strata_free(v[i]);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	return w;
+}
+
+static int append_names(char ***v, size_t *n, char **add, size_t n_add)
+{
+	char **grown = strata_realloc(*v, (*n + n_add + 1) * sizeof(**v));
+
+	if (!grown)
+		return oom();
+	*v = grown;
+	memcpy(grown + *n, add, n_add * sizeof(*add));
+	*n += n_add;
+	return 0;
+}
+
+/* The union of the fields and tags of measurements ms, for wildcards over several of them. */
+static int wildcard_union(query_stmt_ctx *ctx, uint32_t db, char **ms, size_t n_ms, select_names *out)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; rc == 0 && i < n_ms; i++) {
+		lsm_field_info *f = NULL;
+		char **tags = NULL, **names;
+		size_t nf = 0, nt = 0;
+
+		rc = lsm_catalog_fields(ctx->e->catalog, db, ms[i], strlen(ms[i]), &f, &nf);
+		if (rc == 0)
+			rc = lsm_catalog_tag_keys(ctx->e->catalog, db, ms[i], strlen(ms[i]), &tags, &nt);
+		names = rc == 0 ? strata_calloc(nf + 1, sizeof(*names)) : NULL;
+		if (rc == 0 && !names)
+			rc = oom();
+		for (size_t k = 0; rc == 0 && k < nf; k++) {
+			names[k] = f[k].name;
+			f[k].name = NULL;
+		}
+		if (rc == 0)
+			rc = append_names(&out->fields, &out->n_fields, names, nf);
+		else if (names)
+			lsm_catalog_free_names(names, nf);
+		if (rc == 0)
+			rc = append_names(&out->tags, &out->n_tags, tags, nt);
+		else
+			lsm_catalog_free_names(tags, nt);
+		strata_free(names);
+		strata_free(tags);
+		lsm_catalog_free_fields(f, nf);
+	}
+	if (rc == 0) {
+		out->n_fields = sort_unique(out->fields, out->n_fields);
+		out->n_tags = sort_unique(out->tags, out->n_tags);
+	}
+	return rc;
+}
+
+static bool has_wildcard(const struct query_select *s)
+{
+	for (uint32_t i = 0; i < s->n_fields; i++) {
+		const query_expr *e = s->fields[i].expr;
+
+		while (e->kind == QUERY_EXPR_PAREN)
+			e = e->paren;
+		if (e->kind == QUERY_EXPR_WILDCARD)
+			return true;
+	}
+	return false;
+}
+
+/* strata keeps one retention policy per database, autogen (retention is to come). */
+static int check_rp(const char *rp)
+{
+	if (rp && *rp && strcmp(rp, "autogen") != 0)
+		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", rp);
+	return 0;
+}
+
 int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
 {
 	const char *dbname = NULL;
-	uint64_t series_written = 0, groups = 0, points = 0, rows = 0;
+	uint64_t points = 0, rows = 0;
+	select_names all = { 0 };
 	char **ms = NULL;
 	size_t n_ms = 0;
 	uint32_t db;
@@ -1289,6 +1550,9 @@ int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
 	for (uint32_t i = 0; i < s->n_sources; i++) {
 		const char *d = s->sources[i].database;
 
+		rc = check_rp(s->sources[i].retention_policy ? s->sources[i].retention_policy : ctx->req->rp);
+		if (rc)
+			return rc;
 		if (d && dbname && strcmp(d, dbname) != 0)
 			return strata_error(STRATA_EINVAL, "a statement reads one database: %s and %s", dbname, d);
 		if (d)
@@ -1297,11 +1561,16 @@ int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
 	rc = query_resolve_db(ctx, dbname, &db);
 	if (rc == 0)
 		rc = source_measurements(ctx, s, db, &ms, &n_ms);
-	for (size_t i = 0; rc == 0 && i < n_ms; i++) {
-		rc = run_measurement(ctx, s, db, ms[i], &series_written, &groups, &points, &rows);
-		if (s->slimit && series_written >= (uint64_t)s->slimit)
-			break;
+	if (rc == 0 && n_ms > 1 && has_wildcard(s))
+		rc = wildcard_union(ctx, db, ms, n_ms, &all);
+	/* Each measurement on its own (SLIMIT counts per measurement); DESC walks them backwards. */
+	for (size_t k = 0; rc == 0 && k < n_ms; k++) {
+		size_t i = s->order_desc ? n_ms - 1 - k : k;
+
+		rc = run_measurement(ctx, s, db, ms[i], n_ms > 1 && has_wildcard(s) ? &all : NULL, &points, &rows);
 	}
 	lsm_catalog_free_names(ms, n_ms);
+	lsm_catalog_free_names(all.fields, all.n_fields);
+	lsm_catalog_free_names(all.tags, all.n_tags);
 	return rc;
 }

@@ -118,7 +118,7 @@ static int col_push(select_plan *p, struct colvec *cv, const char *name, const q
 		cv->v = v;
 		cv->cap = cap;
 	}
-	cv->v[cv->n++] = (struct select_column){ .name = name, .expr = e };
+	cv->v[cv->n++] = (struct select_column){ .name = name, .expr = e, .aux = -1 };
 	return 0;
 }
 
@@ -189,42 +189,36 @@ static const char *column_name(select_plan *p, const struct query_field *f)
 }
 
 /* Sorted names of fields (unless tags_only) and non-grouped tags (unless fields_only). */
+static const char *field_name_at(const select_plan *p, size_t i)
+{
+	return p->wildcard ? p->wildcard->fields[i] : p->fields[i].name;
+}
+
+static const char *tag_name_at(const select_plan *p, size_t i)
+{
+	return p->wildcard ? p->wildcard->tags[i] : p->tag_keys[i];
+}
+
 static int expand_wildcard(select_plan *p, struct colvec *cv, enum query_type type)
 {
-	size_t i = 0, j = 0;
+	size_t nf = p->wildcard ? p->wildcard->n_fields : p->n_fields;
+	size_t nt = p->wildcard ? p->wildcard->n_tags : p->n_tag_keys;
+	size_t i = type == QUERY_TYPE_TAG ? nf : 0, j = type == QUERY_TYPE_FIELD ? nt : 0;
 	int rc;
 
-	while (i < p->n_fields || j < p->n_tag_keys) {
-		bool take_field;
+	while (i < nf || j < nt) {
+		bool take_field = j == nt || (i < nf && strcmp(field_name_at(p, i), tag_name_at(p, j)) <= 0);
+		const char *name = take_field ? field_name_at(p, i++) : tag_name_at(p, j++);
+		query_expr *e;
 
-		if (type == QUERY_TYPE_TAG)
-			i = p->n_fields;
-		if (type == QUERY_TYPE_FIELD)
-			j = p->n_tag_keys;
-		if (i == p->n_fields && j == p->n_tag_keys)
-			break;
-		take_field = j == p->n_tag_keys || (i < p->n_fields && strcmp(p->fields[i].name, p->tag_keys[j]) <= 0);
-		if (take_field) {
-			query_expr *e = new_varref(p, p->fields[i].name);
-
-			if (!e)
-				return oom();
-			rc = col_push(p, cv, p->fields[i].name, e);
-			i++;
-		} else {
-			query_expr *e;
-
-			if (is_group_tag(p, p->tag_keys[j])) {
-				j++;
-				continue;
-			}
-			e = new_varref(p, p->tag_keys[j]);
-			if (!e)
-				return oom();
+		if (!take_field && is_group_tag(p, name))
+			continue;
+		e = new_varref(p, name);
+		if (!e)
+			return oom();
+		if (!take_field)
 			e->ref.type = QUERY_TYPE_TAG;
-			rc = col_push(p, cv, p->tag_keys[j], e);
-			j++;
-		}
+		rc = col_push(p, cv, name, e);
 		if (rc)
 			return rc;
 	}
@@ -282,28 +276,46 @@ static int expand_call(select_plan *p, struct colvec *cv, const query_expr *call
 }
 
 /* Makes duplicate column names unique as InfluxDB does: mean, mean_1, mean_2. */
+static bool name_taken(const select_plan *p, const bool *fixed, const char *name)
+{
+	if (strcmp(name, p->time_name) == 0)
+		return true;
+	for (size_t m = 0; m < p->n_columns; m++)
+		if (fixed[m] && strcmp(p->columns[m].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Makes column names unique as InfluxDB does: aliases keep their names,
+ * then each other column in order takes its name or the first free
+ * name_1, name_2...
+ */
 static int dedupe_names(select_plan *p)
 {
-	for (size_t i = 1; i < p->n_columns; i++) {
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(p->columns[i].name, p->columns[j].name) != 0)
-				continue;
+	bool *fixed = query_arena_alloc(&p->arena, (p->n_columns + 1) * sizeof(*fixed));
+
+	if (!fixed)
+		return oom();
+	for (size_t i = 0; i < p->n_columns; i++)
+		fixed[i] = p->columns[i].aliased;
+	for (size_t i = 0; i < p->n_columns; i++) {
+		if (p->columns[i].aliased)
+			continue;
+		if (name_taken(p, fixed, p->columns[i].name)) {
 			for (unsigned k = 1; k < 1000000; k++) {
 				char name[600];
-				bool taken = false;
 
 				snprintf(name, sizeof name, "%s_%u", p->columns[i].name, k);
-				for (size_t m = 0; m < p->n_columns && !taken; m++)
-					taken = strcmp(p->columns[m].name, name) == 0;
-				if (!taken) {
+				if (!name_taken(p, fixed, name)) {
 					p->columns[i].name = query_arena_strndup(&p->arena, name, strlen(name));
 					if (!p->columns[i].name)
 						return oom();
 					break;
 				}
 			}
-			break;
 		}
+		fixed[i] = true;
 	}
 	return 0;
 }
@@ -366,13 +378,20 @@ static int add_slot(select_plan *p, const query_expr *call, size_t max_slots)
 		return call_error(call, msg);
 	}
 	arg = unparen(call->call.args[0]);
+	s = &p->slots[p->n_slots];
+	memset(s, 0, sizeof(*s));
+	if (arg->kind == QUERY_EXPR_CALL && fn == QUERY_AGG_COUNT && strcmp(arg->call.name, "distinct") == 0 &&
+	    arg->call.n_args == 1) {
+		/* count(distinct(f)): the number of distinct values. */
+		s->count_distinct = true;
+		fn = QUERY_AGG_DISTINCT;
+		arg = unparen(arg->call.args[0]);
+	}
 	if (arg->kind == QUERY_EXPR_CALL)
 		return strata_error(STRATA_EINVAL, "%s(%s()) is not supported: aggregate functions cannot be nested",
 				    call->call.name, arg->call.name);
 	if (arg->kind != QUERY_EXPR_VARREF)
 		return call_error(call, "expected field argument");
-	s = &p->slots[p->n_slots];
-	memset(s, 0, sizeof(*s));
 	s->node = call;
 	s->fn = fn;
 	s->field = arg->ref.type == QUERY_TYPE_TAG ? -1 : select_plan_field(p, arg->ref.name);
@@ -625,8 +644,16 @@ static int columns(select_plan *p)
 						  e->call.name);
 			else
 				rc = expand_call(p, &cv, e);
+		} else if (e->kind == QUERY_EXPR_VARREF && e->ref.type == QUERY_TYPE_NONE &&
+			   strcmp(e->ref.name, "time") == 0) {
+			/* `time` is always the first column; AS renames it. */
+			if (s->fields[i].alias)
+				p->time_name = s->fields[i].alias;
+			continue;
 		} else {
 			rc = col_push(p, &cv, column_name(p, &s->fields[i]), s->fields[i].expr);
+			if (rc == 0)
+				cv.v[cv.n - 1].aliased = s->fields[i].alias != NULL;
 		}
 		if (rc)
 			return rc;
@@ -662,7 +689,11 @@ static int columns(select_plan *p)
 		/* Raw points (transformations of fields included). */
 		p->mode = SELECT_RAW;
 		if (!names_non_tag(p))
-			return strata_error(STRATA_EINVAL, "statement must have at least one field in select clause");
+			p->no_fields = true; /* InfluxDB 1.8 answers tags alone with nothing */
+		for (size_t i = 1; i < p->n_columns; i++)
+			if (p->columns[i].has_transform != p->columns[0].has_transform)
+				return strata_error(STRATA_EINVAL,
+						    "mixing aggregate and non-aggregate queries is not supported");
 		if (p->stmt->group_time)
 			return strata_error(STRATA_EINVAL, "GROUP BY requires at least one aggregate function");
 		return 0;
@@ -673,10 +704,28 @@ static int columns(select_plan *p)
 		if (rc)
 			return rc;
 	}
-	if (bare_ref)
-		return strata_error(STRATA_EINVAL, "mixing aggregate and non-aggregate queries is not supported");
+	if (bare_ref) {
+		/* Fields and tags beside one min/max/first/last: the selected point's values. */
+		bool selector = p->n_slots == 1 && !p->slots[0].count_distinct &&
+				(p->slots[0].fn == QUERY_AGG_MIN || p->slots[0].fn == QUERY_AGG_MAX ||
+				 p->slots[0].fn == QUERY_AGG_FIRST || p->slots[0].fn == QUERY_AGG_LAST);
+
+		for (size_t i = 0; selector && i < p->n_columns; i++) {
+			const query_expr *e = unparen(p->columns[i].expr);
+
+			if (has_call(e))
+				continue;
+			if (e->kind != QUERY_EXPR_VARREF || p->columns[i].has_transform) {
+				selector = false;
+				break;
+			}
+			p->columns[i].aux = (int)p->n_aux++;
+		}
+		if (!selector)
+			return strata_error(STRATA_EINVAL, "mixing aggregate and non-aggregate queries is not supported");
+	}
 	for (size_t i = 0; i < p->n_slots; i++) {
-		if (!is_multi_row(p->slots[i].fn))
+		if (!is_multi_row(p->slots[i].fn) || p->slots[i].count_distinct)
 			continue;
 		if (p->n_slots != 1 || p->n_columns != 1 || unparen(p->columns[0].expr) != p->slots[0].node ||
 		    p->columns[0].has_transform)
@@ -684,8 +733,8 @@ static int columns(select_plan *p)
 					    query_agg_fn_name(p->slots[i].fn));
 		p->multi_row = true;
 	}
-	if (p->n_columns == 1 && p->n_slots == 1 && unparen(p->columns[0].expr) == p->slots[0].node &&
-	    !p->columns[0].has_transform && is_selector(p->slots[0].fn) &&
+	/* One selector call (in arithmetic too): rows take the selected point's time. */
+	if (p->n_slots == 1 && !p->has_transform && is_selector(p->slots[0].fn) && !p->slots[0].count_distinct &&
 	    (!p->stmt->group_time || p->multi_row))
 		p->selector_time = true;
 	return 0;
@@ -815,8 +864,47 @@ static int point_work(select_plan *p)
 	return p->stmt->condition ? add_residual(p, p->stmt->condition, cap) : 0;
 }
 
+/*
+ * Transformations over buckets read buckets before the first one shown, as
+ * InfluxDB does (derivative and difference one, moving_average N - 1), so
+ * that the first bucket in range has its value.
+ */
+static int transform_lead(select_plan *p)
+{
+	int64_t lead = 0;
+
+	p->scan_lo = p->lo;
+	if (p->mode != SELECT_AGGREGATE || !p->interval || !p->has_lo)
+		return 0;
+	for (size_t i = 0; i < p->n_columns; i++) {
+		const struct select_transform *t = &p->columns[i].transform;
+		int64_t n;
+
+		if (!p->columns[i].has_transform)
+			continue;
+		switch (t->fn) {
+		case QUERY_TRANSFORM_MOVING_AVERAGE:
+			n = t->args.n - 1;
+			break;
+		case QUERY_TRANSFORM_CUMULATIVE_SUM:
+			n = 0;
+			break;
+		default:
+			n = 1;
+			break;
+		}
+		if (n > lead)
+			lead = n;
+	}
+	if (lead && __builtin_mul_overflow(lead, p->interval, &lead))
+		return strata_error(STRATA_ETOOBIG, "moving_average window too large");
+	if (__builtin_sub_overflow(p->lo, lead, &p->scan_lo))
+		p->scan_lo = INT64_MIN;
+	return 0;
+}
+
 int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
-		     const struct query_select *stmt, int64_t now_ns)
+		     const struct query_select *stmt, const select_names *wildcard, int64_t now_ns)
 {
 	int rc;
 
@@ -824,6 +912,8 @@ int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
 	query_arena_init(&p->arena, 0);
 	p->stmt = stmt;
 	p->measurement = m;
+	p->wildcard = wildcard;
+	p->time_name = "time";
 	rc = lsm_catalog_fields(c, db, m, strlen(m), &p->fields, &p->n_fields);
 	if (rc == 0)
 		rc = lsm_catalog_tag_keys(c, db, m, strlen(m), &p->tag_keys, &p->n_tag_keys);
@@ -841,9 +931,8 @@ int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
 		rc = dedupe_names(p);
 	if (rc == 0)
 		rc = point_work(p);
-	if (rc == 0 && p->mode == SELECT_AGGREGATE && stmt->group_time && !p->has_lo)
-		rc = strata_error(STRATA_EINVAL,
-				  "aggregate functions with GROUP BY time require a WHERE time clause with a lower limit");
+	if (rc == 0)
+		rc = transform_lead(p);
 	return rc;
 }
 

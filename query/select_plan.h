@@ -25,7 +25,19 @@ struct select_slot {
 	enum query_agg_fn fn;
 	query_agg_args args;
 	int field; /* index into the plan's fields, or -1 for a field the measurement lacks */
+	bool count_distinct; /* count(distinct(f)): fn is DISTINCT, the result is the number of values */
 };
+
+/*
+ * Names a wildcard expands to when FROM holds several measurements: every
+ * series gets the union of their fields and tags, as in InfluxDB.
+ */
+typedef struct select_names {
+	char **fields; /* sorted, unique */
+	size_t n_fields;
+	char **tags;   /* sorted, unique */
+	size_t n_tags;
+} select_names;
 
 /* A transformation at the top of a column: derivative(mean(f), 1m), difference(f). */
 struct select_transform {
@@ -40,6 +52,8 @@ struct select_column {
 	bool has_transform;
 	struct select_transform transform;
 	bool bare_count;          /* the column is count(...) alone: empty buckets give 0 */
+	bool aliased;             /* named by AS */
+	int aux;                  /* a field or tag beside a single selector: its index among those, or -1 */
 	bool uses_field;          /* a field appears in it (raw mode) */
 };
 
@@ -47,6 +61,7 @@ typedef struct select_plan {
 	query_arena arena; /* expanded nodes and names */
 	const struct query_select *stmt;
 	const char *measurement;
+	const select_names *wildcard; /* NULL: wildcards expand to this measurement's names */
 	lsm_field_info *fields; /* of the measurement, sorted by name */
 	size_t n_fields;
 	uint32_t max_field_id;
@@ -61,6 +76,9 @@ typedef struct select_plan {
 	bool multi_row;       /* one slot of top, bottom, sample or distinct */
 	bool selector_time;   /* rows take the selected point's time */
 	bool has_transform;
+	size_t n_aux;         /* columns of fields and tags beside a single selector */
+	bool no_fields;       /* the columns name tags only: no rows (as InfluxDB 1.8) */
+	const char *time_name; /* "time", or the alias of a `time` column */
 
 	const char **group_tags; /* GROUP BY tag keys, sorted */
 	size_t n_group_tags;
@@ -76,6 +94,7 @@ typedef struct select_plan {
 
 	int64_t lo, hi; /* inclusive time range */
 	bool has_lo;
+	int64_t scan_lo; /* lo less the buckets transformations read before it */
 	int64_t interval, offset; /* GROUP BY time; interval 0 without */
 } select_plan;
 
@@ -86,7 +105,7 @@ typedef struct select_plan {
  * with select_plan_free, also after a failure.
  */
 int select_plan_init(select_plan *p, lsm_catalog *c, uint32_t db, const char *m,
-		     const struct query_select *stmt, int64_t now_ns);
+		     const struct query_select *stmt, const select_names *wildcard, int64_t now_ns);
 void select_plan_free(select_plan *p);
 
 /* Index of field name in p->fields, or -1. */
