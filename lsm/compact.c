@@ -51,7 +51,12 @@ typedef struct job {
 	lsm_file **inputs; /* pinned, newest first, adjacent in sequence order */
 	size_t n;
 	bool bottom;       /* the run ends at the window's oldest table */
+	bool final;        /* a closed window merged whole: written in its final, column form */
 } job;
+
+/* Block size and zstd level of a closed window's final form: bigger runs of a series compress better. */
+#define FINAL_BLOCK_BYTES (64u << 10)
+#define FINAL_ZSTD_LEVEL 3
 
 static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
 {
@@ -65,26 +70,52 @@ static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
 }
 
 /*
- * The run of window w to merge now: [*first, *first + *n) of its tables
- * (newest first), or *n == 0. Sets *score (bigger: more urgent).
+ * True when the only table of a closed window is already in final form. May
+ * open the table to read the flags of the file (the manifest does not keep
+ * them) and notes them in f, so only under compact_mu (probe).
  */
-static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, int64_t now, size_t *first,
-			size_t *n, uint64_t *score)
+static bool is_final(lsm_file *f, bool probe)
+{
+	lsm_sst *t;
+
+	if (f->props.flags & LSM_SST_FLAG_FINAL)
+		return true;
+	if (!probe || lsm_file_table(f, &t) != 0)
+		return probe; /* an unreadable table is left to the readers to report */
+	f->props.flags |= lsm_sst_get_props(t)->flags;
+	return (f->props.flags & LSM_SST_FLAG_FINAL) != 0;
+}
+
+/*
+ * The run of window w to merge now: [*first, *first + *n) of its tables
+ * (newest first), or *n == 0. Sets *score (bigger: more urgent) and *final.
+ */
+static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, int64_t now, bool probe,
+			size_t *first, size_t *n, uint64_t *score, bool *final)
 {
 	const lsm_compact_options *o = &db->opt.compact;
+	bool closed = all || window_closed(db, w->window, now);
 	size_t k;
 	uint64_t run_bytes;
 
 	*first = 0;
 	*n = 0;
 	*score = 0;
+	*final = closed;
+	if (w->n_files == 1 && closed && !is_final(w->files[0], probe)) {
+		/* Closed, one table, not yet in final form: rewrite it as columns. */
+		*n = 1;
+		*score = 1;
+		return;
+	}
 	if (w->n_files < 2)
 		return;
-	if (all || w->n_files >= o->max_files || window_closed(db, w->window, now)) {
+	if (closed || w->n_files >= o->max_files) {
 		*n = w->n_files;
 		*score = w->n_files + (all ? 0 : 1000000);
 		return;
 	}
+	*final = false;
 	if (w->n_files < o->live_trigger)
 		return;
 	/* Size-tiered from the newest: stop at a table more than twice the run. */
@@ -108,17 +139,20 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	int64_t now = wall_ns(db);
 	size_t best = v->n_windows, best_first = 0, best_n = 0;
 	uint64_t best_score = 0;
+	bool best_final = false;
 
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
 		uint64_t score;
+		bool final;
 
-		plan_window(db, &v->windows[i], all, now, &first, &n, &score);
-		if (n >= 2 && score > best_score) {
+		plan_window(db, &v->windows[i], all, now, true, &first, &n, &score, &final);
+		if (n >= 1 && score > best_score) {
 			best = i;
 			best_first = first;
 			best_n = n;
 			best_score = score;
+			best_final = final;
 		}
 	}
 	if (best == v->n_windows)
@@ -129,6 +163,7 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	j->window = v->windows[best].window;
 	j->n = best_n;
 	j->bottom = best_first + best_n == v->windows[best].n_files;
+	j->final = best_final && j->bottom;
 	for (size_t i = 0; i < best_n; i++) {
 		j->inputs[i] = v->windows[best].files[best_first + i];
 		lsm_file_ref(j->inputs[i]);
@@ -154,8 +189,9 @@ uint64_t lsm_compact_debt(lsm_db *db)
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
 		uint64_t score;
+		bool final;
 
-		plan_window(db, &v->windows[i], false, now, &first, &n, &score);
+		plan_window(db, &v->windows[i], false, now, false, &first, &n, &score, &final);
 		for (size_t k = first; k < first + n; k++)
 			debt += v->windows[i].files[k]->props.file_bytes;
 	}
@@ -167,6 +203,7 @@ uint64_t lsm_compact_debt(lsm_db *db)
 
 typedef struct output {
 	lsm_db *db;
+	lsm_sst_options sst; /* the engine's, or a closed window's final form */
 	int64_t window;
 	lsm_sst_builder *b;
 	uint64_t number;
@@ -227,7 +264,7 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 
 		o->number = lsm_versions_new_file_number(o->db->versions);
 		lsm_sst_path(path, sizeof path, o->db->dir, o->number);
-		rc = lsm_sst_builder_open(&o->b, path, o->window, &o->db->opt.sst);
+		rc = lsm_sst_builder_open(&o->b, path, o->window, &o->sst);
 		if (rc)
 			return rc;
 	}
@@ -269,12 +306,20 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 	lsm_iter *m = NULL;
 	lsm_resolve r;
 	uint8_t ukey[LSM_UKEY_LEN];
-	uint64_t seq = 0, keys = 0;
+	uint64_t seq = 0, keys = 0, final_seq = 0;
 	bool in_key = false;
 	int rc = 0;
 
 	if (!children)
 		return -ENOMEM;
+	/*
+	 * A closed window merged whole holds one version of each key, and every
+	 * later table of the window is newer than all of it: its entries may
+	 * share the newest sequence number, which costs nothing as a column.
+	 */
+	for (size_t i = 0; i < j->n; i++)
+		if (j->inputs[i]->props.max_seq > final_seq)
+			final_seq = j->inputs[i]->props.max_seq;
 	lsm_resolve_init(&r, db->opt.merge, db->opt.merge_ctx);
 	for (size_t i = 0; i < j->n && rc == 0; i++) {
 		lsm_sst *t;
@@ -307,7 +352,7 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 		const uint8_t *v;
 
 		if (!in_key || !lsm_ukey_equal(k, ukey)) {
-			if (in_key && (rc = emit(o, j->bottom, ukey, seq, &r)) != 0)
+			if (in_key && (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
 				break;
 			if (++keys % CLOSING_CHECK_EVERY == 0 && closing(db)) {
 				rc = strata_error(STRATA_ECLOSED, "compaction stopped: the database is closing");
@@ -328,7 +373,7 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 	if (rc == 0)
 		rc = lsm_iter_status(m);
 	if (rc == 0 && in_key)
-		rc = emit(o, j->bottom, ukey, seq, &r);
+		rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r);
 	if (rc == 0)
 		rc = output_finish(o);
 	lsm_iter_free(m);
@@ -339,9 +384,17 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 static int run_job(lsm_db *db, job *j)
 {
 	lsm_version_edit edit;
-	output o = { .db = db, .window = j->window, .edit = &edit, .start_ns = lsm_now_ns() };
+	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .edit = &edit, .start_ns = lsm_now_ns() };
 	uint64_t bytes_in = 0, t0 = o.start_ns;
 	int rc;
+
+	if (j->final) {
+		o.sst.columns = true;
+		if (o.sst.block_bytes < FINAL_BLOCK_BYTES)
+			o.sst.block_bytes = FINAL_BLOCK_BYTES;
+		if (o.sst.zstd_level > 0 && o.sst.zstd_level < FINAL_ZSTD_LEVEL)
+			o.sst.zstd_level = FINAL_ZSTD_LEVEL;
+	}
 
 	lsm_version_edit_init(&edit);
 	rc = merge_inputs(db, j, &o, &bytes_in);
@@ -379,9 +432,9 @@ static int run_job(lsm_db *db, job *j)
 		atomic_fetch_add(&db->compact_bytes_written, o.bytes);
 		atomic_fetch_add(&db->compact_ns, ns);
 		LOG_INFO("event=compaction window=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
-			 "bottom=%d ms=%.1f",
+			 "bottom=%d final=%d ms=%.1f",
 			 (long long)j->window, j->n, edit.n_added, (unsigned long long)bytes_in,
-			 (unsigned long long)o.bytes, j->bottom ? 1 : 0, (double)ns / 1e6);
+			 (unsigned long long)o.bytes, j->bottom ? 1 : 0, j->final ? 1 : 0, (double)ns / 1e6);
 	}
 	lsm_version_edit_deinit(&edit);
 	return rc;

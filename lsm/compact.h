@@ -11,8 +11,11 @@
  * deletions are dropped and merge operands become whole values.
  *
  * Picking (one job at a time, the window with most work first):
- *   - a closed window (its end plus the grace period has passed) with more
- *     than one table is merged down to one run of tables of bounded size;
+ *   - a closed window (its end plus the grace period has passed) is merged
+ *     down to one run of tables of bounded size, in its final form: data
+ *     blocks as columns (column_block.h), bigger blocks, stronger zstd; a
+ *     closed window's single table that is not yet in final form (flags
+ *     in the table file) is rewritten once;
  *   - a live window that holds live_trigger tables or more merges its
  *     newest tables of similar size (size-tiered: the run from the newest
  *     grows while the next table is no bigger than twice the run so far);

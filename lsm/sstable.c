@@ -31,6 +31,7 @@
 #include "lsm/block.h"
 #include "lsm/bloom.h"
 #include "lsm/coding.h"
+#include "lsm/column_block.h"
 #include "lsm/sstable_format.h"
 #include "lsm/status.h"
 
@@ -203,7 +204,7 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	uint8_t *dst = NULL;
 	uint64_t raw_len;
 	ZSTD_DCtx *dctx;
-	size_t n, r;
+	size_t n, r, zlen;
 	int rc = 0;
 
 	*out = NULL;
@@ -218,6 +219,7 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 		*out_len = s->len;
 		return 0;
 	case LSM_SST_COMP_ZSTD:
+	case LSM_SST_COMP_COLUMNS:
 		break;
 	default:
 		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": unknown compression type %u",
@@ -227,21 +229,44 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	if (n == 0 || raw_len == 0 || raw_len > LSM_SST_BLOCK_MAX)
 		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": bad decoded size",
 				    path, off);
-	dst = strata_malloc((size_t)raw_len);
+	if (s->type == LSM_SST_COMP_COLUMNS) {
+		/* Then the size of the columns, which zstd holds; they decode into the block. */
+		uint64_t cols_len;
+		size_t m = lsm_get_varint64(s->p + n, end, &cols_len);
+
+		if (m == 0 || cols_len == 0 || cols_len > LSM_SST_BLOCK_MAX)
+			return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": bad column size",
+					    path, off);
+		n += m;
+		zlen = (size_t)cols_len;
+	} else {
+		zlen = (size_t)raw_len;
+	}
+	dst = strata_malloc(zlen);
 	dctx = dst ? dctx_get() : NULL;
 	if (!dctx) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	r = ZSTD_decompressDCtx(dctx, dst, (size_t)raw_len, s->p + n, s->len - n);
+	r = ZSTD_decompressDCtx(dctx, dst, zlen, s->p + n, s->len - n);
 	dctx_put(dctx);
 	if (ZSTD_isError(r))
 		rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": zstd: %s", path, off,
 				  ZSTD_getErrorName(r));
-	else if (r != raw_len)
+	else if (r != zlen)
 		rc = strata_error(STRATA_ECORRUPT,
-				  "%s: block at offset %" PRIu64 ": decoded %zu bytes, expected %" PRIu64,
-				  path, off, r, raw_len);
+				  "%s: block at offset %" PRIu64 ": decoded %zu bytes, expected %zu",
+				  path, off, r, zlen);
+	if (rc == 0 && s->type == LSM_SST_COMP_COLUMNS) {
+		uint8_t *block = NULL;
+
+		rc = lsm_column_decode(dst, zlen, (size_t)raw_len, &block);
+		if (rc == STRATA_ECORRUPT)
+			rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off,
+					  strata_last_error());
+		strata_free(dst);
+		dst = block;
+	}
 out:
 	if (rc) {
 		strata_free(dst);
@@ -403,9 +428,10 @@ static int decode_props(const char *path, uint64_t off, uint64_t file_size, cons
 	out->n_data_blocks = lsm_get_le64(p + 112);
 	out->raw_bytes = lsm_get_le64(p + 120);
 	out->file_bytes = lsm_get_le64(p + 128);
-	if (version == 0 || lsm_get_le32(p + 4) != 0)
+	out->flags = lsm_get_le32(p + 4);
+	if (version == 0 || (version == 1 && out->flags != 0) || (out->flags & ~LSM_SST_FLAGS_KNOWN))
 		return strata_error(STRATA_ECORRUPT,
-				    "%s: properties at offset %" PRIu64 ": version %u, reserved %u",
+				    "%s: properties at offset %" PRIu64 ": version %u, flags %#x",
 				    path, off, version, lsm_get_le32(p + 4));
 	if (out->n_entries == 0 || out->n_data_blocks == 0 || out->n_data_blocks > out->n_entries ||
 	    out->n_series == 0 || out->n_series > out->n_entries ||
@@ -990,6 +1016,7 @@ static const char *comp_name(uint8_t type)
 	switch (type) {
 	case LSM_SST_COMP_RAW: return "raw";
 	case LSM_SST_COMP_ZSTD: return "zstd";
+	case LSM_SST_COMP_COLUMNS: return "columns";
 	}
 	return "unknown-compression";
 }

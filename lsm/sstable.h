@@ -30,7 +30,14 @@ typedef struct lsm_sst_props {
 	uint64_t n_data_blocks;
 	uint64_t raw_bytes;     /* keys + values before compression */
 	uint64_t file_bytes;    /* size of the whole file */
+	uint32_t flags;         /* LSM_SST_FLAG_*; in the file, not in the manifest */
 } lsm_sst_props;
+
+/* Some data blocks are stored as columns (column_block.h). */
+#define LSM_SST_FLAG_COLUMNS 1u
+/* Written as a closed window's final form (column blocks asked for): not rewritten again alone. */
+#define LSM_SST_FLAG_FINAL 2u
+#define LSM_SST_FLAGS_KNOWN (LSM_SST_FLAG_COLUMNS | LSM_SST_FLAG_FINAL)
 
 typedef struct lsm_sst lsm_sst;
 

@@ -30,6 +30,7 @@
 #include "lsm/block_builder.h"
 #include "lsm/bloom.h"
 #include "lsm/coding.h"
+#include "lsm/column_block.h"
 #include "lsm/fault.h"
 #include "lsm/log.h"
 #include "lsm/sstable_format.h"
@@ -162,7 +163,47 @@ static int append(lsm_sst_builder *b, const uint8_t *p, size_t n)
  * Appends one block (its raw bytes given) with its trailer, compressing it
  * when allowed and worthwhile, and returns its handle.
  */
-static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, bool compress,
+/*
+ * The stored bytes of a column block at b->cbuf: varint raw size, varint
+ * size of the columns, one zstd frame of them. STRATA_EINVAL when the block
+ * has no column form or it would not be smaller than the raw block.
+ */
+static int write_columns(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, const uint8_t **stored,
+			 size_t *stored_len)
+{
+	uint8_t *cols = NULL;
+	size_t cols_len, need, n, c;
+	int rc = lsm_column_encode(raw, raw_len, b->opt.restart_interval, &cols, &cols_len);
+
+	if (rc)
+		return rc;
+	if (cols_len > LSM_SST_BLOCK_MAX) {
+		strata_free(cols);
+		return STRATA_EINVAL;
+	}
+	need = 2 * LSM_VARINT64_MAX + ZSTD_compressBound(cols_len);
+	if (need > b->cbuf_cap) {
+		uint8_t *grown = strata_realloc(b->cbuf, need);
+
+		if (!grown) {
+			strata_free(cols);
+			return -ENOMEM;
+		}
+		b->cbuf = grown;
+		b->cbuf_cap = need;
+	}
+	n = lsm_put_varint64(b->cbuf, raw_len);
+	n += lsm_put_varint64(b->cbuf + n, cols_len);
+	c = ZSTD_compressCCtx(b->cctx, b->cbuf + n, b->cbuf_cap - n, cols, cols_len, b->opt.zstd_level);
+	strata_free(cols);
+	if (ZSTD_isError(c) || n + c >= raw_len)
+		return STRATA_EINVAL;
+	*stored = b->cbuf;
+	*stored_len = n + c;
+	return 0;
+}
+
+static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, bool compress, bool columns,
 		       struct handle *out)
 {
 	const uint8_t *stored = raw;
@@ -179,7 +220,16 @@ static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, b
 		return strata_error(STRATA_ETOOBIG, "%s: block of %zu bytes at offset %llu exceeds %u",
 				    b->tmp_path, raw_len, (unsigned long long)b->offset,
 				    LSM_SST_BLOCK_MAX);
-	if (compress && b->cctx && raw_len > 0) {
+	if (columns && b->cctx && raw_len > 0) {
+		rc = write_columns(b, raw, raw_len, &stored, &stored_len);
+		if (rc == 0) {
+			type = LSM_SST_COMP_COLUMNS;
+			b->props.flags |= LSM_SST_FLAG_COLUMNS;
+		}
+		else if (rc != STRATA_EINVAL)
+			return rc;
+	}
+	if (type == LSM_SST_COMP_RAW && compress && b->cctx && raw_len > 0) {
 		need = LSM_VARINT64_MAX + ZSTD_compressBound(raw_len);
 		if (need > b->cbuf_cap) {
 			uint8_t *grown = strata_realloc(b->cbuf, need);
@@ -227,7 +277,7 @@ static int flush_data_block(lsm_sst_builder *b)
 	rc = lsm_block_builder_finish(&b->data, &block, &block_len);
 	if (rc)
 		goto out;
-	rc = write_block(b, block, block_len, true, &h);
+	rc = write_block(b, block, block_len, true, b->opt.columns, &h);
 	if (rc)
 		goto out;
 	last = lsm_block_builder_last_key(&b->data, &last_len);
@@ -349,6 +399,8 @@ int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window
 		goto out;
 	}
 	b->props.window = window;
+	if (opt->columns)
+		b->props.flags |= LSM_SST_FLAG_FINAL;
 	b->props.min_ts = INT64_MAX;
 	b->props.max_ts = INT64_MIN;
 	b->props.min_seq = UINT64_MAX;
@@ -429,7 +481,7 @@ uint64_t lsm_sst_builder_file_bytes(const lsm_sst_builder *b)
 static void encode_props(uint8_t out[LSM_SST_PROPS_LEN], const lsm_sst_props *p)
 {
 	lsm_put_le32(out, LSM_SST_PROPS_VERSION);
-	lsm_put_le32(out + 4, 0);
+	lsm_put_le32(out + 4, p->flags);
 	memcpy(out + 8, p->smallest, LSM_IKEY_LEN);
 	memcpy(out + 32, p->largest, LSM_IKEY_LEN);
 	lsm_put_le64(out + 56, (uint64_t)p->window);
@@ -479,20 +531,20 @@ static int finish_file(lsm_sst_builder *b)
 		if (rc)
 			goto out;
 		/* Bloom bits look random to zstd: stored raw. */
-		rc = write_block(b, filter, filter_len, false, &filter_h);
+		rc = write_block(b, filter, filter_len, false, false, &filter_h);
 		if (rc)
 			goto out;
 	}
 	rc = lsm_block_builder_finish(&b->index, &index, &index_len);
 	if (rc)
 		goto out;
-	rc = write_block(b, index, index_len, true, &index_h);
+	rc = write_block(b, index, index_len, true, false, &index_h);
 	if (rc)
 		goto out;
 	/* The properties block is raw and of fixed size: the file's size is known now. */
 	b->props.file_bytes = b->offset + LSM_SST_PROPS_LEN + LSM_SST_TRAILER_LEN + LSM_SST_FOOTER_LEN;
 	encode_props(props, &b->props);
-	rc = write_block(b, props, sizeof props, false, &props_h);
+	rc = write_block(b, props, sizeof props, false, false, &props_h);
 	if (rc)
 		goto out;
 	encode_footer(footer, &index_h, &filter_h, &props_h);

@@ -12,6 +12,7 @@
 
 #include "lsm/sstable.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,7 @@ typedef struct lsm_sst_options {
 	int restart_interval;   /* keys between restart points (16) */
 	int bloom_bits_per_key; /* per distinct series id (10); 0 for no filter */
 	int zstd_level;         /* 1..19; a block stays raw when zstd does not shrink it */
+	bool columns;           /* data blocks as columns (column_block.h) where they can be */
 } lsm_sst_options;
 
 void lsm_sst_options_default(lsm_sst_options *out);

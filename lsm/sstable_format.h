@@ -21,12 +21,13 @@
 /* The last 8 bytes of every table: "STRATAST" read as a u64 LE. */
 #define LSM_SST_MAGIC UINT64_C(0x5453415441525453)
 /* Format version in the footer; a reader refuses a newer one (STRATA_EVERSION). */
-#define LSM_SST_VERSION 1
+#define LSM_SST_VERSION 2 /* 2: column blocks (type 2); a reader also reads version 1 */
 
 /* Compression type byte of a block trailer. */
 enum lsm_sst_compression {
 	LSM_SST_COMP_RAW = 0,  /* stored bytes are the block */
 	LSM_SST_COMP_ZSTD = 1, /* varint raw size, then one zstd frame */
+	LSM_SST_COMP_COLUMNS = 2, /* varint raw size, varint column size, one zstd frame of the columns */
 };
 
 /*
@@ -66,7 +67,7 @@ enum lsm_sst_compression {
 #define LSM_SST_FOOTER_MAGIC 64
 
 /* Properties block: fixed encoding, version LSM_SST_PROPS_VERSION (see the doc). */
-#define LSM_SST_PROPS_VERSION 1
+#define LSM_SST_PROPS_VERSION 2 /* 2: bytes 4..7 hold flags (LSM_SST_FLAG_*); 1: zero */
 #define LSM_SST_PROPS_LEN 136
 
 /* Restart interval of the index block: every index key is stored whole. */

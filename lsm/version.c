@@ -665,6 +665,7 @@ static bool get_props(const uint8_t *data, size_t len, size_t *pos, lsm_sst_prop
 {
 	if (len - *pos < 2 * LSM_IKEY_LEN)
 		return false;
+	p->flags = 0; /* flags live in the table file only */
 	memcpy(p->smallest, data + *pos, LSM_IKEY_LEN);
 	memcpy(p->largest, data + *pos + LSM_IKEY_LEN, LSM_IKEY_LEN);
 	*pos += 2 * LSM_IKEY_LEN;
@@ -1119,6 +1120,19 @@ static int manifest_replay(lsm_versions *vs, uint64_t number)
 				rc = strata_error(STRATA_ECORRUPT, "%s: offset %" PRIu64 ": damaged record (%s) "
 						  "followed by an intact one at offset %" PRIu64,
 						  path, off, why, at);
+				goto out;
+			}
+			if (n_edits == 0) {
+				/*
+				 * The snapshot edit a manifest starts with is synced
+				 * before CURRENT names the file: without it the file is
+				 * damaged, not torn, and going on with no tables would
+				 * remove every table as an orphan.
+				 */
+				rc = strata_error(STRATA_ECORRUPT, "%s: offset %" PRIu64 ": no intact snapshot edit (%s); "
+						  "it was synced before CURRENT named this manifest, so this is damage, "
+						  "not a torn write",
+						  path, off, damaged ? why : "the file ends there");
 				goto out;
 			}
 			if (damaged || off < size)

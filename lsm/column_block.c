@@ -1,0 +1,1097 @@
+/*
+ * column_block.c — data blocks stored as columns (column_block.h).
+ *
+ * Layout of the encoding (before zstd; all varints LEB128, bits LSB first):
+ *   varint restart_interval, varint n (entries), varint n_runs
+ *   n_runs x { varint series id delta (the first run: the id), varint count }
+ *   per run: zigzag first timestamp, then zigzag delta-of-delta per entry
+ *   per entry: zigzag delta of the 8-byte seq/kind trailer
+ *   varint n_cols, then per column (ascending by field id, then type):
+ *     varint field id, u8 type, presence bitmap of n bits (bytes),
+ *     varint payload length, payload:
+ *       float   u8 method: 0 Gorilla XOR stream, 1 grouped deltas of the
+ *               bit patterns (the smaller of the two is written)
+ *       int     grouped deltas: per 8 values a 7-bit width, then each
+ *               value's zigzag delta at that width
+ *       uint    the same over the wrapped unsigned deltas
+ *       bool    one bit each
+ *       string  varint n_dict; n_dict > 0: the dictionary (varint length +
+ *               bytes each), u8 width, indices bit-packed; n_dict == 0:
+ *               varint length + bytes each
+ * Deletes carry no value; every other entry's value is a canonical row.
+ */
+#include "lsm/column_block.h"
+#include "lsm/alloc.h"
+#include "lsm/block.h"
+#include "lsm/block_builder.h"
+#include "lsm/coding.h"
+#include "lsm/key.h"
+#include "lsm/row.h"
+#include "lsm/status.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- output buffer ---- */
+
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void wb_reserve(struct wbuf *w, size_t more)
+{
+	size_t cap;
+	uint8_t *grown;
+
+	if (w->oom || w->len + more <= w->cap)
+		return;
+	cap = w->cap ? w->cap : 4096;
+	while (cap < w->len + more)
+		cap *= 2;
+	grown = strata_realloc(w->p, cap);
+	if (!grown) {
+		w->oom = true;
+		return;
+	}
+	w->p = grown;
+	w->cap = cap;
+}
+
+static void wb_bytes(struct wbuf *w, const void *p, size_t n)
+{
+	wb_reserve(w, n);
+	if (w->oom)
+		return;
+	if (n)
+		memcpy(w->p + w->len, p, n);
+	w->len += n;
+}
+
+static void wb_u8(struct wbuf *w, uint8_t v)
+{
+	wb_bytes(w, &v, 1);
+}
+
+static void wb_varint(struct wbuf *w, uint64_t v)
+{
+	wb_reserve(w, LSM_VARINT64_MAX);
+	if (!w->oom)
+		w->len += lsm_put_varint64(w->p + w->len, v);
+}
+
+static uint64_t zigzag(uint64_t d)
+{
+	return (d << 1) ^ (uint64_t)((int64_t)d >> 63);
+}
+
+static uint64_t unzigzag(uint64_t z)
+{
+	return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1);
+}
+
+/* ---- bits ---- */
+
+struct bitw {
+	struct wbuf *w;
+	uint64_t acc;
+	unsigned n;
+};
+
+static void bw_put32(struct bitw *b, uint64_t v, unsigned k)
+{
+	if (k == 0)
+		return;
+	v &= k == 64 ? ~UINT64_C(0) : (UINT64_C(1) << k) - 1;
+	b->acc |= v << b->n;
+	b->n += k;
+	while (b->n >= 8) {
+		wb_u8(b->w, (uint8_t)b->acc);
+		b->acc >>= 8;
+		b->n -= 8;
+	}
+}
+
+static void bw_put(struct bitw *b, uint64_t v, unsigned k)
+{
+	if (k > 32) {
+		bw_put32(b, v, 32);
+		bw_put32(b, v >> 32, k - 32);
+	} else {
+		bw_put32(b, v, k);
+	}
+}
+
+static void bw_flush(struct bitw *b)
+{
+	if (b->n)
+		wb_u8(b->w, (uint8_t)b->acc);
+	b->acc = 0;
+	b->n = 0;
+}
+
+struct bitr {
+	const uint8_t *p, *end;
+	uint64_t acc;
+	unsigned n;
+	bool bad;
+};
+
+static uint64_t br_get32(struct bitr *r, unsigned k)
+{
+	uint64_t v;
+
+	if (k == 0)
+		return 0;
+	while (r->n < k) {
+		if (r->p == r->end) {
+			r->bad = true;
+			return 0;
+		}
+		r->acc |= (uint64_t)*r->p++ << r->n;
+		r->n += 8;
+	}
+	v = r->acc & ((UINT64_C(1) << k) - 1);
+	r->acc >>= k;
+	r->n -= k;
+	return v;
+}
+
+static uint64_t br_get(struct bitr *r, unsigned k)
+{
+	if (k > 32) {
+		uint64_t lo = br_get32(r, 32);
+
+		return lo | br_get32(r, k - 32) << 32;
+	}
+	return br_get32(r, k);
+}
+
+static unsigned width_of(uint64_t v)
+{
+	return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
+}
+
+/*
+ * Zigzag deltas bit-packed in groups of PACK_GROUP, each group at its own
+ * width (7 bits before it): one outlier widens only its group.
+ */
+#define PACK_GROUP 8
+
+static void pack_deltas(struct bitw *b, const uint64_t *v, size_t n)
+{
+	uint64_t prev = 0;
+
+	for (size_t g = 0; g < n; g += PACK_GROUP) {
+		size_t end = g + PACK_GROUP < n ? g + PACK_GROUP : n;
+		uint64_t or = 0, p = prev;
+		unsigned width;
+
+		for (size_t i = g; i < end; i++) {
+			or |= zigzag(v[i] - p);
+			p = v[i];
+		}
+		width = width_of(or);
+		bw_put(b, width, 7);
+		for (size_t i = g; i < end; i++) {
+			bw_put(b, zigzag(v[i] - prev), width);
+			prev = v[i];
+		}
+	}
+}
+
+static bool unpack_deltas(struct bitr *b, uint64_t *v, size_t n)
+{
+	uint64_t prev = 0;
+
+	for (size_t g = 0; g < n && !b->bad; g += PACK_GROUP) {
+		size_t end = g + PACK_GROUP < n ? g + PACK_GROUP : n;
+		unsigned width = (unsigned)br_get(b, 7);
+
+		if (width > 64)
+			return false;
+		for (size_t i = g; i < end; i++) {
+			prev += unzigzag(br_get(b, width));
+			v[i] = prev;
+		}
+	}
+	return !b->bad;
+}
+
+/* ---- the entries of a block ---- */
+
+struct entry {
+	uint8_t ikey[LSM_IKEY_LEN];
+	const uint8_t *value;
+	size_t value_len;
+	lsm_row_field *fields; /* decoded row (into the column pass) */
+	size_t n_fields;
+};
+
+struct column {
+	uint32_t id;
+	enum lsm_field_type type;
+};
+
+static int cmp_column(const void *a, const void *b)
+{
+	const struct column *x = a, *y = b;
+
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return (int)x->type - (int)y->type;
+}
+
+/* The value of column c in entry e, or NULL. */
+static const lsm_row_field *field_of(const struct entry *e, const struct column *c)
+{
+	for (size_t i = 0; i < e->n_fields; i++)
+		if (e->fields[i].id == c->id && e->fields[i].type == c->type)
+			return &e->fields[i];
+	return NULL;
+}
+
+/* Float encodings: a method byte, then the stream. */
+enum { FLOAT_XOR = 0, FLOAT_DELTA = 1 };
+
+/* Gorilla: each value XORed with the previous one, its meaningful bits in a window. */
+static void encode_floats_xor(struct wbuf *w, const uint64_t *v, size_t n)
+{
+	struct bitw b = { .w = w };
+	unsigned prev_lz = 65, prev_tz = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x;
+		unsigned lz, tz;
+
+		if (i == 0) {
+			bw_put(&b, v[0], 64);
+			continue;
+		}
+		x = v[i] ^ v[i - 1];
+		if (x == 0) {
+			bw_put(&b, 0, 1);
+			continue;
+		}
+		bw_put(&b, 1, 1);
+		lz = (unsigned)__builtin_clzll(x);
+		tz = (unsigned)__builtin_ctzll(x);
+		if (lz > 31)
+			lz = 31;
+		if (prev_lz <= 64 && lz >= prev_lz && tz >= prev_tz) {
+			/* Fits the previous window: its meaningful bits only. */
+			bw_put(&b, 0, 1);
+			bw_put(&b, x >> prev_tz, 64 - prev_lz - prev_tz);
+		} else {
+			unsigned len = 64 - lz - tz;
+
+			bw_put(&b, 1, 1);
+			bw_put(&b, lz, 5);
+			bw_put(&b, len - 1, 6);
+			bw_put(&b, x >> tz, len);
+			prev_lz = lz;
+			prev_tz = tz;
+		}
+	}
+	bw_flush(&b);
+}
+
+/*
+ * Floats as the deltas of their bit patterns: for values that wander (a
+ * random walk), those are smaller than the XOR windows, which restart
+ * whenever the changed bits move.
+ */
+static void encode_floats(struct wbuf *w, const struct entry *es, size_t n, const struct column *c)
+{
+	uint64_t *v = strata_malloc((n + 1) * sizeof(*v));
+	struct wbuf x = { 0 }, d = { 0 };
+	size_t k = 0;
+
+	if (!v) {
+		w->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const lsm_row_field *f = field_of(&es[i], c);
+
+		if (f)
+			memcpy(&v[k++], &f->v.f, sizeof(*v));
+	}
+	encode_floats_xor(&x, v, k);
+	{
+		struct bitw b = { .w = &d };
+
+		pack_deltas(&b, v, k);
+		bw_flush(&b);
+	}
+	if (x.oom || d.oom) {
+		w->oom = true;
+	} else if (d.len < x.len) {
+		wb_u8(w, FLOAT_DELTA);
+		wb_bytes(w, d.p, d.len);
+	} else {
+		wb_u8(w, FLOAT_XOR);
+		wb_bytes(w, x.p, x.len);
+	}
+	strata_free(x.p);
+	strata_free(d.p);
+	strata_free(v);
+}
+
+static uint64_t int_bits(const lsm_row_field *f)
+{
+	return f->type == LSM_FIELD_UINT ? f->v.u : (uint64_t)f->v.i;
+}
+
+static void encode_ints(struct wbuf *w, const struct entry *es, size_t n, const struct column *c)
+{
+	uint64_t *v = strata_malloc((n + 1) * sizeof(*v));
+	struct bitw b = { .w = w };
+	size_t k = 0;
+
+	if (!v) {
+		w->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const lsm_row_field *f = field_of(&es[i], c);
+
+		if (f)
+			v[k++] = int_bits(f);
+	}
+	pack_deltas(&b, v, k);
+	bw_flush(&b);
+	strata_free(v);
+}
+
+static void encode_bools(struct wbuf *w, const struct entry *es, size_t n, const struct column *c)
+{
+	struct bitw b = { .w = w };
+
+	for (size_t i = 0; i < n; i++) {
+		const lsm_row_field *f = field_of(&es[i], c);
+
+		if (f)
+			bw_put(&b, f->v.b ? 1 : 0, 1);
+	}
+	bw_flush(&b);
+}
+
+#define DICT_MAX 256
+
+static bool same_str(const lsm_row_field *a, const lsm_row_field *b)
+{
+	return a->v.s.len == b->v.s.len && (a->v.s.len == 0 || memcmp(a->v.s.p, b->v.s.p, a->v.s.len) == 0);
+}
+
+static void encode_strings(struct wbuf *w, const struct entry *es, size_t n, const struct column *c)
+{
+	const lsm_row_field *dict[DICT_MAX];
+	size_t n_dict = 0, present = 0;
+	bool use_dict = true;
+
+	for (size_t i = 0; i < n && use_dict; i++) {
+		const lsm_row_field *f = field_of(&es[i], c);
+		size_t k;
+
+		if (!f)
+			continue;
+		present++;
+		for (k = 0; k < n_dict && !same_str(dict[k], f); k++)
+			;
+		if (k == n_dict) {
+			if (n_dict == DICT_MAX)
+				use_dict = false;
+			else
+				dict[n_dict++] = f;
+		}
+	}
+	if (use_dict && n_dict > 0 && n_dict * 2 <= present) {
+		struct bitw b = { .w = w };
+		unsigned width = width_of(n_dict - 1);
+
+		wb_varint(w, n_dict);
+		for (size_t k = 0; k < n_dict; k++) {
+			wb_varint(w, dict[k]->v.s.len);
+			wb_bytes(w, dict[k]->v.s.p, dict[k]->v.s.len);
+		}
+		wb_u8(w, (uint8_t)width);
+		for (size_t i = 0; i < n; i++) {
+			const lsm_row_field *f = field_of(&es[i], c);
+			size_t k;
+
+			if (!f)
+				continue;
+			for (k = 0; !same_str(dict[k], f); k++)
+				;
+			bw_put(&b, k, width);
+		}
+		bw_flush(&b);
+		return;
+	}
+	wb_varint(w, 0);
+	for (size_t i = 0; i < n; i++) {
+		const lsm_row_field *f = field_of(&es[i], c);
+
+		if (f) {
+			wb_varint(w, f->v.s.len);
+			wb_bytes(w, f->v.s.p, f->v.s.len);
+		}
+	}
+}
+
+/*
+ * Reads the block's entries and decodes their rows; STRATA_EINVAL when one
+ * is not a row. Values and strings point into *blk_out, which the caller
+ * frees after them.
+ */
+static int read_entries(const uint8_t *block, size_t len, struct entry **out, size_t *n_out,
+			lsm_row_field **fields_out, lsm_block **blk_out)
+{
+	uint8_t *copy = strata_malloc(len ? len : 1);
+	lsm_block *blk = NULL;
+	lsm_iter *it = NULL;
+	struct entry *es = NULL;
+	lsm_row_field *fields = NULL;
+	size_t n = 0, cap = 0, n_fields = 0, cap_fields = 0;
+	int rc;
+
+	*out = NULL;
+	*fields_out = NULL;
+	*blk_out = NULL;
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, block, len);
+	rc = lsm_block_new(&blk, copy, len);
+	if (rc)
+		return rc;
+	it = lsm_block_iter_new(blk);
+	if (!it) {
+		lsm_block_free(blk);
+		return -ENOMEM;
+	}
+	for (lsm_iter_seek_first(it); rc == 0 && lsm_iter_valid(it); lsm_iter_next(it)) {
+		size_t klen, vlen;
+		const uint8_t *k = lsm_iter_key(it, &klen);
+		const uint8_t *v = lsm_iter_value(it, &vlen);
+		long count;
+
+		if (klen != LSM_IKEY_LEN) {
+			rc = STRATA_EINVAL;
+			break;
+		}
+		if (n == cap) {
+			struct entry *g;
+
+			cap = cap ? 2 * cap : 256;
+			g = strata_realloc(es, cap * sizeof(*g));
+			if (!g) {
+				rc = -ENOMEM;
+				break;
+			}
+			es = g;
+		}
+		memset(&es[n], 0, sizeof(es[n]));
+		memcpy(es[n].ikey, k, LSM_IKEY_LEN);
+		es[n].value = v; /* values are stored whole: this points into the block */
+		es[n].value_len = vlen;
+		if (lsm_ikey_kind(k) == LSM_KIND_DELETE) {
+			if (vlen != 0)
+				rc = STRATA_EINVAL;
+			n++;
+			continue;
+		}
+		count = lsm_row_count(es[n].value, vlen);
+		if (count < 0) {
+			rc = STRATA_EINVAL;
+			break;
+		}
+		if (n_fields + (size_t)count > cap_fields) {
+			size_t c2 = cap_fields ? 2 * cap_fields : 1024;
+			lsm_row_field *g;
+
+			while (c2 < n_fields + (size_t)count)
+				c2 *= 2;
+			g = strata_realloc(fields, c2 * sizeof(*g));
+			if (!g) {
+				rc = -ENOMEM;
+				break;
+			}
+			fields = g;
+			cap_fields = c2;
+		}
+		es[n].n_fields = (size_t)count;
+		/* fields may move while growing: store the offset now, pointers after. */
+		es[n].fields = (lsm_row_field *)(uintptr_t)n_fields;
+		rc = lsm_row_decode(es[n].value, vlen, fields + n_fields, (size_t)count, &es[n].n_fields);
+		if (rc)
+			rc = STRATA_EINVAL;
+		n_fields += es[n].n_fields;
+		n++;
+	}
+	if (rc == 0)
+		rc = lsm_iter_status(it) ? STRATA_EINVAL : 0;
+	lsm_iter_free(it);
+	if (rc) {
+		lsm_block_free(blk);
+		strata_free(es);
+		strata_free(fields);
+		return rc;
+	}
+	*blk_out = blk;
+	for (size_t i = 0; i < n; i++)
+		if (lsm_ikey_kind(es[i].ikey) != LSM_KIND_DELETE)
+			es[i].fields = fields + (size_t)(uintptr_t)es[i].fields;
+	*out = es;
+	*n_out = n;
+	*fields_out = fields;
+	return 0;
+}
+
+static int encode_columns(struct wbuf *w, const struct entry *es, size_t n, int restart_interval)
+{
+	struct column *cols = NULL;
+	size_t n_cols = 0, cap_cols = 0, n_runs = 0;
+	uint64_t prev_trailer = 0, prev_series = 0;
+	struct wbuf payload = { 0 };
+
+	wb_varint(w, (uint64_t)restart_interval);
+	wb_varint(w, n);
+	/* Series runs. */
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || lsm_ukey_series(es[i].ikey) != lsm_ukey_series(es[i - 1].ikey))
+			n_runs++;
+	wb_varint(w, n_runs);
+	for (size_t i = 0; i < n;) {
+		uint64_t sid = lsm_ukey_series(es[i].ikey);
+		size_t j = i;
+
+		while (j < n && lsm_ukey_series(es[j].ikey) == sid)
+			j++;
+		wb_varint(w, sid - prev_series);
+		wb_varint(w, j - i);
+		prev_series = sid;
+		i = j;
+	}
+	/* Timestamps: delta-of-delta within each run. */
+	for (size_t i = 0; i < n; i++) {
+		bool run_start = i == 0 || lsm_ukey_series(es[i].ikey) != lsm_ukey_series(es[i - 1].ikey);
+		uint64_t t = (uint64_t)lsm_ukey_ts(es[i].ikey);
+
+		if (run_start) {
+			wb_varint(w, zigzag(t));
+		} else {
+			uint64_t d = t - (uint64_t)lsm_ukey_ts(es[i - 1].ikey);
+			bool second = i == 1 || lsm_ukey_series(es[i - 1].ikey) != lsm_ukey_series(es[i - 2].ikey);
+			uint64_t pd = second ? 0 : (uint64_t)lsm_ukey_ts(es[i - 1].ikey) - (uint64_t)lsm_ukey_ts(es[i - 2].ikey);
+
+			wb_varint(w, zigzag(d - pd));
+		}
+	}
+	/* Sequence/kind trailers. */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = lsm_get_be64(es[i].ikey + LSM_UKEY_LEN);
+
+		wb_varint(w, zigzag(t - prev_trailer));
+		prev_trailer = t;
+	}
+	/* The columns a block's rows hold. */
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < es[i].n_fields; k++) {
+			struct column c = { .id = es[i].fields[k].id, .type = es[i].fields[k].type };
+			size_t m;
+
+			for (m = 0; m < n_cols && cmp_column(&cols[m], &c) != 0; m++)
+				;
+			if (m < n_cols)
+				continue;
+			if (n_cols == cap_cols) {
+				struct column *g;
+
+				cap_cols = cap_cols ? 2 * cap_cols : 16;
+				g = strata_realloc(cols, cap_cols * sizeof(*g));
+				if (!g) {
+					strata_free(cols);
+					return -ENOMEM;
+				}
+				cols = g;
+			}
+			cols[n_cols++] = c;
+		}
+	}
+	if (n_cols)
+		qsort(cols, n_cols, sizeof(*cols), cmp_column);
+	wb_varint(w, n_cols);
+	for (size_t m = 0; m < n_cols; m++) {
+		const struct column *c = &cols[m];
+		size_t bm = w->len;
+
+		wb_varint(w, c->id);
+		wb_u8(w, (uint8_t)c->type);
+		bm = w->len;
+		wb_reserve(w, (n + 7) / 8);
+		if (w->oom)
+			break;
+		memset(w->p + bm, 0, (n + 7) / 8);
+		w->len += (n + 7) / 8;
+		for (size_t i = 0; i < n; i++)
+			if (field_of(&es[i], c))
+				w->p[bm + i / 8] |= (uint8_t)(1u << (i % 8));
+		payload.len = 0;
+		switch (c->type) {
+		case LSM_FIELD_FLOAT:
+			encode_floats(&payload, es, n, c);
+			break;
+		case LSM_FIELD_INT:
+		case LSM_FIELD_UINT:
+			encode_ints(&payload, es, n, c);
+			break;
+		case LSM_FIELD_BOOL:
+			encode_bools(&payload, es, n, c);
+			break;
+		case LSM_FIELD_STRING:
+			encode_strings(&payload, es, n, c);
+			break;
+		}
+		if (payload.oom) {
+			w->oom = true;
+			break;
+		}
+		wb_varint(w, payload.len);
+		wb_bytes(w, payload.p, payload.len);
+	}
+	strata_free(payload.p);
+	strata_free(cols);
+	return w->oom ? -ENOMEM : 0;
+}
+
+int lsm_column_encode(const uint8_t *block, size_t len, int restart_interval, uint8_t **out, size_t *out_len)
+{
+	struct entry *es = NULL;
+	lsm_row_field *fields = NULL;
+	lsm_block *blk = NULL;
+	struct wbuf w = { 0 };
+	uint8_t *check = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	if (restart_interval < 1)
+		return STRATA_EINVAL;
+	rc = read_entries(block, len, &es, &n, &fields, &blk);
+	if (rc == 0 && n == 0)
+		rc = STRATA_EINVAL;
+	if (rc == 0)
+		rc = encode_columns(&w, es, n, restart_interval);
+	/* Proof: the columns must give the block back byte for byte. */
+	if (rc == 0) {
+		rc = lsm_column_decode(w.p, w.len, len, &check);
+		if (rc == 0 && memcmp(check, block, len) != 0)
+			rc = STRATA_EINVAL;
+		else if (rc == STRATA_ECORRUPT)
+			rc = STRATA_EINVAL;
+	}
+	strata_free(check);
+	strata_free(es);
+	strata_free(fields);
+	lsm_block_free(blk);
+	if (rc) {
+		strata_free(w.p);
+		return rc;
+	}
+	*out = w.p;
+	*out_len = w.len;
+	return 0;
+}
+
+/* ---- decoding ---- */
+
+struct rd {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static uint64_t rd_varint(struct rd *r)
+{
+	uint64_t v = 0;
+	size_t n = r->bad ? 0 : lsm_get_varint64(r->p, r->end, &v);
+
+	if (n == 0) {
+		r->bad = true;
+		return 0;
+	}
+	r->p += n;
+	return v;
+}
+
+static const uint8_t *rd_bytes(struct rd *r, uint64_t n)
+{
+	const uint8_t *p = r->p;
+
+	if (r->bad || n > (uint64_t)(r->end - r->p)) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p += n;
+	return p;
+}
+
+static int corrupt(const char *what)
+{
+	return strata_error(STRATA_ECORRUPT, "column block: %s", what);
+}
+
+/* One decoded column: its presence bits and the values of the present entries, in order. */
+struct dcol {
+	struct column c;
+	const uint8_t *present;
+	lsm_row_field *vals;
+	size_t n_vals, next;
+};
+
+static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
+{
+	struct rd r = { p, p + len, false };
+	struct bitr b;
+
+	switch (d->c.type) {
+	case LSM_FIELD_FLOAT: {
+		const uint8_t *mp = rd_bytes(&r, 1);
+		uint64_t prev = 0;
+		unsigned lz = 0, tz = 0;
+		bool have_window = false;
+
+		if (!mp || *mp > FLOAT_DELTA)
+			return corrupt("bad float method");
+		b = (struct bitr){ .p = r.p, .end = r.end };
+		if (*mp == FLOAT_DELTA) {
+			uint64_t *v = strata_malloc((d->n_vals + 1) * sizeof(*v));
+			bool ok;
+
+			if (!v)
+				return -ENOMEM;
+			ok = unpack_deltas(&b, v, d->n_vals);
+			for (size_t i = 0; ok && i < d->n_vals; i++) {
+				d->vals[i].type = LSM_FIELD_FLOAT;
+				memcpy(&d->vals[i].v.f, &v[i], sizeof(v[i]));
+			}
+			strata_free(v);
+			return ok ? 0 : corrupt("float deltas cut short");
+		}
+		for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
+			uint64_t bits;
+
+			if (i == 0) {
+				bits = br_get(&b, 64);
+			} else if (br_get(&b, 1) == 0) {
+				bits = prev;
+			} else {
+				uint64_t x;
+
+				if (br_get(&b, 1) == 1) {
+					unsigned mlen;
+
+					lz = (unsigned)br_get(&b, 5);
+					mlen = (unsigned)br_get(&b, 6) + 1;
+					if (lz + mlen > 64)
+						return corrupt("float window out of range");
+					tz = 64 - lz - mlen;
+					have_window = true;
+				} else if (!have_window) {
+					return corrupt("float reuses a window it never set");
+				}
+				x = br_get(&b, 64 - lz - tz) << tz;
+				bits = prev ^ x;
+			}
+			prev = bits;
+			d->vals[i].type = LSM_FIELD_FLOAT;
+			memcpy(&d->vals[i].v.f, &bits, sizeof bits);
+		}
+		return b.bad ? corrupt("float stream cut short") : 0;
+	}
+	case LSM_FIELD_INT:
+	case LSM_FIELD_UINT: {
+		uint64_t *v = strata_malloc((d->n_vals + 1) * sizeof(*v));
+		bool ok;
+
+		if (!v)
+			return -ENOMEM;
+		b = (struct bitr){ .p = p, .end = p + len };
+		ok = unpack_deltas(&b, v, d->n_vals);
+		for (size_t i = 0; ok && i < d->n_vals; i++) {
+			d->vals[i].type = d->c.type;
+			if (d->c.type == LSM_FIELD_UINT)
+				d->vals[i].v.u = v[i];
+			else
+				d->vals[i].v.i = (int64_t)v[i];
+		}
+		strata_free(v);
+		return ok ? 0 : corrupt("integer stream cut short");
+	}
+	case LSM_FIELD_BOOL:
+		b = (struct bitr){ .p = p, .end = p + len };
+		for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
+			d->vals[i].type = LSM_FIELD_BOOL;
+			d->vals[i].v.b = br_get(&b, 1) != 0;
+		}
+		return b.bad ? corrupt("boolean stream cut short") : 0;
+	case LSM_FIELD_STRING: {
+		uint64_t n_dict = rd_varint(&r);
+
+		if (r.bad || n_dict > DICT_MAX)
+			return corrupt("bad string dictionary");
+		if (n_dict == 0) {
+			for (size_t i = 0; i < d->n_vals; i++) {
+				uint64_t l = rd_varint(&r);
+				const uint8_t *s = rd_bytes(&r, l);
+
+				if (!s)
+					return corrupt("string cut short");
+				d->vals[i].type = LSM_FIELD_STRING;
+				d->vals[i].v.s.p = (const char *)s;
+				d->vals[i].v.s.len = (size_t)l;
+			}
+			return 0;
+		}
+		{
+			const uint8_t *dict_p[DICT_MAX];
+			size_t dict_len[DICT_MAX];
+			const uint8_t *wp;
+			unsigned width;
+
+			for (size_t k = 0; k < n_dict; k++) {
+				uint64_t l = rd_varint(&r);
+
+				dict_p[k] = rd_bytes(&r, l);
+				dict_len[k] = (size_t)l;
+				if (!dict_p[k])
+					return corrupt("string dictionary cut short");
+			}
+			wp = rd_bytes(&r, 1);
+			if (!wp || *wp > 8)
+				return corrupt("bad dictionary index width");
+			width = *wp;
+			b = (struct bitr){ .p = r.p, .end = r.end };
+			for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
+				uint64_t k = br_get(&b, width);
+
+				if (k >= n_dict)
+					return corrupt("dictionary index out of range");
+				d->vals[i].type = LSM_FIELD_STRING;
+				d->vals[i].v.s.p = (const char *)dict_p[k];
+				d->vals[i].v.s.len = dict_len[k];
+			}
+			return b.bad ? corrupt("dictionary indices cut short") : 0;
+		}
+	}
+	}
+	return corrupt("unknown field type");
+}
+
+int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out)
+{
+	struct rd r = { in, in + len, false };
+	lsm_block_builder bb;
+	struct dcol *cols = NULL;
+	uint64_t *series = NULL, *counts = NULL;
+	int64_t *ts = NULL;
+	uint64_t *trailers = NULL;
+	uint8_t *rowbuf = NULL;
+	lsm_row_field *fields = NULL;
+	uint64_t interval, n, n_runs, n_cols;
+	const uint8_t *block;
+	size_t block_out_len, rowcap = 0;
+	int rc = 0;
+
+	*out = NULL;
+	interval = rd_varint(&r);
+	n = rd_varint(&r);
+	n_runs = rd_varint(&r);
+	/* Every entry costs at least one byte of the input: bounds before allocating. */
+	if (r.bad || interval < 1 || interval > 1u << 20 || n == 0 || n > len || n_runs == 0 || n_runs > n)
+		return corrupt("bad header");
+	lsm_block_builder_init(&bb, (int)interval);
+	series = strata_malloc(n_runs * sizeof(*series));
+	counts = strata_malloc(n_runs * sizeof(*counts));
+	ts = strata_malloc(n * sizeof(*ts));
+	trailers = strata_malloc(n * sizeof(*trailers));
+	if (!series || !counts || !ts || !trailers) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	{
+		uint64_t sid = 0, total = 0;
+
+		for (uint64_t k = 0; k < n_runs; k++) {
+			sid += rd_varint(&r);
+			series[k] = sid;
+			counts[k] = rd_varint(&r);
+			if (counts[k] == 0 || counts[k] > n - total) {
+				rc = corrupt("bad series run");
+				goto out;
+			}
+			total += counts[k];
+		}
+		if (total != n) {
+			rc = corrupt("series runs do not cover the entries");
+			goto out;
+		}
+	}
+	{
+		size_t i = 0;
+
+		for (uint64_t k = 0; k < n_runs; k++) {
+			uint64_t t = 0, d = 0;
+
+			for (uint64_t j = 0; j < counts[k]; j++, i++) {
+				uint64_t z = rd_varint(&r);
+
+				if (j == 0) {
+					t = unzigzag(z);
+				} else {
+					d += unzigzag(z);
+					t += d;
+				}
+				ts[i] = (int64_t)t;
+			}
+		}
+	}
+	{
+		uint64_t t = 0;
+
+		for (uint64_t i = 0; i < n; i++) {
+			t += unzigzag(rd_varint(&r));
+			trailers[i] = t;
+		}
+	}
+	n_cols = rd_varint(&r);
+	if (r.bad || n_cols > len) {
+		rc = corrupt("bad column count");
+		goto out;
+	}
+	cols = strata_calloc(n_cols + 1, sizeof(*cols));
+	if (!cols) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t m = 0; m < n_cols; m++) {
+		struct dcol *d = &cols[m];
+		uint64_t id = rd_varint(&r), plen;
+		const uint8_t *tp = rd_bytes(&r, 1), *payload;
+
+		if (r.bad || id > UINT32_MAX || !tp || *tp < LSM_FIELD_FLOAT || *tp > LSM_FIELD_BOOL) {
+			rc = corrupt("bad column header");
+			goto out;
+		}
+		d->c.id = (uint32_t)id;
+		d->c.type = (enum lsm_field_type)*tp;
+		if (m > 0 && cmp_column(&cols[m - 1].c, &d->c) >= 0) {
+			rc = corrupt("columns out of order");
+			goto out;
+		}
+		d->present = rd_bytes(&r, (n + 7) / 8);
+		plen = rd_varint(&r);
+		payload = rd_bytes(&r, plen);
+		if (!d->present || !payload) {
+			rc = corrupt("column cut short");
+			goto out;
+		}
+		for (uint64_t i = 0; i < n; i++)
+			d->n_vals += (d->present[i / 8] >> (i % 8)) & 1;
+		d->vals = strata_malloc((d->n_vals + 1) * sizeof(*d->vals));
+		if (!d->vals) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		rc = decode_payload(d, payload, (size_t)plen);
+		if (rc)
+			goto out;
+	}
+	if (r.p != r.end) {
+		rc = corrupt("trailing bytes");
+		goto out;
+	}
+	fields = strata_malloc((n_cols + 1) * sizeof(*fields));
+	if (!fields) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (uint64_t i = 0, run = 0, left = counts[0]; i < n; i++, left--) {
+		uint8_t ikey[LSM_IKEY_LEN], ukey[LSM_UKEY_LEN];
+		enum lsm_kind kind = (enum lsm_kind)(~trailers[i] & 0xff);
+		size_t nf = 0, vlen = 0;
+
+		if (kind != LSM_KIND_DELETE && kind != LSM_KIND_PUT && kind != LSM_KIND_MERGE) {
+			rc = corrupt("unknown entry kind");
+			goto out;
+		}
+		if (left == 0)
+			left = counts[++run];
+		lsm_ukey_encode(ukey, series[run], ts[i]);
+		memcpy(ikey, ukey, LSM_UKEY_LEN);
+		lsm_put_be64(ikey + LSM_UKEY_LEN, trailers[i]);
+		for (uint64_t m = 0; m < n_cols; m++) {
+			struct dcol *d = &cols[m];
+
+			if (!((d->present[i / 8] >> (i % 8)) & 1))
+				continue;
+			if (kind == LSM_KIND_DELETE || (nf > 0 && fields[nf - 1].id == d->c.id)) {
+				rc = corrupt("field in a delete, or twice in a row");
+				goto out;
+			}
+			fields[nf] = d->vals[d->next++];
+			fields[nf].id = d->c.id;
+			nf++;
+		}
+		if (kind != LSM_KIND_DELETE) {
+			size_t need = lsm_row_encoded_max(fields, nf);
+
+			if (need > rowcap) {
+				uint8_t *g = strata_realloc(rowbuf, need);
+
+				if (!g) {
+					rc = -ENOMEM;
+					goto out;
+				}
+				rowbuf = g;
+				rowcap = need;
+			}
+			vlen = lsm_row_encode(rowbuf, rowcap, fields, nf);
+			if (vlen == 0) {
+				rc = corrupt("row does not encode");
+				goto out;
+			}
+		}
+		rc = lsm_block_builder_add(&bb, ikey, sizeof ikey, rowbuf, vlen);
+		if (rc) {
+			rc = corrupt("entries out of order");
+			goto out;
+		}
+	}
+	rc = lsm_block_builder_finish(&bb, &block, &block_out_len);
+	if (rc == 0 && block_out_len != block_len)
+		rc = corrupt("block of another size");
+	if (rc == 0) {
+		*out = strata_malloc(block_len ? block_len : 1);
+		if (!*out)
+			rc = -ENOMEM;
+		else
+			memcpy(*out, block, block_len);
+	}
+out:
+	for (uint64_t m = 0; cols && m < n_cols; m++)
+		strata_free(cols[m].vals);
+	strata_free(cols);
+	strata_free(series);
+	strata_free(counts);
+	strata_free(ts);
+	strata_free(trailers);
+	strata_free(rowbuf);
+	strata_free(fields);
+	lsm_block_builder_deinit(&bb);
+	return rc;
+}
