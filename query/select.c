@@ -191,6 +191,18 @@ static query_value lookup_slots(void *ctx, const query_expr *e)
 	return (query_value){ 0 };
 }
 
+/* In a condition a tag the series lacks is the empty string, as in InfluxDB (in a column it is null). */
+static query_value lookup_cond(void *ctx, const query_expr *e)
+{
+	query_value v = lookup_point(ctx, e);
+
+	if (v.type == QUERY_VALUE_NONE && e->kind == QUERY_EXPR_VARREF &&
+	    select_plan_field(((struct exec *)ctx)->p, e->ref.name) < 0 && e->ref.type != QUERY_TYPE_FIELD &&
+	    (e->ref.type == QUERY_TYPE_NONE || e->ref.type == QUERY_TYPE_TAG))
+		return query_value_string("", 0);
+	return v;
+}
+
 static query_eval_env env_for(struct exec *x, query_eval_lookup lookup)
 {
 	return (query_eval_env){ .lookup = lookup, .ctx = x, .time_ns = x->time, .now_ns = x->ctx->now_ns,
@@ -334,7 +346,7 @@ static int take_point(struct exec *x, struct cursor *c)
 	x->series = c->series;
 	x->time = c->t;
 	if (x->p->n_residual) {
-		query_eval_env env = env_for(x, lookup_point);
+		query_eval_env env = env_for(x, lookup_cond);
 		bool pass = true;
 
 		for (size_t i = 0; i < x->p->n_residual && pass; i++)
@@ -864,7 +876,8 @@ static double num(const query_value *v)
 /*
  * fill(linear): each empty value of slot i between two values the data gave
  * lies on the line through them, computed as InfluxDB's linearFloat and
- * linearInteger do (slope and intercept over the bucket times).
+ * linearInteger do (slope times the time since the known point before,
+ * plus its value; integers truncated).
  */
 static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times, query_value *sv,
 			const bool *given)
@@ -888,16 +901,17 @@ static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times
 			return;
 		{
 			const query_value *a = &sv[prev * st + i], *b = &sv[next * st + i];
-			double x1 = (double)times[prev], x2 = (double)times[next], x = (double)times[r];
+			/* Time from the known point before: absolute nanoseconds would lose the digits. */
+			double span = (double)(times[next] - times[prev]), x = (double)(times[r] - times[prev]);
 
 			if (a->type == QUERY_VALUE_INTEGER && b->type == QUERY_VALUE_INTEGER) {
-				double m = (double)(b->v.i - a->v.i) / (x2 - x1), c = (double)a->v.i - m * x1;
+				double m = (double)(int64_t)((uint64_t)b->v.i - (uint64_t)a->v.i) / span;
 
-				*v = query_value_integer((int64_t)(m * x + c));
+				*v = query_value_integer((int64_t)(m * x + (double)a->v.i));
 			} else {
-				double m = (num(b) - num(a)) / (x2 - x1), c = num(a) - m * x1;
+				double m = (num(b) - num(a)) / span;
 
-				*v = query_value_float(m * x + c);
+				*v = query_value_float(m * x + num(a));
 			}
 		}
 	}
@@ -982,9 +996,14 @@ static int emit_aggregate_group(struct exec *x)
 				fill_linear(n_rows, st, i, times, sv, given);
 				continue;
 			}
-			for (size_t r = 0; r < n_rows; r++)
+			/* In output order: with ORDER BY time DESC, "previous" is the later bucket (as InfluxDB). */
+			for (size_t k = 0; k < n_rows; k++) {
+				size_t r = s->order_desc ? n_rows - 1 - k : k;
+				size_t before = s->order_desc ? r + 1 : r - 1;
+
 				if (sv[r * st + i].type == QUERY_VALUE_NONE)
-					sv[r * st + i] = fill_value(p, i, r ? &sv[(r - 1) * st + i] : NULL);
+					sv[r * st + i] = fill_value(p, i, k ? &sv[before * st + i] : NULL);
+			}
 		}
 	}
 	/* Columns. */
