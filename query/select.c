@@ -53,9 +53,6 @@ struct exec {
 	query_regex_cache regexes;
 	uint64_t points;        /* points read by the statement */
 	uint64_t rows;          /* rows written by the statement */
-	uint64_t groups_with_rows;
-	uint64_t series_written;
-	bool done;              /* SLIMIT reached */
 
 	/* the point at hand */
 	const query_series *series;
@@ -73,7 +70,6 @@ struct exec {
 	size_t n_heap;
 	query_arena garena;      /* strings kept for the group */
 	bool series_open;
-	bool skip_group;         /* SOFFSET: read, not written */
 
 	/* raw */
 	query_transform *tr;     /* per column */
@@ -395,7 +391,7 @@ static int next_point(struct exec *x, bool *advance)
 
 /* ---- writing ---- */
 
-/* Starts the group's series unless SOFFSET skips it; false when it is not written. */
+/* Starts the group's series at its first row. */
 static int begin_series(struct exec *x)
 {
 	const select_plan *p = x->p;
@@ -404,12 +400,8 @@ static int begin_series(struct exec *x)
 	const char *cols[p->n_columns + 1];
 	int rc;
 
-	if (x->series_open || x->skip_group)
+	if (x->series_open)
 		return 0;
-	if (x->groups_with_rows++ < (uint64_t)p->stmt->soffset) {
-		x->skip_group = true;
-		return 0;
-	}
 	for (size_t i = 0; i < p->n_group_tags; i++) {
 		size_t len;
 		const char *v = query_series_tag(&s->parts, p->group_tags[i], strlen(p->group_tags[i]), &len);
@@ -425,7 +417,6 @@ static int begin_series(struct exec *x)
 	if (rc)
 		return rc;
 	x->series_open = true;
-	x->series_written++;
 	return 0;
 }
 
@@ -437,7 +428,7 @@ static int write_row(struct exec *x, int64_t t, const query_value *vals)
 		return strata_error(STRATA_ETOOBIG, "max-rows limit exceeded: more than %llu rows",
 				    (unsigned long long)x->ctx->e->limits.max_rows);
 	rc = begin_series(x);
-	if (rc || x->skip_group)
+	if (rc)
 		return rc;
 	x->rows++;
 	return query_output_row(x->ctx->out, t, vals, NULL, x->p->n_columns);
@@ -450,8 +441,6 @@ static int end_series(struct exec *x)
 	if (x->series_open) {
 		rc = query_output_end_series(x->ctx->out);
 		x->series_open = false;
-		if (x->p->stmt->slimit && x->series_written >= (uint64_t)x->p->stmt->slimit)
-			x->done = true;
 	}
 	return rc;
 }
@@ -562,8 +551,8 @@ static int run_raw_group(struct exec *x)
 		rc = write_row(x, x->time, x->colvals);
 		if (rc)
 			return rc;
-		if (x->skip_group || (limit && seen - offset >= limit))
-			break; /* a skipped group needed one row; a full one needs no more */
+		if (limit && seen - offset >= limit)
+			break; /* a full series needs no more */
 	}
 	if (rc < 0)
 		return rc;
@@ -879,8 +868,8 @@ static double num(const query_value *v)
  * linearInteger do (slope times the time since the known point before,
  * plus its value; integers truncated).
  */
-static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times, query_value *sv,
-			const bool *given)
+static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times, int64_t interval,
+			query_value *sv, const bool *given, bool *filled)
 {
 	size_t prev = SIZE_MAX;
 
@@ -893,6 +882,8 @@ static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times
 				prev = r;
 			continue;
 		}
+		if (!filled[r])
+			continue;
 		if (prev == SIZE_MAX || v->type != QUERY_VALUE_NONE)
 			continue;
 		for (next = r + 1; next < n_rows && !(given[next * st + i] && is_num(&sv[next * st + i])); next++)
@@ -901,8 +892,9 @@ static void fill_linear(size_t n_rows, size_t st, size_t i, const int64_t *times
 			return;
 		{
 			const query_value *a = &sv[prev * st + i], *b = &sv[next * st + i];
-			/* Time from the known point before: absolute nanoseconds would lose the digits. */
-			double span = (double)(times[next] - times[prev]), x = (double)(times[r] - times[prev]);
+			/* In bucket numbers (time / interval), as InfluxDB's fill iterator counts them. */
+			double span = (double)(times[next] / interval - times[prev] / interval);
+			double x = (double)(times[r] / interval - times[prev] / interval);
 
 			if (a->type == QUERY_VALUE_INTEGER && b->type == QUERY_VALUE_INTEGER) {
 				double m = (double)(int64_t)((uint64_t)b->v.i - (uint64_t)a->v.i) / span;
@@ -923,17 +915,15 @@ static int emit_aggregate_group(struct exec *x)
 	const select_plan *p = x->p;
 	const struct query_select *s = p->stmt;
 	size_t ns = p->n_slots, st = stride(p), nc = p->n_columns, n_rows = 0, cap;
-	bool grid = p->interval && !p->multi_row && s->fill != QUERY_FILL_NONE, fillable = false;
+	bool grid = p->interval && !p->multi_row && s->fill != QUERY_FILL_NONE;
 	int64_t b_first = 0, b_last = 0, shown_from = INT64_MIN;
 	int64_t *times = NULL;
 	query_value *sv = NULL, *cv = NULL;
-	bool *given = NULL, *keep = NULL;
+	bool *given = NULL, *keep = NULL, *shown = NULL, *filled = NULL;
 	int rc = 0;
 
 	if (x->n_entries == 0)
 		return 0;
-	for (size_t i = 0; i < ns; i++)
-		fillable |= p->slots[i].fn != QUERY_AGG_INTEGRAL; /* integral() is never filled */
 	if (p->interval && p->has_lo)
 		shown_from = bucket_of(p, p->lo); /* earlier buckets only feed transformations */
 	if (grid) {
@@ -960,7 +950,9 @@ static int emit_aggregate_group(struct exec *x)
 	cv = strata_malloc(cap * nc * sizeof(*cv));
 	given = strata_calloc(cap * st, sizeof(*given));
 	keep = strata_malloc(cap * sizeof(*keep));
-	if (!times || !sv || !cv || !given || !keep) {
+	shown = strata_malloc(cap * sizeof(*shown));
+	filled = strata_malloc(cap * sizeof(*filled));
+	if (!times || !sv || !cv || !given || !keep || !shown || !filled) {
 		rc = oom();
 		goto out;
 	}
@@ -987,13 +979,32 @@ static int emit_aggregate_group(struct exec *x)
 	}
 	for (size_t k = 0; k < n_rows * st; k++)
 		given[k] = sv[k].type != QUERY_VALUE_NONE;
-	/* Slot-level fill, as InfluxDB fills each call's stream. */
+	/*
+	 * Slot-level fill, as InfluxDB fills each call's stream: a call with no
+	 * point in the group has no stream and stays empty; without a lower
+	 * time bound a call's stream starts at its own first point.
+	 */
+	memset(shown, 0, n_rows * sizeof(*shown));
+	for (size_t k = 0; k < n_rows * st; k++)
+		if (given[k] && k % st < ns)
+			shown[k / st] = true;
 	if (grid) {
 		for (size_t i = 0; i < ns; i++) {
+			size_t first = SIZE_MAX;
+
 			if (p->slots[i].fn == QUERY_AGG_INTEGRAL)
 				continue;
+			for (size_t r = 0; r < n_rows && first == SIZE_MAX; r++)
+				if (given[r * st + i])
+					first = r;
+			if (first == SIZE_MAX)
+				continue;
+			for (size_t r = 0; r < n_rows; r++)
+				filled[r] = p->has_lo || r >= first;
+			for (size_t r = 0; r < n_rows; r++)
+				shown[r] |= filled[r];
 			if (s->fill == QUERY_FILL_LINEAR) {
-				fill_linear(n_rows, st, i, times, sv, given);
+				fill_linear(n_rows, st, i, times, p->interval, sv, given, filled);
 				continue;
 			}
 			/* In output order: with ORDER BY time DESC, "previous" is the later bucket (as InfluxDB). */
@@ -1001,7 +1012,7 @@ static int emit_aggregate_group(struct exec *x)
 				size_t r = s->order_desc ? n_rows - 1 - k : k;
 				size_t before = s->order_desc ? r + 1 : r - 1;
 
-				if (sv[r * st + i].type == QUERY_VALUE_NONE)
+				if (filled[r] && sv[r * st + i].type == QUERY_VALUE_NONE)
 					sv[r * st + i] = fill_value(p, i, k ? &sv[before * st + i] : NULL);
 			}
 		}
@@ -1009,16 +1020,13 @@ static int emit_aggregate_group(struct exec *x)
 	/* Columns. */
 	for (size_t r = 0; r < n_rows; r++) {
 		query_eval_env env = env_for(x, lookup_slots);
-		bool any = false;
 
 		x->slot_row = &sv[r * st];
 		env.time_ns = times[r];
 		for (size_t c = 0; c < nc; c++)
 			cv[r * nc + c] = query_eval(p->columns[c].expr, &env);
-		for (size_t i = 0; i < ns; i++)
-			any |= given[r * st + i];
-		/* An empty bucket shows only where some call is filled (integral() never is). */
-		keep[r] = any || fillable;
+		/* A row shows where some call has a value or its stream is filled. */
+		keep[r] = shown[r];
 	}
 	/* Transformations run over the rows in time order. */
 	if (p->has_transform) {
@@ -1061,8 +1069,6 @@ static int emit_aggregate_group(struct exec *x)
 			if (rc)
 				goto out;
 			written++;
-			if (x->skip_group)
-				break;
 		}
 	}
 out:
@@ -1071,6 +1077,8 @@ out:
 	strata_free(cv);
 	strata_free(given);
 	strata_free(keep);
+	strata_free(shown);
+	strata_free(filled);
 	return rc;
 }
 
@@ -1352,7 +1360,7 @@ static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt,
 {
 	select_plan plan;
 	struct exec x = { .ctx = ctx, .p = &plan, .points = *points, .rows = *rows };
-	size_t *starts = NULL, n_groups = 0;
+	size_t *starts = NULL, n_groups = 0, n_picked = 0, first_picked = 0;
 	int rc = select_plan_init(&plan, ctx->e->catalog, db, m, stmt, wildcard, ctx->now_ns);
 
 	if (rc || plan.no_fields)
@@ -1375,12 +1383,25 @@ static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt,
 			starts[n_groups++] = g;
 	starts[n_groups] = x.set.n;
 	query_arena_init(&x.garena, 0);
-	for (size_t k = 0; rc == 0 && k < n_groups && !x.done; k++) {
-		size_t g = stmt->order_desc ? n_groups - 1 - k : k;
+	/*
+	 * SOFFSET and SLIMIT pick groups (tag sets) in tag order, whether or
+	 * not they have points in range; ORDER BY time DESC then writes the
+	 * picked ones backwards (as InfluxDB: its engine limits the tag sets,
+	 * its merge orders the series).
+	 */
+	{
+		size_t from = (size_t)stmt->soffset < n_groups ? (size_t)stmt->soffset : n_groups;
+		size_t to = stmt->slimit && (size_t)stmt->slimit < n_groups - from ? from + (size_t)stmt->slimit
+										    : n_groups;
+
+		n_picked = to - from;
+		first_picked = from;
+	}
+	for (size_t k = 0; rc == 0 && k < n_picked; k++) {
+		size_t g = first_picked + (stmt->order_desc ? n_picked - 1 - k : k);
 
 		x.g_first = starts[g];
 		x.g_end = starts[g + 1];
-		x.skip_group = false;
 		rc = plan.mode == SELECT_RAW ? run_raw_group(&x) : run_aggregate_group(&x);
 		close_cursors(&x);
 		if (rc == 0)
