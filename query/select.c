@@ -1137,10 +1137,52 @@ static int scan_range(struct exec *x, const query_series *s, int64_t lo, int64_t
 }
 
 /*
- * last() alone: each series is read backwards in growing steps (1 minute,
- * then doubling) from the upper bound, or from now() when there is none
- * (after a look at the future), until every call has a value: the newest
- * points cost a few short scans instead of the whole range.
+ * The start of a short range that holds the newest point of the iterator's
+ * series at or below top (and at or above lo): false when there is none.
+ * Seeks only: first back in doubling steps until a step holds a point, then
+ * halving that step down to about a minute. Each probe is one seek, so a
+ * series costs a few dozen seeks whatever its age or density.
+ */
+static bool newest_from(lsm_db_iter *it, uint64_t sid, int64_t lo, int64_t top, int64_t *from)
+{
+	const int64_t minute = 60 * (int64_t)1000000000;
+	int64_t step = minute, b, hi = top;
+	uint8_t k[LSM_UKEY_LEN];
+
+	/* Is there a point in [b, hi]? */
+#define HAS_POINT(b_) (lsm_ukey_encode(k, sid, (b_)), lsm_db_iter_seek(it, k), \
+		       lsm_db_iter_valid(it) && lsm_ukey_ts(lsm_db_iter_key(it)) <= hi)
+	for (;;) {
+		if (__builtin_sub_overflow(top, step - 1, &b) || b < lo)
+			b = lo;
+		if (HAS_POINT(b))
+			break;
+		if (b == lo)
+			return false;
+		top = b - 1;
+		if (step < INT64_MAX / 2)
+			step *= 2;
+	}
+	/* The newest point is in [b, top]: narrow the range from below. */
+	while (top - b > minute) {
+		int64_t mid = b + (top - b) / 2;
+
+		if (HAS_POINT(mid))
+			b = mid;
+		else
+			top = mid - 1;
+	}
+#undef HAS_POINT
+	*from = b;
+	return true;
+}
+
+/*
+ * last() alone: for each series, the newest point at or below the upper
+ * bound (now() when there is none, after a look at the future) is found by
+ * seeking backwards, and only the points from there are read; older ranges
+ * are read only while some call still has no value (a field the newest
+ * points lack).
  */
 static int run_last_only(struct exec *x)
 {
@@ -1149,29 +1191,34 @@ static int run_last_only(struct exec *x)
 
 	for (size_t k = x->g_first; rc == 0 && k < x->g_end; k++) {
 		const query_series *s = x->order[k];
-		int64_t top = p->hi, step = 60 * (int64_t)1000000000;
-
+		int64_t top = p->hi, from;
 		uint64_t before[p->n_slots];
+		uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN];
+		lsm_db_iter *it;
 
 		for (size_t i = 0; i < p->n_slots; i++)
 			before[i] = x->accs[i].n;
-		if (top == INT64_MAX && x->ctx->now_ns < INT64_MAX) {
-			if (x->ctx->now_ns >= p->lo)
-				rc = scan_range(x, s, x->ctx->now_ns + 1, INT64_MAX);
-			top = x->ctx->now_ns < p->lo ? top : x->ctx->now_ns;
+		if (top == INT64_MAX && x->ctx->now_ns < INT64_MAX && x->ctx->now_ns >= p->lo) {
+			rc = scan_range(x, s, x->ctx->now_ns + 1, INT64_MAX);
+			top = x->ctx->now_ns;
 		}
-		while (rc == 0 && !all_fed(x, before) && top >= p->lo) {
-			int64_t bottom;
-
-			if (__builtin_sub_overflow(top, step - 1, &bottom) || bottom < p->lo)
-				bottom = p->lo;
-			rc = scan_range(x, s, bottom, top);
-			if (bottom == p->lo)
+		if (rc || all_fed(x, before))
+			continue;
+		key_bounds(p, s->id, klo, khi);
+		rc = lsm_db_iter_new(&it, x->ctx->e->db, klo, khi);
+		if (rc)
+			break;
+		while (rc == 0 && !all_fed(x, before) && top >= p->lo && newest_from(it, s->id, p->lo, top, &from)) {
+			rc = lsm_db_iter_status(it);
+			if (rc == 0)
+				rc = scan_range(x, s, from, top);
+			if (from == p->lo)
 				break;
-			top = bottom - 1;
-			if (step < INT64_MAX / 2)
-				step *= 2;
+			top = from - 1;
 		}
+		if (rc == 0)
+			rc = lsm_db_iter_status(it);
+		lsm_db_iter_free(it);
 	}
 	return rc;
 }
