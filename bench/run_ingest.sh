@@ -111,52 +111,20 @@ parser=$build/bench_parser
 for b in "$strata" "$gen" "$load"; do
 	[ -x "$b" ] || die "$b is missing (build first, or drop --no-build)"
 done
-stream_db=()  # TCP lines go to database bench too, where serve can be told so
-"$strata" serve --help 2>/dev/null | grep -q -- --stream-db && stream_db=(--stream-db bench)
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/dev/null || true)
 [ "$build_type" = Release ] || [ "$build_type" = RelWithDebInfo ] ||
 	log "warning: build type '${build_type:-unknown}' is not optimized: figures mean little"
 
-vm_bin=$(command -v victoria-metrics || true)
-influx_bin=$(command -v influxd || true)
-if has_system vm && [ -z "$vm_bin" ]; then
-	log "victoria-metrics not installed (scripts/deps.sh --bench): skipped"
-	systems=${systems//vm/}
-fi
-if has_system influx && [ -z "$influx_bin" ]; then
-	log "influxd not installed (scripts/deps.sh --bench): skipped"
-	systems=${systems//influx/}
-fi
+. "$repo/bench/peers.sh"
+find_servers
 
 # ---- the data set (cached) ----
 
-dur_s() { # 1d, 12h, 10m, 600s, 600 -> seconds
-	local v=$1 n=${1%[smhd]}
-	case "$v" in
-	*d) echo $((n * 86400)) ;; *h) echo $((n * 3600)) ;; *m) echo $((n * 60)) ;; *) echo "$n" ;;
-	esac
-}
-duration_s=$(dur_s "$duration")
-gen_sum=$(cksum <"$repo/bench/bench_gen_cpu.c" | cut -d' ' -f1)
-file=$work/cpu-only-h$hosts-${duration}-s$seed-g$gen_sum.lp
-if [ ! -s "$file" ] || [ ! -s "$file.info" ]; then
-	log "generating $file"
-	rm -f "$work/cpu-only-h$hosts-${duration}-s$seed-g"*.lp* # older generators' files of the same set
-	"$gen" --hosts "$hosts" --duration "$duration" --seed "$seed" --out "$file.tmp" 2>"$file.info.tmp" ||
-		die "bench_gen_cpu failed: $(cat "$file.info.tmp")"
-	mv "$file.tmp" "$file"
-	mv "$file.info.tmp" "$file.info"
-fi
-file_lines=$(sed -n 's/.*: \([0-9]*\) lines, \([0-9]*\) field values, \([0-9]*\) bytes.*/\1/p' "$file.info")
-file_values=$(sed -n 's/.*: \([0-9]*\) lines, \([0-9]*\) field values, \([0-9]*\) bytes.*/\2/p' "$file.info")
-file_bytes=$(stat -c %s "$file")
-[ -n "$file_lines" ] || die "cannot read $file.info"
+gen_dataset
 
 # ---- servers ----
 
 clk_tck=$(getconf CLK_TCK)
-srv_pid=""
-srv_dir=""
 perf_pid=""
 
 cleanup() {
@@ -171,113 +139,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-port_base=$((20000 + RANDOM % 20000))
-free_port() { # sets port to the next port from port_base on which nothing listens
-	while (exec 3<>"/dev/tcp/127.0.0.1/$port_base") 2>/dev/null; do
-		port_base=$((port_base + 1))
-	done
-	port=$port_base
-	port_base=$((port_base + 1))
-	[ "$port_base" -lt 60000 ] || port_base=20000
-}
-
 cpu_ticks() { # utime + stime of a process, in clock ticks
 	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
 }
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
-
-wait_http() { # url, seconds: until it answers 2xx
-	local url=$1 i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$srv_pid" 2>/dev/null || return 1
-		curl -sf -o /dev/null "$url" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# Starts a server: system (strata-sync, strata-relaxed, vm, influx).
-# Sets srv_pid, srv_dir, srv_log, http_port, tcp_port, write_url.
-start_server() {
-	local sys=$1
-	srv_dir=$(mktemp -d "$work/run-$sys-XXXXXX")
-	srv_log=$work/logs/$sys-$(basename "$srv_dir").log
-	free_port
-	http_port=$port
-	free_port
-	tcp_port=$port
-	case "$sys" in
-	strata-sync|strata-relaxed)
-		"$strata" serve --data "$srv_dir/data" --http "127.0.0.1:$http_port" --tcp "127.0.0.1:$tcp_port" \
-			--udp "127.0.0.1:$tcp_port" "${stream_db[@]}" --auto-create-db --sync "${sys#strata-}" \
-			--log-level warn >"$srv_log" 2>&1 &
-		srv_pid=$!
-		wait_http "http://127.0.0.1:$http_port/ping" 30 || { tail -5 "$srv_log" >&2; return 1; }
-		;;
-	vm)
-		"$vm_bin" -storageDataPath "$srv_dir/data" -httpListenAddr "127.0.0.1:$http_port" \
-			-influxListenAddr "127.0.0.1:$tcp_port" -retentionPeriod 100y -loggerLevel ERROR \
-			>"$srv_log" 2>&1 &
-		srv_pid=$!
-		wait_http "http://127.0.0.1:$http_port/health" 30 || { tail -5 "$srv_log" >&2; return 1; }
-		;;
-	influx)
-		local rpc_port
-		free_port
-		rpc_port=$port
-		cat >"$srv_dir/influxdb.conf" <<-EOF
-		reporting-disabled = true
-		bind-address = "127.0.0.1:$rpc_port"
-		[meta]
-		  dir = "$srv_dir/data/meta"
-		[data]
-		  dir = "$srv_dir/data/data"
-		  wal-dir = "$srv_dir/data/wal"
-		  query-log-enabled = false
-		[http]
-		  bind-address = "127.0.0.1:$http_port"
-		  log-enabled = false
-		[monitor]
-		  store-enabled = false
-		[continuous_queries]
-		  enabled = false
-		[subscriber]
-		  enabled = false
-		[logging]
-		  level = "error"
-		EOF
-		"$influx_bin" -config "$srv_dir/influxdb.conf" >"$srv_log" 2>&1 &
-		srv_pid=$!
-		wait_http "http://127.0.0.1:$http_port/ping" 30 || { tail -5 "$srv_log" >&2; return 1; }
-		curl -sf -o /dev/null -XPOST "http://127.0.0.1:$http_port/query" \
-			--data-urlencode "q=CREATE DATABASE bench" || return 1
-		;;
-	esac
-	write_url="http://127.0.0.1:$http_port/write?db=bench&precision=ns"
-}
-
-# Stops the server by its pid; sets disk_bytes and stop_note, removes its directory.
-stop_server() {
-	local i
-	stop_note=""
-	kill -TERM "$srv_pid" 2>/dev/null || true
-	for ((i = 0; i < 1200; i++)); do
-		kill -0 "$srv_pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$srv_pid" 2>/dev/null; then
-		kill -KILL "$srv_pid" 2>/dev/null || true
-		stop_note="killed after 120 s"
-	fi
-	local st=0
-	wait "$srv_pid" 2>/dev/null || st=$?
-	[ -n "$stop_note" ] || [ "$st" = 0 ] || stop_note="exit status $st"
-	srv_pid=""
-	disk_bytes=$(du -s -B1 "$srv_dir/data" 2>/dev/null | cut -f1)
-	rm -rf "$srv_dir"
-	srv_dir=""
-	[ "$keep_logs" = 1 ] || rm -f "$srv_log"
-}
 
 strata_metrics() { # name... -> values, space-separated, from strata's /metrics
 	curl -sf "http://127.0.0.1:$http_port/metrics" | awk -v names="$*" '
