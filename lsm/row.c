@@ -357,6 +357,30 @@ int lsm_row_decode(const uint8_t *row, size_t len, lsm_row_field *out, size_t ma
 	return 0;
 }
 
+int lsm_row_decode_some(const uint8_t *row, size_t len, const bool *want, uint32_t n_want, lsm_row_field *out,
+			size_t max, size_t *n_out)
+{
+	struct row_cursor c;
+	lsm_row_field f;
+	size_t n = 0;
+	int rc;
+
+	*n_out = 0;
+	rc = row_begin(&c, row, len);
+	while (rc == 0 && (rc = row_next(&c, &f, NULL, NULL)) == 1) {
+		rc = 0;
+		if (f.id >= n_want || !want[f.id])
+			continue;
+		if (n == max)
+			return strata_error(STRATA_ETOOBIG, "row holds more than %zu wanted fields", max);
+		out[n++] = f;
+	}
+	if (rc)
+		return strata_error(STRATA_ECORRUPT, "malformed row (%zu bytes)", len);
+	*n_out = n;
+	return 0;
+}
+
 long lsm_row_count(const uint8_t *row, size_t len)
 {
 	size_t n = 0;

@@ -67,6 +67,14 @@ size_t lsm_row_encode(uint8_t *out, size_t cap, const lsm_row_field *fields, siz
  */
 int lsm_row_decode(const uint8_t *row, size_t len, lsm_row_field *out, size_t max, size_t *n_out);
 
+/*
+ * As lsm_row_decode, keeping only the fields whose id is below n_want with
+ * want[id] set (a query reading a few fields of wide rows). The whole row
+ * is still checked.
+ */
+int lsm_row_decode_some(const uint8_t *row, size_t len, const bool *want, uint32_t n_want, lsm_row_field *out,
+			size_t max, size_t *n_out);
+
 /* Number of fields of an encoded row, or -1 if malformed. */
 long lsm_row_count(const uint8_t *row, size_t len);
 

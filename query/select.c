@@ -61,6 +61,7 @@ struct exec {
 	lsm_row_field *fbuf;
 	size_t fcap;
 	int32_t *idx_by_id;     /* field id -> field index, or -1 */
+	bool *want_id;          /* field id -> the statement reads it */
 
 	/* the group at hand */
 	size_t g_first, g_end;   /* its series in order[] */
@@ -291,7 +292,7 @@ static int decode_point(struct exec *x, struct cursor *c)
 	int rc;
 
 	for (;;) {
-		rc = lsm_row_decode(v, len, x->fbuf, x->fcap, &n);
+		rc = lsm_row_decode_some(v, len, x->want_id, x->p->max_field_id + 1, x->fbuf, x->fcap, &n);
 		if (rc != STRATA_ETOOBIG)
 			break;
 		{
@@ -1315,6 +1316,7 @@ static int prepare(struct exec *x)
 	x->heap = strata_malloc((n + 1) * sizeof(*x->heap));
 	x->vals = strata_calloc(p->n_fields + 1, sizeof(*x->vals));
 	x->idx_by_id = strata_malloc((p->max_field_id + 1) * sizeof(*x->idx_by_id));
+	x->want_id = strata_calloc(p->max_field_id + 1, sizeof(*x->want_id));
 	x->fcap = 16;
 	x->fbuf = strata_malloc(x->fcap * sizeof(*x->fbuf));
 	x->colvals = strata_calloc(p->n_columns, sizeof(*x->colvals));
@@ -1324,13 +1326,15 @@ static int prepare(struct exec *x)
 	x->carry = strata_calloc(p->n_slots + 1, sizeof(*x->carry));
 	x->has_carry = strata_calloc(p->n_slots + 1, sizeof(*x->has_carry));
 	x->aux_cur = strata_calloc(p->n_aux + 1, sizeof(*x->aux_cur));
-	if (!x->order || !x->cur || !x->heap || !x->vals || !x->idx_by_id || !x->fbuf || !x->colvals || !x->tr ||
-	    !x->accs || !x->acc_live || !x->carry || !x->has_carry || !x->aux_cur)
+	if (!x->order || !x->cur || !x->heap || !x->vals || !x->idx_by_id || !x->want_id || !x->fbuf || !x->colvals ||
+	    !x->tr || !x->accs || !x->acc_live || !x->carry || !x->has_carry || !x->aux_cur)
 		return oom();
 	for (uint32_t i = 0; i <= p->max_field_id; i++)
 		x->idx_by_id[i] = -1;
-	for (size_t i = 0; i < p->n_fields; i++)
+	for (size_t i = 0; i < p->n_fields; i++) {
 		x->idx_by_id[p->fields[i].id] = (int32_t)i;
+		x->want_id[p->fields[i].id] = p->needed[i];
+	}
 	for (size_t i = 0; i < n; i++)
 		x->order[i] = &x->set.v[i];
 	if (p->n_group_tags) {
@@ -1386,6 +1390,7 @@ static void release(struct exec *x)
 	strata_free(x->heap);
 	strata_free(x->vals);
 	strata_free(x->idx_by_id);
+	strata_free(x->want_id);
 	strata_free(x->fbuf);
 	strata_free(x->colvals);
 	strata_free(x->tr);
