@@ -5,10 +5,22 @@
  * max_body_bytes: past it the rest is discarded and the answer is 413).
  * When the body is complete the worker thread decodes gzip if asked (again
  * bounded), runs the write through its own ingest_session and answers.
+ *
+ * Connections: each has an http_conn (libmicrohttpd's socket context) on a
+ * list guarded by conns_mu, made when the connection is accepted and freed
+ * when it closes. It holds the connection's deadline: accept or end of the
+ * previous response + request_timeout_ms while a request arrives, none
+ * while the request is handled, end of handling + request_timeout_ms while
+ * the response leaves. The sweeper thread shuts down (never closes: the fd
+ * stays libmicrohttpd's) the sockets past their deadline; libmicrohttpd
+ * then sees the end of the stream and closes the connection itself. The
+ * close notification comes before libmicrohttpd closes the fd, and takes
+ * conns_mu, so the sweeper never touches an fd that was reused.
  */
 #include "ingest/http.h"
 #include "ingest/address.h"
 #include "lsm/alloc.h"
+#include "lsm/histogram.h"
 #include "lsm/log.h"
 
 #include <arpa/inet.h>
@@ -19,9 +31,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+
+/* One connection, on the list of ingest_http.conns while open. Fields under conns_mu. */
+typedef struct http_conn {
+	struct http_conn *prev, *next;
+	int fd;
+	int64_t deadline_ns; /* monotonic; 0: none (a request is being handled) */
+	bool counted;        /* counts toward its address's connections */
+	bool cut;            /* shut down by the sweeper */
+	uint8_t addr[16];    /* client address: IPv4 as v4-mapped IPv6, IPv6 by its /64 */
+} http_conn;
+
+/* Kinds of refused writes counted for /metrics (413, 503 and partial writes have their own counters). */
+enum write_error { WERR_BAD_REQUEST, WERR_NOT_FOUND, WERR_ENCODING, WERR_ENGINE, WERR_N };
 
 struct ingest_http {
 	struct MHD_Daemon *daemon;
@@ -34,6 +61,18 @@ struct ingest_http {
 	size_t n_sessions, sessions_cap;
 	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large, overloaded;
 	atomic_size_t inflight_bytes; /* body bytes held by all requests */
+	atomic_uint_fast64_t timeouts, ip_refused, auth_refused, auth_limited, series_limited;
+	/* /metrics: what writes through this listener brought, and why writes were refused. */
+	atomic_uint_fast64_t points, body_bytes, lines_rejected;
+	atomic_uint_fast64_t write_errors[WERR_N];
+
+	pthread_mutex_t conns_mu;  /* guards conns, n_conns, stopping and every http_conn */
+	pthread_cond_t sweep_cv;   /* wakes the sweeper to stop */
+	http_conn *conns;
+	uint64_t n_conns;
+	bool stopping;
+	bool sweeper_running;
+	pthread_t sweeper;
 };
 
 typedef struct request {
@@ -42,6 +81,8 @@ typedef struct request {
 	size_t cap;      /* counted in inflight_bytes while held */
 	bool too_large;
 	bool overloaded; /* the in-flight budget was spent: answered 503 */
+	unsigned refused;        /* status the auth hook refused the request with (its body is dropped) */
+	const char *refused_msg;
 } request;
 
 void ingest_http_options_default(ingest_http_options *out)
@@ -55,6 +96,9 @@ void ingest_http_options_default(ingest_http_options *out)
 	out->threads = cores > 2 ? (unsigned)cores * 2 : 4;
 	out->max_connections = 1024;
 	out->timeout_s = 60;
+	out->max_connections_per_ip = 256;
+	out->request_timeout_ms = 60000;
+	out->auth_open = INGEST_HTTP_OPEN_PING;
 }
 
 /* ---- responses ---- */
@@ -234,6 +278,17 @@ static int gunzip(const char *in, size_t in_len, size_t max, char **out, size_t 
 	return 0;
 }
 
+static const char *const write_error_names[WERR_N] = { "bad_request", "not_found", "unsupported_encoding",
+							"engine" };
+
+/* respond_error for a refused write, counted by kind. */
+static enum MHD_Result refuse_write(ingest_http *h, enum write_error kind, struct MHD_Connection *conn,
+				   unsigned status, bool v2, const char *code, const char *msg)
+{
+	atomic_fetch_add(&h->write_errors[kind], 1);
+	return respond_error(conn, status, v2, code, msg);
+}
+
 static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn, request *r, bool v2)
 {
 	const char *db = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, v2 ? "bucket" : "db");
@@ -254,15 +309,16 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 		return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, v2, "request too large", "request entity too large");
 	}
 	if (!db || !db[0])
-		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
-				     v2 ? "bucket is required" : "database is required");
+		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
+				    v2 ? "bucket is required" : "database is required");
 	/* A v2 bucket may be "db/rp": the database is the part before the slash. */
 	if (strcspn(db, v2 ? "/" : "") > LSM_CATALOG_NAME_MAX)
-		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", "database name too long");
+		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
+				    "database name too long");
 	snprintf(dbname, sizeof dbname, "%.*s", (int)strcspn(db, v2 ? "/" : ""), db);
 	if (prec && prec[0] && ingest_lp_parse_precision(prec, &precision) != 0) {
 		snprintf(msg, sizeof msg, "invalid precision \"%s\" (ns, u, ms, s, m, h)", prec);
-		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
+		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
 	}
 	if (enc && strcasecmp(enc, "gzip") == 0) {
 		rc = gunzip(r->body, r->len, h->opt.max_body_bytes, &inflated, &body_len);
@@ -272,7 +328,8 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 					     "request entity too large (after gzip decoding)");
 		}
 		if (rc)
-			return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
+			return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
+					    strata_last_error());
 		/* The decoded body counts against the same budget as the bodies held. */
 		if (atomic_fetch_add(&h->inflight_bytes, body_len) + body_len > h->opt.max_inflight_bytes) {
 			atomic_fetch_sub(&h->inflight_bytes, body_len);
@@ -283,7 +340,7 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 		body = inflated;
 	} else if (enc && enc[0] && strcasecmp(enc, "identity") != 0) {
 		snprintf(msg, sizeof msg, "unsupported Content-Encoding \"%s\"", enc);
-		return respond_error(conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, v2, "invalid", msg);
+		return refuse_write(h, WERR_ENCODING, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, v2, "invalid", msg);
 	}
 	s = thread_session(h);
 	if (!s) {
@@ -300,11 +357,11 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 	if (rc == STRATA_ENOTFOUND) {
 		atomic_fetch_add(&h->writes_failed, 1);
 		snprintf(msg, sizeof msg, "database not found: \"%s\"", dbname);
-		return respond_error(conn, MHD_HTTP_NOT_FOUND, v2, "not found", msg);
+		return refuse_write(h, WERR_NOT_FOUND, conn, MHD_HTTP_NOT_FOUND, v2, "not found", msg);
 	}
 	if (rc == STRATA_EINVAL) {
 		atomic_fetch_add(&h->writes_failed, 1);
-		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
+		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", strata_last_error());
 	}
 	if (rc) {
 		atomic_fetch_add(&h->writes_failed, 1);
@@ -312,14 +369,24 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 			 "write failed: %s (%s); points of this request before the failure may be stored",
 			 strata_strerror(rc), strata_last_error());
 		LOG_ERROR("event=write_failed db=%s error=\"%s\"", dbname, msg);
-		return respond_error(conn, rc == STRATA_EREADONLY ? MHD_HTTP_SERVICE_UNAVAILABLE
-								  : MHD_HTTP_INTERNAL_SERVER_ERROR,
-				     v2, "internal error", msg);
+		return refuse_write(h, WERR_ENGINE, conn,
+				    rc == STRATA_EREADONLY ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				    v2, "internal error", msg);
 	}
+	atomic_fetch_add(&h->points, report.points);
+	atomic_fetch_add(&h->body_bytes, body_len);
+	atomic_fetch_add(&h->lines_rejected, report.lines_rejected);
 	if (report.lines_rejected) {
 		atomic_fetch_add(&h->writes_partial, 1);
-		snprintf(msg, sizeof msg, "partial write: %.*s dropped=%llu", (int)report.errors_len, report.errors,
-			 (unsigned long long)report.lines_rejected);
+		/* As the catalog words it (lsm_catalog_txn_series); only the first errors are kept. */
+		if (strstr(report.errors, "series limit of"))
+			atomic_fetch_add(&h->series_limited, 1);
+		if (report.beyond_retention == report.lines_rejected) /* InfluxDB's words (docs/retention.md) */
+			snprintf(msg, sizeof msg, "partial write: points beyond retention policy dropped=%llu",
+				 (unsigned long long)report.lines_rejected);
+		else
+			snprintf(msg, sizeof msg, "partial write: %.*s dropped=%llu", (int)report.errors_len,
+				 report.errors, (unsigned long long)report.lines_rejected);
 		return respond_error(conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
 	}
 	atomic_fetch_add(&h->writes_ok, 1);
@@ -354,19 +421,58 @@ static enum MHD_Result handle_metrics(ingest_http *h, struct MHD_Connection *con
 		atomic_load(&c->type_conflicts));
 	COUNTER("strata_ingest_series_created_total", "Series created.", atomic_load(&c->series_created));
 	COUNTER("strata_ingest_write_errors_total", "Writes that failed in the engine.", atomic_load(&c->write_errors));
+	COUNTER("strata_ingest_points_beyond_retention_total", "Points rejected as older than their database keeps.",
+		atomic_load(&c->points_beyond_retention));
 	COUNTER("strata_http_requests_total", "HTTP requests.", atomic_load(&h->requests));
 	COUNTER("strata_http_writes_partial_total", "Writes answered 400 with some lines dropped.",
 		atomic_load(&h->writes_partial));
 	COUNTER("strata_http_request_too_large_total", "Requests answered 413.", atomic_load(&h->too_large));
+	COUNTER("strata_http_points_total", "Points written through HTTP /write and /api/v2/write.",
+		atomic_load(&h->points));
+	COUNTER("strata_http_write_bytes_total", "Line protocol bytes of HTTP writes (after gzip decoding).",
+		atomic_load(&h->body_bytes));
+	COUNTER("strata_http_lines_rejected_total", "Lines of HTTP writes rejected (syntax, type conflicts, limits).",
+		atomic_load(&h->lines_rejected));
+	COUNTER("strata_http_writes_ok_total", "Writes answered 204.", atomic_load(&h->writes_ok));
+	fprintf(f, "# HELP strata_http_write_errors_total Writes refused whole, by kind (413, 503 and partial "
+		   "writes are counted apart).\n# TYPE strata_http_write_errors_total counter\n");
+	for (size_t i = 0; i < WERR_N; i++)
+		fprintf(f, "strata_http_write_errors_total{kind=\"%s\"} %llu\n", write_error_names[i],
+			(unsigned long long)atomic_load(&h->write_errors[i]));
 	COUNTER("strata_http_busy_total", "Requests answered 503: the in-flight body budget was spent.",
 		atomic_load(&h->overloaded));
 	GAUGE("strata_http_inflight_body_bytes", "Request body bytes held now.", atomic_load(&h->inflight_bytes));
+	pthread_mutex_lock(&h->conns_mu);
+	GAUGE("strata_http_connections", "HTTP connections open now.", h->n_conns);
+	pthread_mutex_unlock(&h->conns_mu);
+	COUNTER("strata_http_request_timeouts_total",
+		"Connections cut by the request timeout: a request or response too slow, or idle past it.",
+		atomic_load(&h->timeouts));
+	COUNTER("strata_http_connections_refused_total", "Connections refused: too many from one client address.",
+		atomic_load(&h->ip_refused));
+	COUNTER("strata_http_writes_series_limited_total",
+		"Writes answered 400 with lines refused for the series limit (--max-series).",
+		atomic_load(&h->series_limited));
+	COUNTER("strata_http_unauthorized_total", "Requests answered 401.", atomic_load(&h->auth_refused));
+	COUNTER("strata_http_auth_limited_total", "Requests answered 429 after too many failed logins.",
+		atomic_load(&h->auth_limited));
 	COUNTER("strata_wal_groups_total", "Group commits.", st.commit.groups);
 	COUNTER("strata_wal_batches_total", "Write batches committed.", st.commit.batches);
 	COUNTER("strata_wal_bytes_total", "Bytes appended to the WAL.", st.commit.bytes);
 	COUNTER("strata_wal_fsyncs_total", "WAL fdatasync calls.", st.commit.syncs);
 	COUNTER("strata_write_stalls_total", "Times writes waited for a flush.", st.write_stalls);
-	COUNTER("strata_write_stall_seconds_total_ns", "Nanoseconds writes waited for a flush.", st.write_stall_ns);
+	fprintf(f, "# HELP strata_write_stall_seconds_total Time writes waited for a flush.\n"
+		   "# TYPE strata_write_stall_seconds_total counter\nstrata_write_stall_seconds_total %.9f\n",
+		(double)st.write_stall_ns / 1e9);
+	fprintf(f, "# HELP strata_commit_latency_seconds Time from a write batch entering group commit to its "
+		   "acknowledgement (durable when synced).\n# TYPE strata_commit_latency_seconds histogram\n");
+	lsm_histogram_write_prometheus(f, "strata_commit_latency_seconds", "", &st.commit.latency_ns, 9);
+	fprintf(f, "# HELP strata_wal_group_bytes Bytes written to the WAL per commit group.\n"
+		   "# TYPE strata_wal_group_bytes histogram\n");
+	lsm_histogram_write_prometheus(f, "strata_wal_group_bytes", "", &st.commit.group_bytes, 0);
+	fprintf(f, "# HELP strata_wal_group_points Entries (points) written to the WAL per commit group.\n"
+		   "# TYPE strata_wal_group_points histogram\n");
+	lsm_histogram_write_prometheus(f, "strata_wal_group_points", "", &st.commit.group_entries, 0);
 	COUNTER("strata_flushes_total", "Memtable flushes.", st.flushes);
 	COUNTER("strata_flush_bytes_total", "Bytes of tables written by flushes.", st.flush_bytes);
 	COUNTER("strata_block_cache_hits_total", "Block cache hits.", st.cache.hits);
@@ -377,6 +483,22 @@ static enum MHD_Result handle_metrics(ingest_http *h, struct MHD_Connection *con
 	GAUGE("strata_sstables", "Live SSTables.", st.n_files);
 	GAUGE("strata_sstable_bytes", "Bytes of live SSTables.", st.file_bytes);
 	GAUGE("strata_time_windows", "Time windows holding tables.", st.n_windows);
+	GAUGE("strata_max_files_per_window", "SSTables of the most crowded time window.", st.max_files_per_window);
+	COUNTER("strata_compactions_total", "Compactions published.", st.compactions);
+	COUNTER("strata_compaction_failures_total", "Compactions abandoned on an error (inputs kept).",
+		st.compaction_failures);
+	COUNTER("strata_compaction_read_bytes_total", "Table bytes merged by compactions.", st.compact_bytes_read);
+	COUNTER("strata_compaction_written_bytes_total", "Table bytes written by compactions.",
+		st.compact_bytes_written);
+	fprintf(f, "# HELP strata_compaction_seconds_total Time spent compacting.\n"
+		   "# TYPE strata_compaction_seconds_total counter\nstrata_compaction_seconds_total %.6f\n",
+		(double)st.compact_ns / 1e9);
+	GAUGE("strata_compaction_debt_bytes", "Bytes of windows a compaction would rewrite now.",
+	      st.compaction_debt_bytes);
+	/* Bytes written to tables per byte flushed (1 without compaction). */
+	fprintf(f, "# HELP strata_write_amplification Table bytes written (flushes and compactions) per flushed byte.\n"
+		   "# TYPE strata_write_amplification gauge\nstrata_write_amplification %.3f\n",
+		st.flush_bytes ? (double)(st.flush_bytes + st.compact_bytes_written) / (double)st.flush_bytes : 1.0);
 	GAUGE("strata_series", "Series in the catalog.", lsm_catalog_series_count(h->engine->catalog));
 	GAUGE("strata_read_only", "1 when a failed write made the engine read-only.", st.error != 0);
 	fprintf(f, "# HELP strata_wal_sync_mode_relaxed 1 in relaxed sync mode (acknowledged before fdatasync).\n"
@@ -407,11 +529,204 @@ static enum MHD_Result handle_health(ingest_http *h, struct MHD_Connection *conn
 	return respond(conn, MHD_HTTP_OK, "application/json", body, strlen(body));
 }
 
+/* ---- connections: limits per address, deadlines, the sweeper ---- */
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The key of a client address for the per-address limit (as tools/auth.c keys its failures). */
+static void addr_key(const struct sockaddr *sa, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (sa && sa->sa_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+		if (memcmp(out, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) != 0)
+			memset(out + 8, 0, 8);
+	}
+}
+
+static int64_t deadline_from(ingest_http *h, int64_t now)
+{
+	return h->opt.request_timeout_ms ? now + (int64_t)h->opt.request_timeout_ms * 1000000 : 0;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	ingest_http *h = cls;
+	http_conn *c = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (!c)
+			return;
+		pthread_mutex_lock(&h->conns_mu);
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			h->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		h->n_conns--;
+		pthread_mutex_unlock(&h->conns_mu);
+		strata_free(c);
+		*socket_context = NULL;
+		return;
+	}
+	{
+		const union MHD_ConnectionInfo *fd_info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *addr_info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		unsigned same = 0;
+
+		if (!fd_info)
+			return;
+		c = strata_calloc(1, sizeof *c);
+		if (!c) {
+			shutdown(fd_info->connect_fd, SHUT_RDWR); /* untracked means unbounded: refuse */
+			return;
+		}
+		c->fd = fd_info->connect_fd;
+		addr_key(addr_info ? addr_info->client_addr : NULL, c->addr);
+		pthread_mutex_lock(&h->conns_mu);
+		if (h->opt.max_connections_per_ip)
+			for (http_conn *o = h->conns; o && same < h->opt.max_connections_per_ip; o = o->next)
+				same += o->counted && memcmp(o->addr, c->addr, 16) == 0;
+		if (h->opt.max_connections_per_ip && same >= h->opt.max_connections_per_ip) {
+			/* libmicrohttpd reads the end of the stream and closes it. */
+			shutdown(c->fd, SHUT_RDWR);
+			c->cut = true;
+			atomic_fetch_add(&h->ip_refused, 1);
+		} else {
+			c->counted = true;
+			c->deadline_ns = deadline_from(h, mono_ns());
+		}
+		c->next = h->conns;
+		if (h->conns)
+			h->conns->prev = c;
+		h->conns = c;
+		h->n_conns++;
+		pthread_mutex_unlock(&h->conns_mu);
+		*socket_context = c;
+	}
+}
+
+/* Sets the deadline of the connection of a request: none while handling, else from now. */
+static void conn_deadline(ingest_http *h, struct MHD_Connection *conn, bool handling)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	http_conn *c = info ? info->socket_context : NULL;
+
+	if (!c)
+		return;
+	pthread_mutex_lock(&h->conns_mu);
+	c->deadline_ns = handling ? 0 : deadline_from(h, mono_ns());
+	pthread_mutex_unlock(&h->conns_mu);
+}
+
+static void *sweeper_main(void *arg)
+{
+	ingest_http *h = arg;
+	int64_t period_ns = (int64_t)h->opt.request_timeout_ms * 1000000 / 4;
+
+	if (period_ns < 50000000)
+		period_ns = 50000000;
+	if (period_ns > 1000000000)
+		period_ns = 1000000000;
+	pthread_mutex_lock(&h->conns_mu);
+	while (!h->stopping) {
+		int64_t wake = mono_ns() + period_ns, now;
+		struct timespec ts = { (time_t)(wake / 1000000000), (long)(wake % 1000000000) };
+		uint64_t cut = 0;
+
+		pthread_cond_timedwait(&h->sweep_cv, &h->conns_mu, &ts);
+		now = mono_ns();
+		for (http_conn *c = h->conns; c; c = c->next) {
+			if (!c->cut && c->deadline_ns && now >= c->deadline_ns) {
+				shutdown(c->fd, SHUT_RDWR);
+				c->cut = true;
+				cut++;
+			}
+		}
+		if (cut) {
+			atomic_fetch_add(&h->timeouts, cut);
+			LOG_DEBUG("event=http_request_timeout connections=%llu timeout_ms=%u", (unsigned long long)cut,
+				  h->opt.request_timeout_ms);
+		}
+	}
+	pthread_mutex_unlock(&h->conns_mu);
+	return NULL;
+}
+
+/* Whether a route is served only to authenticated requests. */
+static bool needs_auth(ingest_http *h, const char *url)
+{
+	if (!h->opt.auth)
+		return false;
+	if (strcmp(url, "/ping") == 0)
+		return !(h->opt.auth_open & INGEST_HTTP_OPEN_PING);
+	if (strcmp(url, "/health") == 0)
+		return !(h->opt.auth_open & INGEST_HTTP_OPEN_HEALTH);
+	if (strcmp(url, "/metrics") == 0)
+		return !(h->opt.auth_open & INGEST_HTTP_OPEN_METRICS);
+	return true; /* every other route, known or not */
+}
+
+static void authenticate(ingest_http *h, struct MHD_Connection *conn, request *r)
+{
+	const union MHD_ConnectionInfo *addr = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	ingest_http_credentials c = {
+		.user = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "u"),
+		.password = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "p"),
+		.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		.peer = addr ? addr->client_addr : NULL,
+	};
+
+	r->refused_msg = "authorization failed";
+	r->refused = h->opt.auth(h->opt.auth_ctx, &c, &r->refused_msg);
+	if (r->refused == MHD_HTTP_TOO_MANY_REQUESTS)
+		atomic_fetch_add(&h->auth_limited, 1);
+	else if (r->refused)
+		atomic_fetch_add(&h->auth_refused, 1);
+}
+
+/* 401 or 429 for a request the auth hook refused. */
+static enum MHD_Result respond_refused(struct MHD_Connection *conn, const request *r, bool v2)
+{
+	char body[512], esc[300];
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	json_escape(esc, sizeof esc, r->refused_msg, strlen(r->refused_msg));
+	if (v2)
+		snprintf(body, sizeof body, "{\"code\":\"%s\",\"message\":\"%s\"}\n",
+			 r->refused == MHD_HTTP_TOO_MANY_REQUESTS ? "too many requests" : "unauthorized", esc);
+	else
+		snprintf(body, sizeof body, "{\"error\":\"%s\"}\n", esc);
+	resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
+	MHD_add_response_header(resp, "X-Influxdb-Error", r->refused_msg);
+	if (r->refused == MHD_HTTP_TOO_MANY_REQUESTS)
+		MHD_add_response_header(resp, "Retry-After", "1");
+	ret = MHD_queue_response(conn, r->refused, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
 /* ---- dispatch ---- */
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-				  const char *version, const char *upload_data, size_t *upload_data_size,
-				  void **con_cls)
+static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				      const char *version, const char *upload_data, size_t *upload_data_size,
+				      void **con_cls)
 {
 	ingest_http *h = cls;
 	request *r = *con_cls;
@@ -423,12 +738,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			return MHD_NO;
 		*con_cls = r;
 		atomic_fetch_add(&h->requests, 1);
+		if (needs_auth(h, url))
+			authenticate(h, conn, r);
 		return MHD_YES;
 	}
 	if (*upload_data_size) {
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
+		if (r->refused)
+			return MHD_YES; /* keep reading, keep nothing: answered at the end */
 		if (r->too_large || r->len + n > h->opt.max_body_bytes) {
 			r->too_large = true; /* keep reading, keep nothing: answered 413 at the end */
 			return MHD_YES;
@@ -460,6 +779,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (r->body)
 		r->body[r->len] = '\0';
+	if (r->refused)
+		return respond_refused(conn, r, strcmp(url, "/api/v2/write") == 0);
 	if (r->overloaded) {
 		atomic_fetch_add(&h->overloaded, 1);
 		return respond_busy(conn);
@@ -487,10 +808,31 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	} else if (strcmp(url, "/health") == 0) {
 		if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
 			return handle_health(h, conn);
+	} else if (h->opt.debug && strncmp(url, "/debug/", 7) == 0) {
+		if (r->too_large)
+			return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, false, "", "request entity too large");
+		return h->opt.debug(h->opt.debug_ctx, conn, method, url, r->body ? r->body : "", r->len)
+			       ? MHD_YES : MHD_NO;
 	} else {
 		return respond_error(conn, MHD_HTTP_NOT_FOUND, false, "", "404 page not found");
 	}
 	return respond_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, false, "", "method not allowed");
+}
+
+/* handle_request, with the connection's deadline lifted while the complete request is handled. */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+				  const char *version, const char *upload_data, size_t *upload_data_size,
+				  void **con_cls)
+{
+	bool complete = *con_cls && *upload_data_size == 0;
+	enum MHD_Result ret;
+
+	if (complete)
+		conn_deadline(cls, conn, true);
+	ret = handle_request(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
+	if (complete)
+		conn_deadline(cls, conn, false); /* the response must now leave in time */
+	return ret;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -498,7 +840,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	ingest_http *h = cls;
 	request *r = *con_cls;
 
-	(void)conn;
 	(void)toe;
 	if (r) {
 		atomic_fetch_sub(&h->inflight_bytes, r->cap);
@@ -506,6 +847,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		strata_free(r);
 		*con_cls = NULL;
 	}
+	conn_deadline(h, conn, false); /* the next request must arrive in time */
 }
 
 int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_options *opt)
@@ -527,6 +869,15 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 	h->opt = *opt;
 	pthread_mutex_init(&h->sessions_mu, NULL);
 	pthread_key_create(&h->session_key, NULL);
+	pthread_mutex_init(&h->conns_mu, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&h->sweep_cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
 				     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				     0, NULL, NULL, on_request, h,
@@ -535,19 +886,33 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 				     MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
 				     MHD_OPTION_CONNECTION_TIMEOUT, opt->timeout_s,
 				     MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+				     MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
 				     MHD_OPTION_END);
 	if (!h->daemon) {
 		rc = strata_error(-(errno ? errno : EADDRINUSE), "cannot listen for HTTP on %s: %s", opt->addr,
 				  strerror(errno ? errno : EADDRINUSE));
-		pthread_key_delete(h->session_key);
-		pthread_mutex_destroy(&h->sessions_mu);
-		strata_free(h);
-		return rc;
+		goto fail;
+	}
+	if (opt->request_timeout_ms) {
+		rc = -pthread_create(&h->sweeper, NULL, sweeper_main, h);
+		if (rc) {
+			strata_error(rc, "cannot start the HTTP connection sweeper");
+			MHD_stop_daemon(h->daemon);
+			goto fail;
+		}
+		h->sweeper_running = true;
 	}
 	info = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	h->port = info ? info->port : 0;
 	*out = h;
 	return 0;
+fail:
+	pthread_cond_destroy(&h->sweep_cv);
+	pthread_mutex_destroy(&h->conns_mu);
+	pthread_key_delete(h->session_key);
+	pthread_mutex_destroy(&h->sessions_mu);
+	strata_free(h);
+	return rc;
 }
 
 uint16_t ingest_http_port(const ingest_http *h)
@@ -560,6 +925,15 @@ void ingest_http_stop(ingest_http *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon); /* joins the workers: no session is in use after this */
+	if (h->sweeper_running) {
+		pthread_mutex_lock(&h->conns_mu);
+		h->stopping = true;
+		pthread_cond_signal(&h->sweep_cv);
+		pthread_mutex_unlock(&h->conns_mu);
+		pthread_join(h->sweeper, NULL);
+	}
+	pthread_cond_destroy(&h->sweep_cv);
+	pthread_mutex_destroy(&h->conns_mu);
 	for (size_t i = 0; i < h->n_sessions; i++)
 		ingest_session_free(h->sessions[i]);
 	strata_free(h->sessions);

@@ -25,6 +25,11 @@
  * and puts those that succeed back into epoll. Nothing is read from a
  * paused connection, so the kernel's window holds its clients back.
  *
+ * Memory: l->buffered counts the buffer capacity of every connection; a
+ * partial line may grow only while it stays within max_buffered_bytes (the
+ * refused complete lines of a paused connection are not held to it: one
+ * read each at most, and they are there because we stopped, not the client).
+ *
  * Idle connections: the active list is kept in order of last read (a read
  * moves a connection to the tail), so the sweep looks at the head only.
  * Paused connections are not idle (we are the ones not reading).
@@ -76,6 +81,7 @@ struct conn {
 	bool paused;
 	bool eof;
 	int64_t last_ns;  /* monotonic time of the last read */
+	uint8_t addr[16]; /* client address: IPv4 as v4-mapped IPv6, IPv6 by its /64 */
 	struct conn *prev, *next;
 	char peer[INET6_ADDRSTRLEN + 8];
 };
@@ -107,9 +113,10 @@ struct ingest_tcp_listener {
 	struct conn_list active;  /* in epoll, least recently read first */
 	struct conn_list paused;  /* out of epoll, waiting for batcher space, oldest first */
 	uint32_t n_conns;
+	size_t buffered;          /* capacity of every connection's buffer */
 	bool accept_paused;
 	int64_t accept_resume_ns;
-	struct log_limit ll_reject, ll_long, ll_drop, ll_accept;
+	struct log_limit ll_reject, ll_long, ll_drop, ll_accept, ll_budget;
 
 	/* Stats: any thread reads. */
 	atomic_uint_fast64_t n_accepted, n_rejected, n_open, n_idle_closed, n_bytes,
@@ -135,6 +142,8 @@ void ingest_tcp_options_default(ingest_tcp_options *out)
 	out->addr = "127.0.0.1:8089";
 	out->db = "strata";
 	out->max_connections = 1024;
+	out->max_connections_per_ip = 256;
+	out->max_buffered_bytes = (size_t)64 << 20;
 	out->max_line_bytes = 1u << 20;
 	out->read_bytes = 64u << 10;
 	out->idle_timeout_ms = 300000;
@@ -205,6 +214,20 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t cap
 	snprintf(out, cap, "%s:%u", ip, port);
 }
 
+/* The key of a client address for the per-address limit: IPv4 v4-mapped, IPv6 by its /64. */
+static void addr_key(const struct sockaddr_storage *ss, uint8_t out[16])
+{
+	memset(out, 0, 16);
+	if (ss->ss_family == AF_INET) {
+		out[10] = out[11] = 0xff;
+		memcpy(out + 12, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		memcpy(out, &((const struct sockaddr_in6 *)ss)->sin6_addr, 16);
+		if (memcmp(out, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) != 0)
+			memset(out + 8, 0, 8);
+	}
+}
+
 /* ---- helpers ---- */
 
 /* True when a warning may be logged now; *out_suppressed says how many were not. */
@@ -265,12 +288,17 @@ static void conn_close(ingest_tcp_listener *l, struct conn *c)
 	l->n_conns--;
 	atomic_fetch_sub_explicit(&l->n_open, 1, memory_order_relaxed);
 	close(c->fd); /* also leaves epoll */
+	l->buffered -= c->cap;
 	strata_free(c->buf);
 	strata_free(c);
 }
 
-/* Makes room for need more bytes (plus one for a final newline). -ENOMEM. */
-static int conn_reserve(struct conn *c, size_t need)
+/*
+ * Makes room for need more bytes (plus one for a final newline). -ENOMEM;
+ * -ENOBUFS when budgeted and the buffers of all connections would pass
+ * max_buffered_bytes.
+ */
+static int conn_reserve(ingest_tcp_listener *l, struct conn *c, size_t need, bool budgeted)
 {
 	size_t cap = c->cap ? c->cap : 256;
 	char *nb;
@@ -279,17 +307,21 @@ static int conn_reserve(struct conn *c, size_t need)
 		return 0;
 	while (cap < c->len + need + 1)
 		cap *= 2;
+	if (budgeted && l->buffered + (cap - c->cap) > l->opt.max_buffered_bytes)
+		return -ENOBUFS;
 	nb = strata_realloc(c->buf, cap);
 	if (!nb)
 		return -ENOMEM;
+	l->buffered += cap - c->cap;
 	c->buf = nb;
 	c->cap = cap;
 	return 0;
 }
 
-static void conn_shrink(struct conn *c)
+static void conn_shrink(ingest_tcp_listener *l, struct conn *c)
 {
 	if (c->len == 0 && c->cap > SHRINK_BYTES) {
+		l->buffered -= c->cap;
 		strata_free(c->buf);
 		c->buf = NULL;
 		c->cap = 0;
@@ -357,6 +389,7 @@ static void conn_take(ingest_tcp_listener *l, struct conn *c, const char *data, 
 	while (n > 0) {
 		const char *nl = memchr(data, '\n', n);
 		size_t k;
+		int rc;
 
 		if (c->discarding) {
 			if (!nl)
@@ -372,11 +405,18 @@ static void conn_take(ingest_tcp_listener *l, struct conn *c, const char *data, 
 				too_long(l, c);
 				c->len = 0;
 				c->discarding = true;
-				conn_shrink(c);
-			} else if (conn_reserve(c, n) != 0) {
+				conn_shrink(l, c);
+			} else if ((rc = conn_reserve(l, c, n, true)) != 0) {
+				uint64_t suppressed = 0;
+
 				stat_add(&l->n_partial_dropped, 1);
+				if (rc == -ENOBUFS && log_ok(l, &l->ll_budget, &suppressed))
+					LOG_WARN("tcp line dropped: peer=%s reason=\"partial lines of all connections past "
+						 "%zu bytes\" suppressed_warnings=%" PRIu64, c->peer,
+						 l->opt.max_buffered_bytes, suppressed);
 				c->len = 0;
 				c->discarding = true;
+				conn_shrink(l, c);
 			} else {
 				memcpy(c->buf + c->len, data, n);
 				c->len += n;
@@ -396,7 +436,7 @@ static void conn_take(ingest_tcp_listener *l, struct conn *c, const char *data, 
 		if (hand_over(l, c, c->len, data, k, block) == -EAGAIN) {
 			size_t head = c->len;
 
-			if (conn_reserve(c, n) != 0) {
+			if (conn_reserve(l, c, n, false) != 0) {
 				/* Cannot keep the refused lines: drop them rather than stall. */
 				stat_add(&l->n_dropped, count_newlines(c->buf, c->len) + count_newlines(data, k));
 				c->len = 0;
@@ -411,7 +451,7 @@ static void conn_take(ingest_tcp_listener *l, struct conn *c, const char *data, 
 			return;
 		}
 		c->len = 0;
-		conn_shrink(c);
+		conn_shrink(l, c);
 		data += k;
 		n -= k;
 	}
@@ -464,6 +504,18 @@ static ssize_t conn_read(ingest_tcp_listener *l, struct conn *c, bool block)
 
 /* ---- the loop ---- */
 
+/* Connections open from the address key (stops counting at limit). */
+static uint32_t conns_from(ingest_tcp_listener *l, const uint8_t key[16], uint32_t limit)
+{
+	const struct conn_list *lists[2] = { &l->active, &l->paused };
+	uint32_t n = 0;
+
+	for (int i = 0; i < 2; i++)
+		for (const struct conn *c = lists[i]->head; c && n < limit; c = c->next)
+			n += memcmp(c->addr, key, 16) == 0;
+	return n;
+}
+
 static void accept_all(ingest_tcp_listener *l)
 {
 	for (int i = 0; i < ACCEPTS_PER_ROUND; i++) {
@@ -471,6 +523,7 @@ static void accept_all(ingest_tcp_listener *l)
 		socklen_t sl = sizeof ss;
 		struct epoll_event ev = { .events = EPOLLIN };
 		uint64_t suppressed = 0;
+		uint8_t key[16];
 		struct conn *c;
 		int fd = accept4(l->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -501,6 +554,21 @@ static void accept_all(ingest_tcp_listener *l)
 			}
 			continue;
 		}
+		addr_key(&ss, key);
+		if (l->opt.max_connections_per_ip != UINT32_MAX &&
+		    conns_from(l, key, l->opt.max_connections_per_ip) >= l->opt.max_connections_per_ip) {
+			char peer[INET6_ADDRSTRLEN + 8];
+
+			stat_add(&l->n_rejected, 1);
+			close(fd);
+			if (log_ok(l, &l->ll_reject, &suppressed)) {
+				format_peer(&ss, peer, sizeof peer);
+				LOG_WARN("tcp connection refused: peer=%s reason=\"%" PRIu32 " connections open from this "
+					 "address\" suppressed_warnings=%" PRIu64, peer, l->opt.max_connections_per_ip,
+					 suppressed);
+			}
+			continue;
+		}
 		c = strata_calloc(1, sizeof *c);
 		if (!c) {
 			close(fd);
@@ -508,6 +576,7 @@ static void accept_all(ingest_tcp_listener *l)
 			continue;
 		}
 		c->fd = fd;
+		memcpy(c->addr, key, 16);
 		c->last_ns = mono_ns();
 		format_peer(&ss, c->peer, sizeof c->peer);
 		ev.data.ptr = c;
@@ -696,6 +765,10 @@ int ingest_tcp_listener_start(ingest_tcp_listener **out, ingest_stream_batcher *
 		l->opt.max_connections = def.max_connections;
 	if (!l->opt.max_line_bytes)
 		l->opt.max_line_bytes = def.max_line_bytes;
+	if (!l->opt.max_connections_per_ip)
+		l->opt.max_connections_per_ip = def.max_connections_per_ip;
+	if (!l->opt.max_buffered_bytes)
+		l->opt.max_buffered_bytes = def.max_buffered_bytes;
 	if (!l->opt.read_bytes)
 		l->opt.read_bytes = def.read_bytes;
 	l->read_size = l->opt.read_bytes;

@@ -10,7 +10,12 @@
  * is full the listener stops reading (the kernel's receive window then
  * pushes back on the clients), so memory is bounded by the configuration:
  * one read buffer, plus per connection at most max_line_bytes of partial
- * line and one read of complete lines waiting for the batcher.
+ * line and one read of complete lines waiting for the batcher; and the
+ * partial lines of all connections together at most max_buffered_bytes
+ * (past it, the line that would grow is dropped), so that many
+ * connections each sending one huge unfinished line cannot multiply
+ * max_line_bytes by max_connections. At most max_connections_per_ip
+ * connections come from one client address (an IPv6 one by its /64).
  *
  * A peer that closes its side ends its last line, newline or not. Idle
  * connections are closed after idle_timeout_ms.
@@ -31,6 +36,8 @@ typedef struct ingest_tcp_options {
 	const char *addr;           /* "host:port", "[v6]:port"; port 0 picks a free port (127.0.0.1:8089) */
 	const char *db;             /* database the lines are written to ("strata") */
 	uint32_t max_connections;   /* more are accepted and closed at once, with a log line (1024) */
+	uint32_t max_connections_per_ip; /* from one client address, likewise (256; UINT32_MAX: no limit) */
+	size_t max_buffered_bytes;  /* partial lines of all connections together (64 MiB) */
 	uint32_t max_line_bytes;    /* longer lines are dropped (1 MiB) */
 	uint32_t read_bytes;        /* bytes per read (64 KiB; at most max_line_bytes + 1) */
 	uint32_t idle_timeout_ms;   /* close connections silent this long; 0 never (300000) */
@@ -63,13 +70,14 @@ void ingest_tcp_listener_stop(ingest_tcp_listener *l);
 
 typedef struct ingest_tcp_stats {
 	uint64_t connections_accepted;
-	uint64_t connections_rejected;  /* over max_connections */
+	uint64_t connections_rejected;  /* over max_connections or max_connections_per_ip */
 	uint64_t connections_open;      /* now */
 	uint64_t connections_idle_closed;
 	uint64_t bytes_read;
 	uint64_t lines_too_long;        /* dropped: longer than max_line_bytes */
 	uint64_t lines_dropped;         /* dropped: the batcher refused them (stopping, no memory) */
-	uint64_t partial_dropped;       /* unfinished last lines dropped at reset, idle close or stop */
+	uint64_t partial_dropped;       /* unfinished lines dropped at reset, idle close or stop, or past
+					   max_buffered_bytes */
 	uint64_t read_pauses;           /* times a connection stopped reading because the batcher was full */
 } ingest_tcp_stats;
 

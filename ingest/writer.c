@@ -58,6 +58,7 @@ struct ingest_session {
 	size_t n_series;
 	field_slot *fields;
 	size_t n_fields;
+	uint64_t generation; /* the catalog's drop generation the caches hold ids of */
 	lsm_row_field *row_fields;
 	size_t row_fields_cap;
 	uint8_t *row;
@@ -643,7 +644,8 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 	ingest_lp_point pt;
 	ingest_lp_error err;
 	uint32_t db;
-	uint64_t points = 0;
+	uint64_t points = 0, gen;
+	int64_t keep = 0, expired_before = INT64_MIN;
 	char why[512];
 	int rc, got;
 
@@ -651,12 +653,31 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 	rc = resolve_db(s, db_name, &db);
 	if (rc)
 		return rc;
+	/*
+	 * A drop since the last request may have forgotten cached series (and
+	 * the fields of a dropped measurement): a key written again must get a
+	 * new id from the catalog, not the dropped one.
+	 */
+	gen = lsm_catalog_generation(e->catalog);
+	if (gen != s->generation) {
+		clear_caches(s);
+		s->generation = gen;
+	}
+	/* Retention: points older than the database keeps are refused, as InfluxDB does. */
+	if (lsm_catalog_retention(e->catalog, db, &keep) == 0 && keep > 0 &&
+	    __builtin_sub_overflow(now_ns, keep, &expired_before))
+		expired_before = INT64_MIN;
 	ingest_lp_parser_reset(&s->parser, buf, len, precision, first_line);
 	lsm_catalog_txn_reset(s->txn);
 	lsm_batch_clear(&s->batch);
 	while ((got = ingest_lp_parser_next(&s->parser, &pt, &err)) != 0) {
 		if (got < 0) {
 			report_error(s, out, err.line, err.column, err.reason);
+			continue;
+		}
+		if ((pt.has_time ? pt.time_ns : now_ns) < expired_before) {
+			out->beyond_retention++;
+			report_error(s, out, pt.line, 0, "point beyond retention policy");
 			continue;
 		}
 		rc = add_point(s, db, &pt, now_ns, why, sizeof why);
@@ -680,6 +701,7 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 	atomic_fetch_add_explicit(&e->counters.points, points, memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->counters.bytes, len, memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->counters.lines_rejected, out->lines_rejected, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->counters.points_beyond_retention, out->beyond_retention, memory_order_relaxed);
 	return 0;
 fail:
 	/* Ids the caches took from the abandoned transaction were never published. */

@@ -46,6 +46,7 @@ typedef struct ingest_counters {
 	atomic_uint_fast64_t type_conflicts;
 	atomic_uint_fast64_t series_created;
 	atomic_uint_fast64_t write_errors;
+	atomic_uint_fast64_t points_beyond_retention; /* older than their database keeps */
 } ingest_counters;
 
 typedef struct ingest_engine {
@@ -66,7 +67,9 @@ void ingest_session_free(ingest_session *s);
 /* What one write did. */
 typedef struct ingest_report {
 	uint64_t points;          /* points written */
-	uint64_t lines_rejected;  /* bad lines (not written) */
+	uint64_t lines_rejected;  /* bad lines (not written), beyond_retention included */
+	/* Points older than the database's retention (docs/retention.md): rejected, not written. */
+	uint64_t beyond_retention;
 	/* The first errors, one per line, "\n"-separated: "line 3 column 7: ..." */
 	char errors[2048];
 	size_t errors_len;

@@ -82,6 +82,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -317,6 +318,25 @@ static int idvec_add(struct idvec *v, uint64_t id)
 	return 0;
 }
 
+/* Removes id from v if it is there. */
+static void idvec_del(struct idvec *v, uint64_t id)
+{
+	size_t lo = 0, hi = v->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (v->ids[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < v->n && v->ids[lo] == id) {
+		memmove(v->ids + lo, v->ids + lo + 1, (v->n - lo - 1) * sizeof(*v->ids));
+		v->n--;
+	}
+}
+
 struct c_series {
 	struct hkey k; /* the canonical key; db 0 (the table is per database) */
 	uint64_t id;
@@ -357,8 +377,12 @@ struct c_db {
 	bool dropped;
 	uint32_t next_field_id; /* guarded by c->mu */
 	uint64_t n_series;
+	uint64_t n_pending; /* series reserved, not yet published (c->mu) */
 	struct htab series; /* c_series by key */
 	struct htab meas;   /* c_meas by name */
+	lsm_catalog_rp *rps; /* retention policies in creation order (rps_explicit) */
+	uint32_t n_rps, cap_rps;
+	bool rps_explicit;  /* false: only the implicit autogen */
 	char name[];
 };
 
@@ -399,6 +423,8 @@ struct lsm_catalog {
 	uint64_t by_id_cap;
 	uint64_t n_series;   /* live series, all databases */
 
+	_Atomic uint64_t generation; /* bumped by every drop (no lock) */
+
 	/* mu */
 	struct htab pend_series; /* pend_series by (db, key) */
 	struct htab pend_fields; /* pend_field by (db, composite key) */
@@ -406,6 +432,7 @@ struct lsm_catalog {
 	uint64_t next_series_id;
 	uint32_t next_db_id;
 	uint64_t max_series;     /* 0: unlimited */
+	uint64_t max_series_per_db; /* 0: unlimited */
 	int fd;
 	uint64_t file_bytes;
 	int sticky_rc;
@@ -464,6 +491,9 @@ static void db_clear(struct c_db *d)
 	ht_free(&d->series, strata_free);
 	ht_free(&d->meas, meas_free);
 	d->n_series = 0;
+	strata_free(d->rps);
+	d->rps = NULL;
+	d->n_rps = d->cap_rps = 0;
 }
 
 /* ---- names and keys ---- */
@@ -505,6 +535,13 @@ static bool type_valid(enum lsm_field_type t)
 
 /* Upper bound of the number of tags of a key: its commas. */
 /* ---- publishing (rw held exclusively, or a single thread at open) ---- */
+
+/* A reserved series of database db stopped being pending (c->mu). */
+static void pending_done(lsm_catalog *c, uint32_t db)
+{
+	if (db < c->n_dbs && c->dbs[db] && c->dbs[db]->n_pending > 0)
+		c->dbs[db]->n_pending--;
+}
 
 static struct c_db *db_live(lsm_catalog *c, uint32_t id)
 {
@@ -828,6 +865,10 @@ static const char *rd_bytes(struct rd *r, size_t *len, size_t max)
 	return s;
 }
 
+static int unpub_series(lsm_catalog *c, struct c_db *d, struct c_series *s, char *scratch,
+			lsm_series_tag *tags_scratch);
+static int rp_replay(lsm_catalog *c, struct rd *r, const char **what);
+
 /* Applies one record read at off during open (one thread, no locks needed). */
 static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, size_t len, uint64_t off,
 			 char *scratch, lsm_series_tag *tags_scratch)
@@ -921,6 +962,11 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 			break;
 		}
 		/* tags_scratch has room for LSM_CATALOG_KEY_MAX / 2 + 1 tags, more than a key holds. */
+		/* Names are handed out NUL-terminated: a NUL inside one cannot be told apart. */
+		if (memchr(key, 0, k_len)) {
+			what = "series key holds a NUL byte";
+			break;
+		}
 		if (lsm_series_key_parse(key, k_len, scratch, tags_scratch, &pk) != 0) {
 			snprintf(why, sizeof why, "%s", strata_last_error());
 			what = why;
@@ -962,6 +1008,10 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 			what = "malformed field record";
 			break;
 		}
+		if (memchr(m, 0, m_len) || memchr(name, 0, n_len)) {
+			what = "field name holds a NUL byte";
+			break;
+		}
 		if (!type_valid((enum lsm_field_type)ftype) || id == 0) {
 			what = "field of an unknown type or id 0";
 			break;
@@ -980,6 +1030,31 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 			return rc;
 		if (id >= d->next_field_id)
 			d->next_field_id = id + 1;
+		break;
+	}
+	case LSM_CATREC_RP:
+		rc = rp_replay(c, &r, &what);
+		if (rc)
+			return rc;
+		break;
+	case LSM_CATREC_SERIES_DROP: {
+		uint32_t db = (uint32_t)rd_varint(&r, UINT32_MAX);
+		uint64_t id = rd_varint(&r, UINT64_MAX - 1);
+		struct c_series *s;
+
+		if (r.bad || r.p != r.end) {
+			what = "malformed series drop record";
+			break;
+		}
+		d = db_live(c, db);
+		s = id < c->by_id_cap ? c->by_id[id] : NULL;
+		if (!d || !s || s->db != db) {
+			what = "drop of a series that is not live in its database";
+			break;
+		}
+		rc = unpub_series(c, d, s, scratch, tags_scratch);
+		if (rc)
+			return rc;
 		break;
 	}
 	default:
@@ -1002,7 +1077,8 @@ static bool record_at(int fd, uint64_t p, uint64_t size, const uint8_t *h)
 
 	if (h[13] || h[14] || h[15])
 		return false;
-	if (type != LSM_REC_FILE_HEADER && (type < LSM_CATREC_DB_CREATE || type > LSM_CATREC_FIELD))
+	if (type != LSM_REC_FILE_HEADER && (type < LSM_CATREC_DB_CREATE || type > LSM_CATREC_RP) &&
+	    type != LSM_CATREC_SERIES_DROP)
 		return false;
 	if (len > size - p - LSM_RECORD_HEADER_LEN)
 		return false;
@@ -1236,6 +1312,13 @@ void lsm_catalog_close(lsm_catalog *c)
 	strata_free(c);
 }
 
+void lsm_catalog_set_max_series_per_db(lsm_catalog *c, uint64_t max)
+{
+	pthread_mutex_lock(&c->mu);
+	c->max_series_per_db = max;
+	pthread_mutex_unlock(&c->mu);
+}
+
 void lsm_catalog_set_max_series(lsm_catalog *c, uint64_t max)
 {
 	pthread_mutex_lock(&c->mu);
@@ -1315,6 +1398,7 @@ int lsm_catalog_drop_database(lsm_catalog *c, const char *name)
 	pthread_rwlock_wrlock(&c->rw);
 	pub_db_drop(c, d);
 	pthread_rwlock_unlock(&c->rw);
+	atomic_fetch_add(&c->generation, 1);
 	LOG_INFO("event=database_dropped name=%s id=%" PRIu32, name, d->id);
 out:
 	pthread_mutex_unlock(&c->mu);
@@ -1677,6 +1761,151 @@ int lsm_catalog_tag_values(lsm_catalog *c, uint32_t db, const char *measurement,
 	return d ? finish_names(rc, out, n_out) : db_not_found(db);
 }
 
+/* ---- dropping series ---- */
+
+/* Removes the posting of id from tag value v of key k of m, and what it leaves empty. */
+static void unpost_tag(struct c_meas *m, const lsm_series_tag *t, uint64_t id)
+{
+	uint64_t kh = hash_bytes(t->k, t->k_len), vh = hash_bytes(t->v, t->v_len);
+	struct c_tagkey *tk = ht_find(&m->tag_keys, kh, 0, t->k, t->k_len);
+	struct c_tagval *tv = tk ? ht_find(&tk->values, vh, 0, t->v, t->v_len) : NULL;
+
+	if (!tv)
+		return;
+	idvec_del(&tv->ids, id);
+	if (tv->ids.n)
+		return;
+	ht_remove(&tk->values, vh, 0, t->v, t->v_len);
+	tagval_free(tv);
+	if (tk->values.n)
+		return;
+	ht_remove(&m->tag_keys, kh, 0, t->k, t->k_len);
+	tagkey_free(tk);
+}
+
+/*
+ * Takes live series s out of d and frees it (rw held exclusively, or a
+ * single thread at open). scratch and tags_scratch have room for a key of
+ * LSM_CATALOG_KEY_MAX bytes. A measurement left without series goes with
+ * its fields, as InfluxDB forgets them. STRATA_ECORRUPT only when the key
+ * no longer parses (it did when published).
+ */
+static int unpub_series(lsm_catalog *c, struct c_db *d, struct c_series *s, char *scratch,
+			lsm_series_tag *tags_scratch)
+{
+	lsm_series_parts pk;
+	struct c_meas *m;
+	int rc;
+
+	rc = lsm_series_key_parse(s->key, s->k.len, scratch, tags_scratch, &pk);
+	if (rc)
+		return rc;
+	ht_remove(&d->series, hash_bytes(s->key, s->k.len), 0, s->key, s->k.len);
+	c->by_id[s->id] = NULL;
+	c->n_series--;
+	d->n_series--;
+	m = find_meas(d, pk.m, pk.m_len);
+	if (m) {
+		idvec_del(&m->ids, s->id);
+		for (uint32_t i = 0; i < pk.n_tags; i++)
+			unpost_tag(m, &pk.tags[i], s->id);
+		if (m->ids.n == 0) {
+			ht_remove(&d->meas, hash_bytes(pk.m, pk.m_len), 0, pk.m, pk.m_len);
+			meas_free(m);
+		}
+	}
+	strata_free(s);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+#define SERIES_DROP_REC_MAX (LSM_RECORD_HEADER_LEN + LSM_VARINT32_MAX + LSM_VARINT64_MAX)
+
+int lsm_catalog_drop_series(lsm_catalog *c, uint32_t db, const uint64_t *ids, size_t n)
+{
+	lsm_series_tag *tags = NULL;
+	struct c_series **drop = NULL;
+	uint64_t *sorted = NULL;
+	char *scratch = NULL;
+	uint8_t *buf = NULL;
+	size_t n_drop = 0, len = 0;
+	struct c_db *d;
+	int rc = 0;
+
+	if (n) {
+		sorted = strata_malloc(n * sizeof(*sorted));
+		drop = strata_malloc(n * sizeof(*drop));
+		buf = n <= SIZE_MAX / SERIES_DROP_REC_MAX ? strata_malloc(n * SERIES_DROP_REC_MAX) : NULL;
+		/* Allocated before the write: nothing may fail between the sync and publishing. */
+		scratch = strata_malloc(LSM_CATALOG_KEY_MAX);
+		tags = strata_malloc((LSM_CATALOG_KEY_MAX / 2 + 1) * sizeof(*tags));
+		if (!sorted || !drop || !buf || !scratch || !tags) {
+			rc = -ENOMEM;
+			goto free;
+		}
+		memcpy(sorted, ids, n * sizeof(*sorted));
+		qsort(sorted, n, sizeof(*sorted), cmp_u64);
+	}
+	pthread_mutex_lock(&c->mu);
+	d = db_live(c, db);
+	if (!d) {
+		rc = db_not_found(db);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct c_series *s;
+		uint8_t *p;
+
+		if (i && sorted[i] == sorted[i - 1])
+			continue;
+		s = sorted[i] < c->by_id_cap ? c->by_id[sorted[i]] : NULL;
+		if (!s || s->db != db)
+			continue;
+		drop[n_drop++] = s;
+		p = buf + len + LSM_RECORD_HEADER_LEN;
+		p += lsm_put_varint64(p, db);
+		p += lsm_put_varint64(p, s->id);
+		len += frame(buf + len, LSM_CATREC_SERIES_DROP, (size_t)(p - (buf + len)) - LSM_RECORD_HEADER_LEN);
+	}
+	if (n_drop == 0)
+		goto out;
+	rc = log_append(c, buf, len);
+	if (rc)
+		goto out;
+	pthread_rwlock_wrlock(&c->rw);
+	for (size_t i = 0; i < n_drop && rc == 0; i++)
+		rc = unpub_series(c, d, drop[i], scratch, tags);
+	pthread_rwlock_unlock(&c->rw);
+	atomic_fetch_add(&c->generation, 1);
+	if (rc) {
+		/* Durable but not all in memory: refuse changes until reopened. */
+		c->sticky_rc = rc;
+		strata_error(rc, "%s: publishing a series drop: %s", c->path, strata_strerror(rc));
+		goto out;
+	}
+	LOG_INFO("event=series_dropped db=%" PRIu32 " series=%zu", db, n_drop);
+out:
+	pthread_mutex_unlock(&c->mu);
+free:
+	strata_free(sorted);
+	strata_free(drop);
+	strata_free(buf);
+	strata_free(scratch);
+	strata_free(tags);
+	return rc;
+}
+
+uint64_t lsm_catalog_generation(lsm_catalog *c)
+{
+	return atomic_load(&c->generation);
+}
+
 /* ---- transactions ---- */
 
 int lsm_catalog_txn_new(lsm_catalog_txn **out, lsm_catalog *c)
@@ -1704,6 +1933,7 @@ static void txn_release(lsm_catalog_txn *t)
 		if (!e->published) {
 			ht_remove(&c->pend_series, hash_db(e->hash, e->k.db), e->k.db, e->k.p, e->k.len);
 			c->n_pending--;
+			pending_done(c, e->k.db);
 		}
 		strata_free(e);
 	}
@@ -1799,11 +2029,19 @@ static int series_reserve(lsm_catalog_txn *t, struct pend_series **fresh, uint64
 					  c->max_series, e->k.len > 200 ? 200 : (int)e->k.len, e->k.p);
 			goto out;
 		}
+		if (c->max_series_per_db && d->n_series + d->n_pending >= c->max_series_per_db) {
+			rc = strata_error(STRATA_ETOOBIG,
+					  "series limit of %" PRIu64 " per database reached in database %s: series "
+					  "\"%.*s\" not created",
+					  c->max_series_per_db, d->name, e->k.len > 200 ? 200 : (int)e->k.len, e->k.p);
+			goto out;
+		}
 		rc = ht_insert(&c->pend_series, hd, e);
 		if (rc)
 			goto out;
 		e->id = c->next_series_id++;
 		c->n_pending++;
+		d->n_pending++;
 		*fresh = NULL;
 	}
 	t->series[t->n_series++] = e;
@@ -2138,6 +2376,7 @@ int lsm_catalog_txn_commit(lsm_catalog_txn *t)
 			e->published = true;
 			ht_remove(&c->pend_series, hash_db(e->hash, e->k.db), e->k.db, e->k.p, e->k.len);
 			c->n_pending--;
+			pending_done(c, e->k.db);
 		}
 	}
 	for (size_t i = 0; i < t->n_fields && rc == 0; i++) {
@@ -2166,4 +2405,357 @@ out:
 		strata_free(t->pre[i]);
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+/* ---- retention policies ---- */
+
+static const lsm_catalog_rp autogen_rp = {
+	.name = LSM_CATALOG_AUTOGEN, .duration_ns = 0, .shard_duration_ns = 0, .replica_n = 1, .is_default = true,
+};
+
+#define RP_REC_MAX \
+	(LSM_RECORD_HEADER_LEN + LSM_VARINT32_MAX + 1 + 3 * LSM_VARINT64_MAX + LSM_VARINT64_MAX + LSM_CATALOG_NAME_MAX)
+
+/* The policies of d as readers see them (rw or mu held). */
+static const lsm_catalog_rp *rps_view(const struct c_db *d, size_t *n)
+{
+	if (!d->rps_explicit) {
+		*n = 1;
+		return &autogen_rp;
+	}
+	*n = d->n_rps;
+	return d->rps;
+}
+
+static const lsm_catalog_rp *rps_find(const struct c_db *d, const char *name)
+{
+	size_t n;
+	const lsm_catalog_rp *v = rps_view(d, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].name, name) == 0)
+			return &v[i];
+	return NULL;
+}
+
+/*
+ * Applies one policy change to d (rw held exclusively, or a single thread
+ * at open). Memory is reserved before anything changes, so -ENOMEM leaves
+ * d as it was. 1 when the change breaks a rule (dropping a policy d does
+ * not have, an initial policy of a database that has policies).
+ */
+static int rps_apply(struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
+{
+	size_t i;
+
+	if (d->cap_rps < d->n_rps + 2) {
+		uint32_t cap = d->cap_rps ? 2 * d->cap_rps : 4;
+		lsm_catalog_rp *v = strata_realloc(d->rps, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->rps = v;
+		d->cap_rps = cap;
+	}
+	if (!d->rps_explicit) {
+		if (!(flags & LSM_CATRP_INITIAL))
+			d->rps[d->n_rps++] = autogen_rp;
+		d->rps_explicit = true;
+	} else if (flags & LSM_CATRP_INITIAL) {
+		return 1;
+	}
+	for (i = 0; i < d->n_rps; i++)
+		if (strcmp(d->rps[i].name, rp->name) == 0)
+			break;
+	if (flags & LSM_CATRP_DROPPED) {
+		if (i == d->n_rps)
+			return 1;
+		memmove(d->rps + i, d->rps + i + 1, (d->n_rps - i - 1) * sizeof(*d->rps));
+		d->n_rps--;
+		return 0;
+	}
+	if (i == d->n_rps)
+		d->n_rps++;
+	d->rps[i] = *rp;
+	d->rps[i].is_default = (flags & LSM_CATRP_DEFAULT) != 0;
+	if (flags & LSM_CATRP_DEFAULT)
+		for (size_t j = 0; j < d->n_rps; j++)
+			if (j != i)
+				d->rps[j].is_default = false;
+	return 0;
+}
+
+static size_t enc_rp(uint8_t *out, uint32_t db, const lsm_catalog_rp *rp, uint8_t flags)
+{
+	uint8_t *p = out + LSM_RECORD_HEADER_LEN;
+
+	p += lsm_put_varint64(p, db);
+	*p++ = flags;
+	p += lsm_put_varint64(p, (uint64_t)rp->duration_ns);
+	p += lsm_put_varint64(p, (uint64_t)rp->shard_duration_ns);
+	p += lsm_put_varint64(p, rp->replica_n);
+	p += put_bytes(p, rp->name, strlen(rp->name));
+	return frame(out, LSM_CATREC_RP, (size_t)(p - out) - LSM_RECORD_HEADER_LEN);
+}
+
+/* Replays an LSM_CATREC_RP record (replay_record's contract; *what set for a broken rule). */
+static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
+{
+	uint32_t db = (uint32_t)rd_varint(r, UINT32_MAX);
+	uint8_t flags = 0;
+	lsm_catalog_rp rp = { 0 };
+	const char *name;
+	size_t n_len;
+	struct c_db *d;
+	int rc;
+
+	if (!r->bad && r->p < r->end)
+		flags = *r->p++;
+	else
+		r->bad = true;
+	rp.duration_ns = (int64_t)rd_varint(r, INT64_MAX);
+	rp.shard_duration_ns = (int64_t)rd_varint(r, INT64_MAX);
+	rp.replica_n = (uint32_t)rd_varint(r, UINT32_MAX);
+	name = rd_bytes(r, &n_len, LSM_CATALOG_NAME_MAX);
+	if (r->bad || r->p != r->end || n_len == 0) {
+		*what = "malformed retention policy record";
+		return 0;
+	}
+	if ((flags & ~(LSM_CATRP_DEFAULT | LSM_CATRP_DROPPED | LSM_CATRP_INITIAL)) ||
+	    ((flags & LSM_CATRP_DROPPED) && (flags & (LSM_CATRP_DEFAULT | LSM_CATRP_INITIAL))) ||
+	    (!(flags & LSM_CATRP_DROPPED) && rp.replica_n == 0) || memchr(name, 0, n_len)) {
+		*what = "retention policy record with bad flags, replica count or name";
+		return 0;
+	}
+	memcpy(rp.name, name, n_len);
+	d = db_live(c, db);
+	if (!d) {
+		*what = "retention policy of an unknown database";
+		return 0;
+	}
+	rc = rps_apply(d, &rp, flags);
+	if (rc == 1) {
+		*what = (flags & LSM_CATRP_DROPPED) ? "drop of an unknown retention policy"
+						    : "initial retention policy of a database that has policies";
+		rc = 0;
+	}
+	return rc;
+}
+
+/* Shard durations are not compared: strata's tables all use the engine's window. */
+static bool rp_same(const lsm_catalog_rp *a, const lsm_catalog_rp *b)
+{
+	return a->duration_ns == b->duration_ns && a->replica_n == b->replica_n;
+}
+
+/* Writes one policy record and applies it to d (mu held). */
+static int rp_commit(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
+{
+	uint8_t rec[RP_REC_MAX];
+	size_t n = enc_rp(rec, d->id, rp, flags);
+	int rc = log_append(c, rec, n);
+
+	if (rc)
+		return rc;
+	pthread_rwlock_wrlock(&c->rw);
+	rc = rps_apply(d, rp, flags);
+	pthread_rwlock_unlock(&c->rw);
+	if (rc) {
+		/* Durable but not in memory (only -ENOMEM: the rules were checked): refuse changes until reopened. */
+		c->sticky_rc = rc;
+	}
+	return rc;
+}
+
+int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, enum lsm_catalog_rp_op op)
+{
+	size_t len = strnlen(rp->name, sizeof rp->name);
+	const lsm_catalog_rp *have;
+	uint8_t flags = rp->is_default ? LSM_CATRP_DEFAULT : 0;
+	struct c_db *d;
+	int rc;
+
+	if (len == sizeof rp->name)
+		return strata_error(STRATA_EINVAL, "retention policy name over the %d byte limit", LSM_CATALOG_NAME_MAX);
+	rc = check_name("retention policy name", len);
+	if (rc)
+		return rc == STRATA_ETOOBIG ? STRATA_EINVAL : rc;
+	if (rp->duration_ns < 0 || rp->shard_duration_ns < 0)
+		return strata_error(STRATA_EINVAL, "retention policy %s: negative duration", rp->name);
+	if (rp->replica_n < 1)
+		return strata_error(STRATA_EINVAL, "replication factor must be greater than 0");
+	pthread_mutex_lock(&c->mu);
+	d = db_live(c, db);
+	if (!d) {
+		rc = db_not_found(db);
+		goto out;
+	}
+	have = rps_find(d, rp->name);
+	switch (op) {
+	case LSM_CATALOG_RP_INITIAL:
+		if (!d->rps_explicit) {
+			flags = LSM_CATRP_DEFAULT | LSM_CATRP_INITIAL;
+			break;
+		}
+		if (!have || !have->is_default || !rp_same(have, rp)) {
+			rc = strata_error(STRATA_EINVAL, "retention policy conflicts with an existing policy");
+			goto out;
+		}
+		goto out; /* the same policy: nothing to write */
+	case LSM_CATALOG_RP_CREATE:
+		if (!have)
+			break;
+		if (!rp_same(have, rp))
+			rc = strata_error(STRATA_EINVAL, "retention policy already exists");
+		else if (rp->is_default && !have->is_default)
+			rc = strata_error(STRATA_EINVAL, "retention policy conflicts with an existing policy");
+		goto out;
+	case LSM_CATALOG_RP_ALTER:
+		if (!have) {
+			rc = strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", rp->name);
+			goto out;
+		}
+		break;
+	default:
+		rc = strata_error(STRATA_EINVAL, "unknown retention policy operation %d", (int)op);
+		goto out;
+	}
+	rc = rp_commit(c, d, rp, flags);
+	if (rc == 0)
+		LOG_INFO("event=retention_policy_set database=%s name=%s duration_ns=%" PRId64 " default=%d",
+			 d->name, rp->name, rp->duration_ns, (flags & LSM_CATRP_DEFAULT) != 0);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int lsm_catalog_drop_rp(lsm_catalog *c, uint32_t db, const char *name)
+{
+	lsm_catalog_rp rp = { 0 };
+	size_t len = strlen(name);
+	struct c_db *d;
+	int rc = 0;
+
+	if (len == 0 || len > LSM_CATALOG_NAME_MAX)
+		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", name);
+	memcpy(rp.name, name, len);
+	pthread_mutex_lock(&c->mu);
+	d = db_live(c, db);
+	if (!d)
+		rc = db_not_found(db);
+	else if (!rps_find(d, name))
+		rc = strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", name);
+	else
+		rc = rp_commit(c, d, &rp, LSM_CATRP_DROPPED);
+	if (rc == 0)
+		LOG_INFO("event=retention_policy_dropped database=%s name=%s", d->name, name);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+int lsm_catalog_rps(lsm_catalog *c, uint32_t db, lsm_catalog_rp **out, size_t *n_out)
+{
+	const lsm_catalog_rp *v;
+	struct c_db *d;
+	size_t n = 0;
+	int rc = 0;
+
+	*out = NULL;
+	*n_out = 0;
+	pthread_rwlock_rdlock(&c->rw);
+	d = db_live(c, db);
+	if (!d) {
+		rc = STRATA_ENOTFOUND;
+	} else {
+		v = rps_view(d, &n);
+		if (n) {
+			*out = strata_malloc(n * sizeof(**out));
+			if (*out) {
+				memcpy(*out, v, n * sizeof(**out));
+				*n_out = n;
+			} else {
+				rc = -ENOMEM;
+			}
+		}
+	}
+	pthread_rwlock_unlock(&c->rw);
+	return rc == STRATA_ENOTFOUND ? db_not_found(db) : rc;
+}
+
+int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalog_rp *out)
+{
+	const lsm_catalog_rp *rp = NULL;
+	struct c_db *d;
+
+	pthread_rwlock_rdlock(&c->rw);
+	d = db_live(c, db);
+	if (d)
+		rp = rps_find(d, name);
+	if (rp)
+		*out = *rp;
+	pthread_rwlock_unlock(&c->rw);
+	if (!d)
+		return db_not_found(db);
+	if (!rp)
+		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", name);
+	return 0;
+}
+
+/* The retention of d (rw held): its default policy's duration, 0 without one. */
+static int64_t db_retention(const struct c_db *d)
+{
+	size_t n;
+	const lsm_catalog_rp *v = rps_view(d, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].is_default)
+			return v[i].duration_ns;
+	return 0;
+}
+
+int lsm_catalog_retention(lsm_catalog *c, uint32_t db, int64_t *out)
+{
+	struct c_db *d;
+
+	pthread_rwlock_rdlock(&c->rw);
+	d = db_live(c, db);
+	if (d)
+		*out = db_retention(d);
+	pthread_rwlock_unlock(&c->rw);
+	return d ? 0 : db_not_found(db);
+}
+
+int64_t lsm_catalog_retention_horizon(lsm_catalog *c)
+{
+	int64_t longest = 0;
+	bool any = false, forever = false;
+
+	pthread_rwlock_rdlock(&c->rw);
+	for (uint32_t i = 1; i < c->n_dbs && !forever; i++) {
+		struct c_db *d = db_live(c, i);
+		int64_t r;
+
+		if (!d)
+			continue;
+		any = true;
+		r = db_retention(d);
+		if (r == 0)
+			forever = true;
+		else if (r > longest)
+			longest = r;
+	}
+	pthread_rwlock_unlock(&c->rw);
+	return any && !forever ? longest : 0;
+}
+
+int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out)
+{
+	struct c_series *s;
+
+	pthread_rwlock_rdlock(&c->rw);
+	s = id < c->by_id_cap ? c->by_id[id] : NULL;
+	if (s)
+		*out = s->db;
+	pthread_rwlock_unlock(&c->rw);
+	return s ? 0 : STRATA_ENOTFOUND;
 }

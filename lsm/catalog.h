@@ -57,6 +57,71 @@ int lsm_catalog_database_id(lsm_catalog *c, const char *name, uint32_t *out);
 int lsm_catalog_databases(lsm_catalog *c, char ***out, size_t *n_out);
 void lsm_catalog_free_names(char **names, size_t n);
 
+/* ---- retention policies ----
+ *
+ * Every database has policies; one of them may be its default. A database
+ * that was never given one has the implicit policy "autogen": infinite,
+ * one replica, default. The retention of a database is the duration of its
+ * default policy (0, forever, when it has none). Each change is one
+ * LSM_CATREC_RP record, written and fdatasync'ed before the call returns.
+ */
+typedef struct lsm_catalog_rp {
+	char name[LSM_CATALOG_NAME_MAX + 1];
+	int64_t duration_ns;       /* points are kept this long; 0: forever */
+	int64_t shard_duration_ns; /* as recorded; 0 when none was given */
+	uint32_t replica_n;        /* >= 1 */
+	bool is_default;
+} lsm_catalog_rp;
+
+#define LSM_CATALOG_AUTOGEN "autogen"
+
+enum lsm_catalog_rp_op {
+	/*
+	 * A new policy. One of that name with the same duration and replica
+	 * count is no error (nothing written), unless rp asks to be
+	 * the default and that one is not: STRATA_EINVAL "retention policy
+	 * conflicts with an existing policy"; one that differs is STRATA_EINVAL
+	 * "retention policy already exists".
+	 */
+	LSM_CATALOG_RP_CREATE,
+	/* Replaces the policy of that name (STRATA_ENOTFOUND when none). */
+	LSM_CATALOG_RP_ALTER,
+	/*
+	 * The policy a new database is created WITH: when the database has
+	 * only the implicit autogen it becomes its one policy, the default (the
+	 * implicit autogen goes, whatever rp's name). Otherwise nothing is
+	 * written, and unless the database's default policy has rp's name,
+	 * duration and replica count it is STRATA_EINVAL "retention policy
+	 * conflicts with an existing policy".
+	 */
+	LSM_CATALOG_RP_INITIAL,
+};
+
+/*
+ * Creates or changes a policy of database db (rp->is_default makes it the
+ * default; the others then are not). STRATA_EINVAL for a bad name (1..255
+ * bytes), duration or replica count, and as op says; STRATA_ENOTFOUND for
+ * an unknown database; -errno from the write (the catalog then refuses
+ * changes with STRATA_EREADONLY until reopened).
+ */
+int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, enum lsm_catalog_rp_op op);
+/* Drops a policy (the default too: the database then has none). STRATA_ENOTFOUND; -errno. */
+int lsm_catalog_drop_rp(lsm_catalog *c, uint32_t db, const char *name);
+/* The policies of db in creation order; *out strata_malloc'ed (NULL when none), caller frees. */
+int lsm_catalog_rps(lsm_catalog *c, uint32_t db, lsm_catalog_rp **out, size_t *n_out);
+/* One policy of db by name: 0 with *out, or STRATA_ENOTFOUND (database or policy). */
+int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalog_rp *out);
+/* The retention of db (its default policy's duration; 0: forever). STRATA_ENOTFOUND. */
+int lsm_catalog_retention(lsm_catalog *c, uint32_t db, int64_t *out);
+/*
+ * The longest retention among the live databases when every one of them
+ * has a finite retention; 0 when one keeps its points forever, or when
+ * there is no database (nothing may then be removed by time alone).
+ */
+int64_t lsm_catalog_retention_horizon(lsm_catalog *c);
+/* The database of a live series: 0, or STRATA_ENOTFOUND (no message: compaction asks per series). */
+int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out);
+
 /* ---- series ---- */
 
 /* The id of a canonical series key in database db, or STRATA_ENOTFOUND. */
@@ -77,6 +142,31 @@ uint64_t lsm_catalog_series_count(lsm_catalog *c);
  * series. 0, the default, is no limit. Known series are never refused.
  */
 void lsm_catalog_set_max_series(lsm_catalog *c, uint64_t max);
+/* The same cap for each database on its own (0: no limit). */
+void lsm_catalog_set_max_series_per_db(lsm_catalog *c, uint64_t max);
+
+/*
+ * Drops series ids[0..n) of database db: one LSM_CATREC_SERIES_DROP record
+ * per series, written with one append and one fdatasync, then each series
+ * leaves the key map, the index by id and the postings of its measurement
+ * and tags; a tag value, tag key or measurement left without series goes
+ * too (a measurement with its fields). Ids not live in db (unknown, of
+ * another database, already dropped, or repeated) are skipped. Series ids
+ * are never handed out again: a key written after its drop gets a new id.
+ * The series' points are not touched: the caller deletes them first.
+ * Bumps the drop generation (below) when anything was dropped.
+ * 0; STRATA_ENOTFOUND for an unknown database; -ENOMEM; -errno from the
+ * write or sync (nothing is dropped, and the catalog refuses changes with
+ * STRATA_EREADONLY until reopened).
+ */
+int lsm_catalog_drop_series(lsm_catalog *c, uint32_t db, const uint64_t *ids, size_t n);
+
+/*
+ * A counter bumped by every drop (series or database). A writer that
+ * caches key -> id reads it before using its cache and clears the cache
+ * when it changed, so a key written after a drop registers a new series.
+ */
+uint64_t lsm_catalog_generation(lsm_catalog *c);
 
 /* ---- fields ---- */
 

@@ -21,6 +21,17 @@ enum lsm_catalog_record_type {
 	LSM_CATREC_FIELD = 19,     /* db id varint, field id varint, type u8,
 				    * measurement length varint, measurement,
 				    * name length varint, name */
+	LSM_CATREC_RP = 20,          /* db id varint, flags u8, duration varint,
+				      * shard duration varint, replica n varint,
+				      * name length varint, name */
+	LSM_CATREC_SERIES_DROP = 21, /* db id varint, series id varint */
+};
+
+/* Flags of an LSM_CATREC_RP record. */
+enum lsm_catalog_rp_flags {
+	LSM_CATRP_DEFAULT = 1, /* the database's default policy from now on */
+	LSM_CATRP_DROPPED = 2, /* the policy of that name is dropped */
+	LSM_CATRP_INITIAL = 4, /* the database's first policy, in place of the implicit autogen */
 };
 
 #endif

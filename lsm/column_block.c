@@ -526,6 +526,11 @@ static int read_entries(const uint8_t *block, size_t len, struct entry **out, si
 		es[n].n_fields = (size_t)count;
 		/* fields may move while growing: store the offset now, pointers after. */
 		es[n].fields = (lsm_row_field *)(uintptr_t)n_fields;
+		if (count == 0) {
+			es[n].n_fields = 0;
+			n++;
+			continue;
+		}
 		rc = lsm_row_decode(es[n].value, vlen, fields + n_fields, (size_t)count, &es[n].n_fields);
 		if (rc)
 			rc = STRATA_EINVAL;
@@ -543,15 +548,14 @@ static int read_entries(const uint8_t *block, size_t len, struct entry **out, si
 	}
 	*blk_out = blk;
 	for (size_t i = 0; i < n; i++)
-		if (lsm_ikey_kind(es[i].ikey) != LSM_KIND_DELETE)
-			es[i].fields = fields + (size_t)(uintptr_t)es[i].fields;
+		es[i].fields = es[i].n_fields ? fields + (size_t)(uintptr_t)es[i].fields : NULL;
 	*out = es;
 	*n_out = n;
 	*fields_out = fields;
 	return 0;
 }
 
-static int encode_columns(struct wbuf *w, const struct entry *es, size_t n, int restart_interval)
+static int encode_columns(struct wbuf *w, const struct entry *es, size_t n, int restart_interval, size_t limit)
 {
 	struct column *cols = NULL;
 	size_t n_cols = 0, cap_cols = 0, n_runs = 0;
@@ -662,6 +666,12 @@ static int encode_columns(struct wbuf *w, const struct entry *es, size_t n, int 
 		}
 		wb_varint(w, payload.len);
 		wb_bytes(w, payload.p, payload.len);
+		/* Columns far past the block's size are not worth finishing (wide, sparse rows). */
+		if (w->len > 2 * limit + 4096) {
+			strata_free(payload.p);
+			strata_free(cols);
+			return STRATA_EINVAL;
+		}
 	}
 	strata_free(payload.p);
 	strata_free(cols);
@@ -686,7 +696,7 @@ int lsm_column_encode(const uint8_t *block, size_t len, int restart_interval, ui
 	if (rc == 0 && n == 0)
 		rc = STRATA_EINVAL;
 	if (rc == 0)
-		rc = encode_columns(&w, es, n, restart_interval);
+		rc = encode_columns(&w, es, n, restart_interval, len);
 	/* Proof: the columns must give the block back byte for byte. */
 	if (rc == 0) {
 		rc = lsm_column_decode(w.p, w.len, len, &check);
@@ -1068,7 +1078,17 @@ int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t *
 		}
 		rc = lsm_block_builder_add(&bb, ikey, sizeof ikey, rowbuf, vlen);
 		if (rc) {
-			rc = corrupt("entries out of order");
+			if (rc == STRATA_EINVAL)
+				rc = corrupt("entries out of order");
+			goto out;
+		}
+		/*
+		 * Never build much more than the block it must be (the builder's
+		 * running size estimate may run ahead a little): a forged encoding
+		 * could otherwise ask for gigabytes.
+		 */
+		if (lsm_block_builder_size(&bb) > 2 * block_len + 4096) {
+			rc = corrupt("block of another size");
 			goto out;
 		}
 	}

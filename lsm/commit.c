@@ -105,6 +105,18 @@
 #define DEFAULT_GROUP_MAX (1u << 20)
 #define DEFAULT_RELAXED_SYNC_MS 100
 
+/* Histogram bounds (docs/metrics.md): latency 10 us .. 10 s, group sizes by powers of 4. */
+static const uint64_t latency_bounds_ns[] = {
+	10000, 25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000,
+	50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000u, 5000000000u, 10000000000u,
+};
+static const uint64_t group_bytes_bounds[] = {
+	256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864, 268435456,
+};
+static const uint64_t group_entries_bounds[] = {
+	1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576,
+};
+
 enum waiter_state {
 	W_QUEUED,   /* in the queue, its owner not (yet) blocked */
 	W_SLEEPING, /* in the queue, its owner blocked on the state word */
@@ -143,6 +155,11 @@ struct lsm_commit {
 	unsigned n_inside;
 	uint64_t sync_due_ns;    /* relaxed: when the unsynced tail must be synced; 0: nothing */
 	lsm_commit_stats stats;
+	/*
+	 * Atomic (histogram.h): get_stats reads them without mu. Observed under
+	 * mu anyway, by the leader (groups) and by each submitter (its latency).
+	 */
+	lsm_histogram latency, group_bytes, group_entries;
 	pthread_t sync_thread;
 	bool sync_thread_started;
 
@@ -402,6 +419,7 @@ static int reserve(lsm_commit *c, size_t n, size_t bytes)
 struct group_result {
 	bool synced;
 	uint64_t io_ns;
+	uint64_t entries;
 };
 
 /*
@@ -427,6 +445,7 @@ static int commit_group(lsm_commit *c, struct waiter *group, size_t n, size_t by
 		total += lsm_batch_count(w->b);
 		any_sync |= w->sync;
 	}
+	res->entries = total;
 	if (total > LSM_SEQ_MAX - c->last_seq) {
 		*sticky = true;
 		return strata_error(STRATA_ETOOBIG, "wal group commit: sequence numbers exhausted at %" PRIu64,
@@ -577,6 +596,8 @@ static void lead(lsm_commit *c, struct waiter *me)
 		c->stats.sync_ns_total += res.io_ns;
 		if (n > c->stats.max_group_batches)
 			c->stats.max_group_batches = n;
+		lsm_histogram_observe(&c->group_bytes, bytes);
+		lsm_histogram_observe(&c->group_entries, res.entries);
 	}
 	next = pass_token(c);
 	if (!next && n == 1) {
@@ -680,6 +701,10 @@ int lsm_commit_start(lsm_commit **out, const lsm_commit_options *opt,
 	if (c->opt.group_max_bytes == 0)
 		c->opt.group_max_bytes = DEFAULT_GROUP_MAX;
 	c->hooks = *hooks;
+	lsm_histogram_init(&c->latency, latency_bounds_ns, sizeof latency_bounds_ns / sizeof latency_bounds_ns[0]);
+	lsm_histogram_init(&c->group_bytes, group_bytes_bounds, sizeof group_bytes_bounds / sizeof group_bytes_bounds[0]);
+	lsm_histogram_init(&c->group_entries, group_entries_bounds,
+			   sizeof group_entries_bounds / sizeof group_entries_bounds[0]);
 	c->last_seq = last_seq;
 	atomic_init(&c->visible_seq, last_seq);
 	atomic_init(&c->err, 0);
@@ -727,6 +752,7 @@ static void leave(lsm_commit *c)
 int lsm_commit_submit(lsm_commit *c, lsm_batch *b, bool sync)
 {
 	struct waiter w = { .b = b, .sync = sync };
+	uint64_t t0 = now_ns();
 	int rc;
 
 	if (!b || lsm_batch_count(b) == 0 || !b->data)
@@ -751,6 +777,8 @@ int lsm_commit_submit(lsm_commit *c, lsm_batch *b, bool sync)
 	rc = w.rc;
 	if (rc)
 		strata_error(rc, "%s", w.msg);
+	else /* before leave(): once this thread is out, stop may free c */
+		lsm_histogram_observe(&c->latency, now_ns() - t0);
 out:
 	leave(c);
 	pthread_mutex_unlock(&c->mu);
@@ -790,6 +818,9 @@ void lsm_commit_get_stats(lsm_commit *c, lsm_commit_stats *out)
 	*out = c->stats;
 	out->queued_batches = c->n_queued;
 	pthread_mutex_unlock(&c->mu);
+	lsm_histogram_snapshot_get(&c->latency, &out->latency_ns);
+	lsm_histogram_snapshot_get(&c->group_bytes, &out->group_bytes);
+	lsm_histogram_snapshot_get(&c->group_entries, &out->group_entries);
 }
 
 void lsm_commit_shutdown(lsm_commit *c)

@@ -34,6 +34,7 @@
 #define STRATA_LSM_COMMIT_H
 
 #include "lsm/batch.h"
+#include "lsm/histogram.h"
 #include "lsm/wal.h"
 
 #include <stdbool.h>
@@ -82,6 +83,10 @@ typedef struct lsm_commit_stats {
 	uint64_t sync_ns_total;   /* time spent in write+sync */
 	uint64_t max_group_batches;
 	uint64_t queued_batches;  /* submitted and waiting for a group, now */
+	/* Distributions (histogram.h), over committed groups and batches only: */
+	lsm_histogram_snapshot latency_ns;    /* a batch's time from entering submit to its return */
+	lsm_histogram_snapshot group_bytes;   /* WAL bytes written per group, record headers included */
+	lsm_histogram_snapshot group_entries; /* entries (points) per group */
 } lsm_commit_stats;
 
 /*

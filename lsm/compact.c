@@ -32,6 +32,8 @@ void lsm_compact_options_default(lsm_compact_options *out)
 	out->rate_bytes_per_s = 0;
 	out->clock = NULL;
 	out->clock_ctx = NULL;
+	out->drop = NULL;
+	out->drop_ctx = NULL;
 }
 
 static int64_t wall_ns(const lsm_db *db)
@@ -78,12 +80,19 @@ static bool is_final(lsm_file *f, bool probe)
 {
 	lsm_sst *t;
 
-	if (f->props.flags & LSM_SST_FLAG_FINAL)
+	/* Atomic: the stats read these flags while the compaction thread notes them. */
+	if (__atomic_load_n(&f->props.flags, __ATOMIC_RELAXED) & LSM_SST_FLAG_FINAL)
 		return true;
 	if (!probe || lsm_file_table(f, &t) != 0)
 		return probe; /* an unreadable table is left to the readers to report */
-	f->props.flags |= lsm_sst_get_props(t)->flags;
-	return (f->props.flags & LSM_SST_FLAG_FINAL) != 0;
+	return (__atomic_or_fetch(&f->props.flags, lsm_sst_get_props(t)->flags, __ATOMIC_RELAXED) &
+		LSM_SST_FLAG_FINAL) != 0;
+}
+
+/* A table a split merge cut at the size limit (within an eighth of it). */
+static bool full(const lsm_compact_options *o, const lsm_file *f)
+{
+	return f->props.file_bytes >= o->max_file_bytes - o->max_file_bytes / 8;
 }
 
 /*
@@ -102,25 +111,42 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 	*n = 0;
 	*score = 0;
 	*final = closed;
-	if (w->n_files == 1 && closed && !is_final(w->files[0], probe)) {
-		/* Closed, one table, not yet in final form: rewrite it as columns. */
-		*n = 1;
-		*score = 1;
-		return;
-	}
-	if (w->n_files < 2)
-		return;
-	if (closed || w->n_files >= o->max_files) {
+	if (closed) {
+		/*
+		 * Closed: merged down once into its final form, which may be
+		 * several key-disjoint tables (split at max_file_bytes); again
+		 * only when a late write added a table that is not final.
+		 */
+		size_t not_final = 0;
+
+		for (k = 0; k < w->n_files; k++)
+			not_final += !is_final(w->files[k], probe);
+		if (not_final == 0)
+			return;
 		*n = w->n_files;
 		*score = w->n_files + (all ? 0 : 1000000);
 		return;
 	}
 	*final = false;
-	if (w->n_files < o->live_trigger)
+	/*
+	 * Live. Tables cut at max_file_bytes are full: they take no part in
+	 * tiers and do not count towards max_files, so the outputs of a split
+	 * merge are not merged again and again.
+	 */
+	for (k = 0; k < w->n_files && !full(o, w->files[k]); k++)
+		;
+	if (k < 2)
+		return;
+	if (k >= o->max_files) {
+		*n = k;
+		*score = k + 1000000;
+		return;
+	}
+	if (k < o->live_trigger)
 		return;
 	/* Size-tiered from the newest: stop at a table more than twice the run. */
 	run_bytes = w->files[0]->props.file_bytes;
-	for (k = 1; k < w->n_files; k++) {
+	for (k = 1; k < w->n_files && !full(o, w->files[k]); k++) {
 		uint64_t b = w->files[k]->props.file_bytes;
 
 		if (b > 2 * run_bytes)
@@ -300,14 +326,20 @@ static int emit(output *o, bool bottom, const uint8_t *ukey, uint64_t seq, const
 	return output_add(o, ukey, seq, kind, r->buf, r->len);
 }
 
+/* Retention: the drop hook leaves out a key whose point has expired (compact.h). */
+static bool expired(const lsm_db *db, const uint8_t *ukey)
+{
+	return db->opt.compact.drop && db->opt.compact.drop(db->opt.compact.drop_ctx, ukey);
+}
+
 static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 {
 	lsm_iter **children = strata_calloc(j->n, sizeof(*children));
 	lsm_iter *m = NULL;
 	lsm_resolve r;
 	uint8_t ukey[LSM_UKEY_LEN];
-	uint64_t seq = 0, keys = 0, final_seq = 0;
-	bool in_key = false;
+	uint64_t seq = 0, keys = 0, final_seq = 0, last_seq = 0;
+	bool in_key = false, have_last = false;
 	int rc = 0;
 
 	if (!children)
@@ -352,7 +384,8 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 		const uint8_t *v;
 
 		if (!in_key || !lsm_ukey_equal(k, ukey)) {
-			if (in_key && (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
+			if (in_key && !expired(db, ukey) &&
+			    (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
 				break;
 			if (++keys % CLOSING_CHECK_EVERY == 0 && closing(db)) {
 				rc = strata_error(STRATA_ECLOSED, "compaction stopped: the database is closing");
@@ -362,9 +395,18 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 			seq = lsm_ikey_seq(k); /* newest version first */
 			lsm_resolve_reset(&r);
 			in_key = true;
+			have_last = false;
 		}
 		if (r.done)
 			continue; /* older versions under a PUT or DELETE */
+		/*
+		 * The same entry may sit in two tables (a recovery that flushed a
+		 * segment and failed before deleting it): fold it once, as reads do.
+		 */
+		if (have_last && lsm_ikey_seq(k) == last_seq)
+			continue;
+		last_seq = lsm_ikey_seq(k);
+		have_last = true;
 		v = lsm_iter_value(m, &vlen);
 		rc = lsm_resolve_add(&r, lsm_ikey_kind(k), v, vlen);
 		if (rc)
@@ -372,7 +414,7 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 	}
 	if (rc == 0)
 		rc = lsm_iter_status(m);
-	if (rc == 0 && in_key)
+	if (rc == 0 && in_key && !expired(db, ukey))
 		rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r);
 	if (rc == 0)
 		rc = output_finish(o);

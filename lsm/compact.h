@@ -1,26 +1,30 @@
 /*
  * compact.h — time-window compaction: merging the tables of one window.
  *
- * Every table belongs to one time window, and a window's tables have
- * disjoint sequence ranges (each comes from one flush, or from merging
- * tables that were next to each other in sequence order). A compaction
- * merges a run of tables that are adjacent in sequence order, so folding a
- * key's versions there gives what a reader would see: newer versions win,
+ * Every table belongs to one time window. Ordered newest first, a window's
+ * tables come from flushes (disjoint sequence ranges) or from merges of
+ * tables next to each other in that order (possibly split into
+ * key-disjoint tables of one sequence range). A compaction merges a run of
+ * tables from the newest, so folding a key's versions there gives what a
+ * reader would see: newer versions win,
  * MERGE operands combine through the merge hook (the field-merge rule).
  * When the run reaches the window's oldest table nothing older exists, so
  * deletions are dropped and merge operands become whole values.
  *
  * Picking (one job at a time, the window with most work first):
  *   - a closed window (its end plus the grace period has passed) is merged
- *     down to one run of tables of bounded size, in its final form: data
- *     blocks as columns (column_block.h), bigger blocks, stronger zstd; a
- *     closed window's single table that is not yet in final form (flags
- *     in the table file) is rewritten once;
+ *     down to one run of key-disjoint tables of bounded size, in its final
+ *     form: data blocks as columns (column_block.h), bigger blocks,
+ *     stronger zstd. Once every table of the window is final (a flag in
+ *     the table file) nothing more is done, until a late write adds a
+ *     table that is not;
  *   - a live window that holds live_trigger tables or more merges its
  *     newest tables of similar size (size-tiered: the run from the newest
  *     grows while the next table is no bigger than twice the run so far);
- *   - any window over max_files tables is merged whole (bounded read
- *     amplification whatever the sizes).
+ *   - a live window with max_files tables or more merges its newest tables
+ *     whatever their sizes (bounded read amplification).
+ * Tables cut at max_file_bytes by a merge count as full: they join no tier
+ * and no count, so a merge's own outputs are not merged again.
  *
  * Concurrency: readers keep the versions they pinned; a compaction holds
  * the version lock only to publish its edit (inputs out, outputs in), so
@@ -48,6 +52,13 @@ typedef struct lsm_compact_options {
 	/* Wall clock in ns for closing windows (tests inject one); NULL: the real clock. */
 	int64_t (*clock)(void *ctx);
 	void *clock_ctx;
+	/*
+	 * Retention (retention.h): called for each key a merge writes, with
+	 * drop_ctx, from the compaction's thread; true leaves the key out
+	 * (every version of it). NULL keeps every key.
+	 */
+	bool (*drop)(void *ctx, const uint8_t ukey[16]);
+	void *drop_ctx;
 } lsm_compact_options;
 
 void lsm_compact_options_default(lsm_compact_options *out);

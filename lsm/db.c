@@ -336,6 +336,19 @@ static int recover(lsm_db *db, uint64_t *out_last_seq)
 	rc = lsm_memtable_new(&c.mem);
 	if (rc)
 		return rc;
+	/*
+	 * File numbers taken between manifest edits (a compaction's tables)
+	 * may have been handed to WAL segments too: new numbers must come
+	 * after every segment on disk, or a new segment would collide.
+	 */
+	rc = list_wal(db, 0, &segments, &n_segments);
+	if (rc)
+		goto out;
+	for (size_t i = 0; i < n_segments; i++)
+		lsm_versions_note_file_number(db->versions, segments[i]);
+	strata_free(segments);
+	segments = NULL;
+	n_segments = 0;
 	rc = list_wal(db, lsm_versions_log_number(db->versions), &segments, &n_segments);
 	if (rc)
 		goto out;
@@ -561,6 +574,10 @@ int lsm_close(lsm_db *db)
 	pthread_cond_broadcast(&db->compact_cv);
 	rc = db->bg_error;
 	pthread_mutex_unlock(&db->mu);
+	if (rc)
+		strata_error(rc, "%s: the memtable is not flushed: the engine went read-only after a failed write (%s); "
+			     "what was acknowledged is in the WAL and comes back at the next open",
+			     db->dir, strata_strerror(rc));
 	pthread_join(db->flush_thread, NULL);
 	db->flush_thread_started = false;
 	if (db->compact_thread_started) {

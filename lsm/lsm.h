@@ -148,4 +148,39 @@ typedef struct lsm_stats {
 
 void lsm_get_stats(lsm_db *db, lsm_stats *out);
 
+/*
+ * A consistent copy of the database in dir, taken while it serves
+ * (checkpoint.c): the live tables hard-linked (copied across file systems),
+ * the WAL segments not yet flushed copied up to the end of the last group
+ * written, the catalog log copied after that cut (so every series id in the
+ * copied data is in the copied catalog), and a fresh MANIFEST and CURRENT
+ * listing exactly those tables. Every write acknowledged before the call is
+ * in the copy. It is written under "<dir>.tmp" and renamed to dir when
+ * whole. -EEXIST when dir (or dir.tmp) exists; STRATA_ECLOSED while
+ * closing; -errno, with the file named in strata_last_error(). out (may be
+ * NULL) says what was copied.
+ */
+typedef struct lsm_checkpoint_info {
+	uint64_t n_tables;
+	uint64_t n_linked;        /* tables hard-linked; the rest were copied */
+	uint64_t table_bytes;
+	uint64_t n_wal_segments;
+	uint64_t wal_bytes;
+	uint64_t catalog_bytes;
+	uint64_t last_seq;        /* every write up to this sequence number is in the copy */
+} lsm_checkpoint_info;
+
+int lsm_checkpoint(lsm_db *db, const char *dir, lsm_checkpoint_info *out);
+
+/*
+ * Writes <dir>/MANIFEST-<number> holding a file header and the one snapshot
+ * edit given (every live table added, all three counters set, next_file
+ * above number, nothing deleted), fsynced, then points <dir>/CURRENT at it
+ * (CURRENT.tmp, rename, directory fsync). For checkpoints and repair tools;
+ * never on an open database. STRATA_EINVAL for an edit that is not a
+ * snapshot; -EEXIST when the manifest exists; -errno.
+ */
+struct lsm_version_edit;
+int lsm_checkpoint_write_manifest(const char *dir, uint64_t number, const struct lsm_version_edit *snapshot);
+
 #endif

@@ -28,6 +28,7 @@ enum lsm_record_type {
 	LSM_REC_FILE_HEADER = 1,
 	LSM_REC_BATCH = 2,        /* WAL: one write batch (batch.h encoding) */
 	LSM_REC_VERSION_EDIT = 3, /* manifest: one version edit */
+	LSM_REC_STATE = 4,        /* a whole state snapshot (continuous queries: query/cq.h) */
 };
 
 #define LSM_WAL_MAGIC "STRATAWL"

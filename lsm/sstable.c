@@ -261,9 +261,13 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 		uint8_t *block = NULL;
 
 		rc = lsm_column_decode(dst, zlen, (size_t)raw_len, &block);
-		if (rc == STRATA_ECORRUPT)
-			rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off,
-					  strata_last_error());
+		if (rc == STRATA_ECORRUPT) {
+			char why[256];
+
+			/* Copied first: the message buffer is the one being written. */
+			snprintf(why, sizeof why, "%s", strata_last_error());
+			rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off, why);
+		}
 		strata_free(dst);
 		dst = block;
 	}
@@ -731,6 +735,15 @@ static void it_skip_exhausted(struct sst_iter *it)
 		if (!it_load_block(it))
 			return;
 		lsm_iter_seek_first(it->data_it);
+	}
+	/* Every key handed out is an internal key: the read path reads 24 bytes of each. */
+	if (it->status == 0 && it->data_it && lsm_iter_valid(it->data_it)) {
+		size_t klen;
+
+		lsm_iter_key(it->data_it, &klen);
+		if (klen != LSM_IKEY_LEN)
+			it_fail(it, strata_error(STRATA_ECORRUPT, "key of %zu bytes, not an internal key", klen),
+				"data block", it->block_off);
 	}
 }
 

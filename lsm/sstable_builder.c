@@ -85,6 +85,7 @@ void lsm_sst_options_default(lsm_sst_options *out)
 	out->bloom_bits_per_key = 10;
 	/* Level 1: flush must keep up with ingest; compaction may choose more. */
 	out->zstd_level = 1;
+	out->columns = false; /* only a closed window's final form asks for them */
 }
 
 /* Writes n bytes with write(2), looping on short writes. */

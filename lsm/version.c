@@ -1387,6 +1387,11 @@ lsm_version *lsm_versions_current(lsm_versions *vs)
 	return v;
 }
 
+void lsm_versions_note_file_number(lsm_versions *vs, uint64_t number)
+{
+	store_max(&vs->next_file, number + 1);
+}
+
 uint64_t lsm_versions_new_file_number(lsm_versions *vs)
 {
 	return atomic_fetch_add(&vs->next_file, 1);

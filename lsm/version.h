@@ -125,6 +125,11 @@ lsm_version *lsm_versions_current(lsm_versions *vs);
 
 /* A new file number (any thread). */
 uint64_t lsm_versions_new_file_number(lsm_versions *vs);
+/*
+ * Notes that number is taken by a file the manifest does not list (a WAL
+ * segment): new numbers come after it.
+ */
+void lsm_versions_note_file_number(lsm_versions *vs, uint64_t number);
 uint64_t lsm_versions_log_number(lsm_versions *vs);
 uint64_t lsm_versions_last_seq(lsm_versions *vs);
 

@@ -38,6 +38,12 @@ int query_engine_new(query_engine **out, lsm_db *db, lsm_catalog *catalog, const
 	return 0;
 }
 
+void query_engine_set_writer(query_engine *e, query_write_fn write, void *ctx)
+{
+	e->write = write;
+	e->write_ctx = ctx;
+}
+
 void query_engine_free(query_engine *e)
 {
 	strata_free(e);

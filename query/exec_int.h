@@ -12,6 +12,9 @@ struct query_engine {
 	lsm_db *db;
 	lsm_catalog *catalog;
 	query_limits limits;
+	query_write_fn write; /* SELECT ... INTO; may be NULL */
+	void *write_ctx;
+	struct query_cq_store *cqs; /* continuous queries; may be NULL */
 };
 
 /* One statement being run. */
@@ -31,6 +34,10 @@ typedef struct query_stmt_ctx {
  */
 int query_select_run(query_stmt_ctx *ctx, const struct query_select *s);
 int query_meta_run(query_stmt_ctx *ctx, const struct query_stmt *s);
+/* CREATE / DROP / SHOW CONTINUOUS QUERIES (cq.c). */
+int query_cq_statement(query_stmt_ctx *ctx, const struct query_stmt *s);
+/* DROP SERIES, DELETE and DROP MEASUREMENT (delete.c); meta.c dispatches them. */
+int query_delete_run(query_stmt_ctx *ctx, const struct query_stmt *s);
 
 /*
  * The catalog id of database name, or of the request's db= when name is

@@ -24,14 +24,19 @@
  * finds for the condition (a tag comparison decides; field and time terms
  * may match, as InfluxDB's index treats them).
  *
- * Retention policies, deletes and continuous queries are not implemented:
- * their statements fail with an error that says so, never silently.
+ * DROP SERIES, DELETE and DROP MEASUREMENT are dispatched to delete.c.
+ * Retention policies live in the catalog (docs/retention.md): CREATE
+ * DATABASE ... WITH, CREATE / ALTER / DROP RETENTION POLICY and SHOW
+ * RETENTION POLICIES. Continuous queries are not implemented: their
+ * statements fail with an error that says so, never silently.
  */
 #include "query/exec_int.h"
 #include "lsm/alloc.h"
+#include "lsm/retention.h"
 #include "lsm/series_key.h"
 #include "lsm/status.h"
 #include "query/regex.h"
+#include "query/sources.h"
 #include "query/series_set.h"
 
 #include <errno.h>
@@ -40,15 +45,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/*
- * The default policy every database has, as InfluxDB creates it: infinite
- * duration, one replica. The engine's table window is not visible through
- * lsm.h, so shardGroupDuration is InfluxDB's for an infinite policy (7 days).
- */
-#define AUTOGEN_NAME "autogen"
-#define AUTOGEN_DURATION_NS INT64_C(0)
-#define AUTOGEN_SHARD_GROUP_NS (INT64_C(168) * 3600 * 1000000000)
-#define AUTOGEN_REPLICA_N 1
+/* InfluxDB's shortest finite retention (meta.MinRetentionPolicyDuration). */
+#define RP_MIN_DURATION_NS (INT64_C(3600) * 1000000000)
 
 /* Series examined between two deadline checks. */
 #define DEADLINE_EVERY 4096
@@ -233,27 +231,13 @@ static int target_add(struct targets *t, uint32_t db, const char *name)
 /* Adds the measurements of db that regex matches (NULL: all of them). */
 static int target_add_matching(struct targets *t, lsm_catalog *c, uint32_t db, const char *regex)
 {
-	query_regex *re = NULL;
 	char **names = NULL;
 	size_t n = 0;
-	int rc = 0;
+	int rc = catalog_rc(query_measurements_matching(c, db, regex, &names, &n));
 
-	if (regex) {
-		rc = query_regex_compile(&re, regex);
-		if (rc)
-			return catalog_rc(rc);
-	}
-	rc = catalog_rc(lsm_catalog_measurements(c, db, &names, &n));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		int m = re ? query_regex_match(re, names[i], strlen(names[i])) : 1;
-
-		if (m < 0)
-			rc = m;
-		else if (m)
-			rc = target_add(t, db, names[i]);
-	}
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = target_add(t, db, names[i]);
 	lsm_catalog_free_names(names, n);
-	query_regex_free(re);
 	return rc;
 }
 
@@ -407,11 +391,12 @@ static int show_databases(query_stmt_ctx *ctx)
 	return rc;
 }
 
+static int create_database_with(query_stmt_ctx *ctx, const struct query_database *d);
+
 static int create_database(query_stmt_ctx *ctx, const struct query_database *d)
 {
 	if (d->with)
-		return strata_error(STRATA_EINVAL,
-				    "CREATE DATABASE ... WITH is not supported yet: retention policies arrive with retention support");
+		return create_database_with(ctx, d);
 	/* An existing database is no error, as in InfluxDB. */
 	return catalog_rc(lsm_catalog_create_database(ctx->e->catalog, d->name));
 }
@@ -932,33 +917,166 @@ static const char *go_duration(char *buf, int64_t ns)
 	return buf;
 }
 
-static int show_retention_policies(query_stmt_ctx *ctx, const struct query_retention_policy *rp)
+/* ---- retention policies ---- */
+
+/*
+ * Checks the options of a policy and fills in rp (name set by the caller).
+ * strata stores every database in the engine's time windows, so a SHARD
+ * DURATION is accepted only when it is that window (docs/retention.md).
+ */
+static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o, lsm_catalog_rp *rp)
+{
+	int64_t window = lsm_db_window_ns(ctx->e->db);
+	char a[40], b[40];
+
+	if (o->has_duration)
+		rp->duration_ns = o->duration_ns;
+	if (o->has_replication)
+		rp->replica_n = (uint32_t)o->replication;
+	if (rp->duration_ns != 0 && rp->duration_ns < RP_MIN_DURATION_NS)
+		return strata_error(STRATA_EINVAL, "retention policy duration must be at least %s",
+				    go_duration(a, RP_MIN_DURATION_NS));
+	if (o->has_replication && o->replication < 1)
+		return strata_error(STRATA_EINVAL, "replication factor must be greater than 0");
+	if (o->has_shard_duration && o->shard_duration_ns != 0 && o->shard_duration_ns != window)
+		return strata_error(STRATA_EINVAL,
+				    "SHARD DURATION %s is not supported: strata keeps every database in time windows of %s, "
+				    "its only shard duration",
+				    go_duration(a, o->shard_duration_ns), go_duration(b, window));
+	if (o->has_shard_duration && o->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < window)
+		return strata_error(STRATA_EINVAL, "retention policy duration must be greater than the shard duration");
+	rp->shard_duration_ns = window;
+	if (o->is_default)
+		rp->is_default = true;
+	return 0;
+}
+
+static int rp_name(lsm_catalog_rp *rp, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > LSM_CATALOG_NAME_MAX)
+		return strata_error(STRATA_EINVAL, "retention policy name must be 1 to %d bytes", LSM_CATALOG_NAME_MAX);
+	memcpy(rp->name, name, len + 1);
+	return 0;
+}
+
+static int create_database_with(query_stmt_ctx *ctx, const struct query_database *d)
+{
+	lsm_catalog_rp rp = { .replica_n = 1, .is_default = true };
+	lsm_catalog *c = ctx->e->catalog;
+	lsm_catalog_rp have;
+	uint32_t db;
+	int rc = rp_name(&rp, d->rp.name ? d->rp.name : LSM_CATALOG_AUTOGEN);
+
+	if (rc == 0)
+		rc = rp_from_options(ctx, &d->rp, &rp);
+	if (rc)
+		return rc;
+	/* An existing database is no error when its default policy is the one asked for (InfluxDB). */
+	if (lsm_catalog_database_id(c, d->name, &db) == 0) {
+		if (lsm_catalog_rp_get(c, db, rp.name, &have) != 0 || !have.is_default ||
+		    have.duration_ns != rp.duration_ns || have.replica_n != rp.replica_n)
+			return strata_error(STRATA_EINVAL, "retention policy conflicts with an existing policy");
+		return 0;
+	}
+	rc = catalog_rc(lsm_catalog_create_database(c, d->name));
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_database_id(c, d->name, &db));
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_set_rp(c, db, &rp, LSM_CATALOG_RP_INITIAL));
+	return rc;
+}
+
+static int create_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q)
+{
+	lsm_catalog_rp rp = { .replica_n = 1 };
+	uint32_t db;
+	int rc = query_resolve_db(ctx, q->database, &db);
+
+	if (rc == 0)
+		rc = rp_name(&rp, q->name);
+	if (rc == 0)
+		rc = rp_from_options(ctx, &q->opts, &rp);
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_set_rp(ctx->e->catalog, db, &rp, LSM_CATALOG_RP_CREATE));
+	return rc;
+}
+
+static int alter_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q)
+{
+	lsm_catalog_rp rp;
+	uint32_t db;
+	int rc = query_resolve_db(ctx, q->database, &db);
+
+	/* Options not written keep their values; DEFAULT only ever makes a policy the default. */
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_rp_get(ctx->e->catalog, db, q->name, &rp));
+	if (rc == 0)
+		rc = rp_from_options(ctx, &q->opts, &rp);
+	if (rc == 0)
+		rc = catalog_rc(lsm_catalog_set_rp(ctx->e->catalog, db, &rp, LSM_CATALOG_RP_ALTER));
+	return rc;
+}
+
+static int drop_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q)
+{
+	uint32_t db;
+	int rc = query_resolve_db(ctx, q->database, &db);
+
+	if (rc == 0)
+		rc = lsm_catalog_rp_get(ctx->e->catalog, db, q->name, &(lsm_catalog_rp){ 0 });
+	/* A policy that does not exist is no error, as in InfluxDB 1.x. */
+	if (rc == STRATA_ENOTFOUND) {
+		strata_error_clear();
+		return 0;
+	}
+	if (rc == 0)
+		rc = lsm_catalog_drop_rp(ctx->e->catalog, db, q->name);
+	if (rc == STRATA_ENOTFOUND) { /* dropped meanwhile */
+		strata_error_clear();
+		return 0;
+	}
+	return catalog_rc(rc);
+}
+
+/*
+ * One row per policy, in creation order. shardGroupDuration is the engine's
+ * window: the one shard duration strata has (docs/retention.md).
+ */
+static int show_retention_policies(query_stmt_ctx *ctx, const struct query_retention_policy *q)
 {
 	const char *cols[5] = { "name", "duration", "shardGroupDuration", "replicaN", "default" };
 	char dur[40], sgd[40];
+	lsm_catalog_rp *rps = NULL;
+	size_t n = 0;
 	uint64_t rows = 0;
 	uint32_t db;
-	int rc = query_resolve_db(ctx, rp->database, &db);
+	int rc = query_resolve_db(ctx, q->database, &db);
 
 	if (rc == 0)
-		rc = count_rows(ctx, &rows, 1);
+		rc = catalog_rc(lsm_catalog_rps(ctx->e->catalog, db, &rps, &n));
+	if (rc == 0)
+		rc = count_rows(ctx, &rows, n);
+	/* InfluxDB writes the series even without a policy. */
 	if (rc == 0)
 		rc = query_output_begin_series(ctx->out, "", NULL, 0, cols, 5, false);
-	if (rc == 0) {
-		const char *d = go_duration(dur, AUTOGEN_DURATION_NS);
-		const char *g = go_duration(sgd, AUTOGEN_SHARD_GROUP_NS);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		const char *d = go_duration(dur, rps[i].duration_ns);
+		const char *g = go_duration(sgd, lsm_db_window_ns(ctx->e->db));
 		query_value vals[5] = {
-			query_value_string(AUTOGEN_NAME, strlen(AUTOGEN_NAME)),
+			query_value_string(rps[i].name, strlen(rps[i].name)),
 			query_value_string(d, strlen(d)),
 			query_value_string(g, strlen(g)),
-			query_value_integer(AUTOGEN_REPLICA_N),
-			query_value_boolean(true),
+			query_value_integer(rps[i].replica_n),
+			query_value_boolean(rps[i].is_default),
 		};
 
 		rc = query_output_row(ctx->out, 0, vals, NULL, 5);
 	}
 	if (rc == 0)
 		rc = query_output_end_series(ctx->out);
+	strata_free(rps);
 	return rc;
 }
 
@@ -981,18 +1099,20 @@ int query_meta_run(query_stmt_ctx *ctx, const struct query_stmt *s)
 		return show_series(ctx, &s->show);
 	case QUERY_STMT_SHOW_RETENTION_POLICIES:
 		return show_retention_policies(ctx, &s->rp);
-	case QUERY_STMT_CREATE_RETENTION_POLICY:
-	case QUERY_STMT_ALTER_RETENTION_POLICY:
-	case QUERY_STMT_DROP_RETENTION_POLICY:
 	case QUERY_STMT_DROP_SERIES:
 	case QUERY_STMT_DELETE:
 	case QUERY_STMT_DROP_MEASUREMENT:
+		return query_delete_run(ctx, s);
+	case QUERY_STMT_CREATE_RETENTION_POLICY:
+		return create_rp(ctx, &s->rp);
+	case QUERY_STMT_ALTER_RETENTION_POLICY:
+		return alter_rp(ctx, &s->rp);
+	case QUERY_STMT_DROP_RETENTION_POLICY:
+		return drop_rp(ctx, &s->rp);
 	case QUERY_STMT_CREATE_CONTINUOUS_QUERY:
 	case QUERY_STMT_SHOW_CONTINUOUS_QUERIES:
 	case QUERY_STMT_DROP_CONTINUOUS_QUERY:
-		return strata_error(STRATA_EINVAL,
-				    "%s is not supported yet: it arrives with retention, deletes and downsampling",
-				    query_stmt_kind_str(s->kind));
+		return query_cq_statement(ctx, s);
 	case QUERY_STMT_SELECT:
 		break;
 	}

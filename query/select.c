@@ -21,6 +21,7 @@
 #include "lsm/status.h"
 #include "query/eval.h"
 #include "query/exec_int.h"
+#include "query/into.h"
 #include "query/select_plan.h"
 #include "query/series_set.h"
 
@@ -49,8 +50,11 @@ struct entry {
 struct exec {
 	query_stmt_ctx *ctx;
 	select_plan *p;
+	query_into *into;        /* SELECT ... INTO: rows become points, not output */
+	const char *into_name;   /* the target measurement */
 	query_series_set set;
 	query_regex_cache regexes;
+	int64_t expired_before; /* retention: older points are never read (docs/retention.md) */
 	uint64_t points;        /* points read by the statement */
 	uint64_t rows;          /* rows written by the statement */
 
@@ -329,6 +333,8 @@ static int take_point(struct exec *x, struct cursor *c)
 {
 	int rc;
 
+	if (c->t < x->expired_before)
+		return 0; /* expired: compaction has not removed it yet */
 	if (++x->points > x->ctx->e->limits.max_points && x->ctx->e->limits.max_points)
 		return strata_error(STRATA_ETOOBIG, "max-select-point limit exceeded: (%llu/%llu)",
 				    (unsigned long long)x->points, (unsigned long long)x->ctx->e->limits.max_points);
@@ -393,16 +399,12 @@ static int next_point(struct exec *x, bool *advance)
 /* ---- writing ---- */
 
 /* Starts the group's series at its first row. */
-static int begin_series(struct exec *x)
+/* The GROUP BY tags of the group at hand, as the output writes them (sorted by key). */
+static void group_tags_of(const struct exec *x, query_output_tag *tags)
 {
 	const select_plan *p = x->p;
 	const query_series *s = x->order[x->g_first];
-	query_output_tag tags[p->n_group_tags ? p->n_group_tags : 1];
-	const char *cols[p->n_columns + 1];
-	int rc;
 
-	if (x->series_open)
-		return 0;
 	for (size_t i = 0; i < p->n_group_tags; i++) {
 		size_t len;
 		const char *v = query_series_tag(&s->parts, p->group_tags[i], strlen(p->group_tags[i]), &len);
@@ -410,6 +412,19 @@ static int begin_series(struct exec *x)
 		tags[i] = (query_output_tag){ .key = p->group_tags[i], .key_len = strlen(p->group_tags[i]),
 					      .value = v ? v : "", .value_len = v ? len : 0 };
 	}
+}
+
+/* Starts the group's series at its first row. */
+static int begin_series(struct exec *x)
+{
+	const select_plan *p = x->p;
+	query_output_tag tags[p->n_group_tags ? p->n_group_tags : 1];
+	const char *cols[p->n_columns + 1];
+	int rc;
+
+	if (x->series_open || x->into)
+		return 0;
+	group_tags_of(x, tags);
 	cols[0] = p->time_name;
 	for (size_t i = 0; i < p->n_columns; i++)
 		cols[i + 1] = p->columns[i].name;
@@ -428,6 +443,17 @@ static int write_row(struct exec *x, int64_t t, const query_value *vals)
 	if (x->ctx->e->limits.max_rows && x->rows >= x->ctx->e->limits.max_rows)
 		return strata_error(STRATA_ETOOBIG, "max-rows limit exceeded: more than %llu rows",
 				    (unsigned long long)x->ctx->e->limits.max_rows);
+	if (x->into) {
+		const select_plan *p = x->p;
+		query_output_tag tags[p->n_group_tags ? p->n_group_tags : 1];
+		const char *cols[p->n_columns + 1];
+
+		group_tags_of(x, tags);
+		for (size_t i = 0; i < p->n_columns; i++)
+			cols[i] = p->columns[i].name;
+		x->rows++;
+		return query_into_row(x->into, x->into_name, tags, p->n_group_tags, cols, vals, p->n_columns, t);
+	}
 	rc = begin_series(x);
 	if (rc)
 		return rc;
@@ -1407,16 +1433,30 @@ static void release(struct exec *x)
 	query_regex_cache_free(&x->regexes);
 }
 
+/* Points of db before the returned time have expired: now() less the database's retention. */
+static int64_t expired_before(const query_stmt_ctx *ctx, uint32_t db)
+{
+	int64_t keep = 0, t;
+
+	if (lsm_catalog_retention(ctx->e->catalog, db, &keep) != 0 || keep <= 0 ||
+	    __builtin_sub_overflow(ctx->now_ns, keep, &t))
+		return INT64_MIN;
+	return t;
+}
+
 static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt, uint32_t db, const char *m,
-			   const select_names *wildcard, uint64_t *points, uint64_t *rows)
+			   const select_names *wildcard, query_into *into, uint64_t *points, uint64_t *rows)
 {
 	select_plan plan;
-	struct exec x = { .ctx = ctx, .p = &plan, .points = *points, .rows = *rows };
+	struct exec x = { .ctx = ctx, .p = &plan, .points = *points, .rows = *rows, .into = into };
 	size_t *starts = NULL, n_groups = 0, n_picked = 0, first_picked = 0;
 	int rc = select_plan_init(&plan, ctx->e->catalog, db, m, stmt, wildcard, ctx->now_ns);
 
 	if (rc || plan.no_fields)
 		goto out;
+	x.expired_before = expired_before(ctx, db);
+	if (into)
+		x.into_name = stmt->into->from_source || !stmt->into->name ? m : stmt->into->name;
 	rc = query_series_select(ctx->e->catalog, db, m, strlen(m), plan.stmt->condition, plan.fields,
 				 plan.n_fields, ctx->e->limits.max_series, &x.set);
 	if (rc)
@@ -1617,12 +1657,30 @@ static bool has_wildcard(const struct query_select *s)
 	return false;
 }
 
-/* strata keeps one retention policy per database, autogen (retention is to come). */
-static int check_rp(const char *rp)
+/* A policy named in FROM db.rp.m, INTO or rp= must be one of the database's (catalog). */
+static int check_rp(query_stmt_ctx *ctx, uint32_t db, const char *rp)
 {
-	if (rp && *rp && strcmp(rp, "autogen") != 0)
+	lsm_catalog_rp have;
+
+	if (!rp || !*rp)
+		return 0;
+	if (lsm_catalog_rp_get(ctx->e->catalog, db, rp, &have) != 0)
 		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", rp);
 	return 0;
+}
+
+/* SELECT ... INTO answers the points it wrote, as InfluxDB: series "result", [time, written]. */
+static int write_result(query_stmt_ctx *ctx, uint64_t written)
+{
+	static const char *const cols[] = { "time", "written" };
+	query_value v = query_value_integer((int64_t)written);
+	int rc = query_output_begin_series(ctx->out, "result", NULL, 0, cols, 2, true);
+
+	if (rc == 0)
+		rc = query_output_row(ctx->out, 0, &v, NULL, 1);
+	if (rc == 0)
+		rc = query_output_end_series(ctx->out);
+	return rc;
 }
 
 int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
@@ -1630,36 +1688,57 @@ int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
 	const char *dbname = NULL;
 	uint64_t points = 0, rows = 0;
 	select_names all = { 0 };
+	query_into into;
+	bool into_on = false;
 	char **ms = NULL;
 	size_t n_ms = 0;
 	uint32_t db;
 	int rc;
 
-	if (s->into)
-		return strata_error(STRATA_EINVAL, "SELECT ... INTO is not supported yet: it arrives with downsampling");
+	if (s->into && !ctx->e->write)
+		return strata_error(STRATA_EINVAL, "SELECT ... INTO needs a writable engine (strata serve or strata query)");
 	if (s->tz)
 		return strata_error(STRATA_EINVAL, "tz('%s') is not supported: strata answers in UTC", s->tz);
 	for (uint32_t i = 0; i < s->n_sources; i++) {
 		const char *d = s->sources[i].database;
 
-		rc = check_rp(s->sources[i].retention_policy ? s->sources[i].retention_policy : ctx->req->rp);
-		if (rc)
-			return rc;
 		if (d && dbname && strcmp(d, dbname) != 0)
 			return strata_error(STRATA_EINVAL, "a statement reads one database: %s and %s", dbname, d);
 		if (d)
 			dbname = d;
 	}
 	rc = query_resolve_db(ctx, dbname, &db);
+	for (uint32_t i = 0; rc == 0 && i < s->n_sources; i++)
+		rc = check_rp(ctx, db, s->sources[i].retention_policy ? s->sources[i].retention_policy : ctx->req->rp);
 	if (rc == 0)
 		rc = source_measurements(ctx, s, db, &ms, &n_ms);
 	if (rc == 0 && n_ms > 1 && has_wildcard(s))
 		rc = wildcard_union(ctx, db, ms, n_ms, &all);
+	if (rc == 0 && s->into) {
+		const char *target = s->into->database ? s->into->database : dbname ? dbname : ctx->req->db;
+		uint32_t target_id;
+
+		rc = query_resolve_db(ctx, target, &target_id);
+		if (rc == 0)
+			rc = check_rp(ctx, target_id, s->into->retention_policy);
+		if (rc == 0) {
+			query_into_init(&into, ctx->e->write, ctx->e->write_ctx, target);
+			into_on = true;
+		}
+	}
 	/* Each measurement on its own (SLIMIT counts per measurement); DESC walks them backwards. */
 	for (size_t k = 0; rc == 0 && k < n_ms; k++) {
 		size_t i = s->order_desc ? n_ms - 1 - k : k;
 
-		rc = run_measurement(ctx, s, db, ms[i], n_ms > 1 && has_wildcard(s) ? &all : NULL, &points, &rows);
+		rc = run_measurement(ctx, s, db, ms[i], n_ms > 1 && has_wildcard(s) ? &all : NULL,
+				     into_on ? &into : NULL, &points, &rows);
+	}
+	if (into_on) {
+		if (rc == 0)
+			rc = query_into_flush(&into);
+		if (rc == 0)
+			rc = write_result(ctx, into.written);
+		query_into_deinit(&into);
 	}
 	lsm_catalog_free_names(ms, n_ms);
 	lsm_catalog_free_names(all.fields, all.n_fields);

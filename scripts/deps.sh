@@ -4,10 +4,10 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config clang liburing-dev libxxhash-dev libzstd-dev
-	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev libpcre2-dev curl python3)
+	  libjemalloc-dev libcmocka-dev libmicrohttpd-dev zlib1g-dev libpcre2-dev libsodium-dev curl python3)
 for arg in "$@"; do
 	case "$arg" in
-	--test) packages+=(influxdb-client python3-influxdb) ;;   # real clients in the integration tests
+	--test) packages+=(influxdb-client python3-influxdb prometheus) ;;   # real clients; promtool checks /metrics
 	--bench) packages+=(librocksdb-dev victoria-metrics influxdb) ;;  # peers measured side by side
 	esac
 done

@@ -51,7 +51,7 @@ for target in "$here"/build/fuzz/fuzz_*; do
 	work=$(mktemp -d)
 	cp -r "$corpus"/. "$work"/ 2>/dev/null || true
 	echo "-- $name for ${fuzz_seconds}s"
-	"$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 "$work" 2>&1 | tail -n 3
+	"$target" -max_total_time="$fuzz_seconds" -print_final_stats=1 -artifact_prefix="$work/" "$work" 2>&1 | tail -n 3
 	rm -rf "$work"
 done
 

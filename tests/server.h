@@ -119,13 +119,17 @@ static inline pid_t test_spawn_server(const char *data, int port, const char *lo
 	return pid;
 }
 
-/* Polls /ping until 204 (true), or until the server exits or 10 s pass. */
+/*
+ * Polls /ping until 204 (true), or until the server exits or 90 s pass: a
+ * restart after a crash replays the WAL and flushes it before it listens,
+ * which under the sanitizers on a busy machine takes a while.
+ */
 static inline bool test_wait_ready(pid_t pid, int port)
 {
 	char cmd[256], out[64];
 
 	snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:%d/ping", port);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 1800; i++) {
 		int status;
 
 		if (waitpid(pid, &status, WNOHANG) == pid) {

@@ -54,8 +54,11 @@ static inline int test_copy_tree(const char *from, const char *to)
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		snprintf(src, sizeof src, "%s/%s", from, de->d_name);
-		snprintf(dst, sizeof dst, "%s/%s", to, de->d_name);
+		if (snprintf(src, sizeof src, "%s/%s", from, de->d_name) >= (int)sizeof src ||
+		    snprintf(dst, sizeof dst, "%s/%s", to, de->d_name) >= (int)sizeof dst) {
+			rc = -1; /* a path this long is no test directory */
+			break;
+		}
 		if (stat(src, &st) != 0)
 			continue;
 		if (S_ISDIR(st.st_mode)) {
@@ -146,6 +149,30 @@ static inline int test_count_files(const char *dir, const char *suffix)
 	}
 	closedir(d);
 	return n;
+}
+
+/* Writes text to path (replacing it); aborts the test program when it cannot. */
+static inline void test_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+		fprintf(stderr, "cannot write %s\n", path);
+		abort();
+	}
+}
+
+/* Reads up to len - 1 bytes of path into buf, NUL-terminated ("" when it cannot be read). */
+static inline void test_read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = 0;
+
+	if (f) {
+		n = fread(buf, 1, len - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
 }
 
 #endif

@@ -11,6 +11,7 @@
 #include "tools/http_query.h"
 #include "ingest/http.h"
 #include "lsm/alloc.h"
+#include "lsm/histogram.h"
 #include "lsm/log.h"
 #include "lsm/status.h"
 #include "query/output.h"
@@ -24,6 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* As /ping answers it (ingest/http.c): clients read the version from any response. */
 
@@ -35,7 +37,30 @@ struct http_query {
 	atomic_uint_fast64_t statement_errors; /* statements answered with an error */
 	atomic_uint_fast64_t too_large;        /* responses past max_response_bytes */
 	atomic_uint_fast64_t response_bytes;   /* bodies sent */
+	lsm_histogram latency[3];              /* by enum query_kind */
 };
+
+/*
+ * What a request was, for its latency: every statement answered and at
+ * least one SELECT; every statement answered, none a SELECT (SHOW, CREATE,
+ * DROP...); or a request error or any statement error.
+ */
+enum query_kind { Q_SELECT, Q_META, Q_ERROR };
+static const char *const query_kind_names[] = { "select", "meta", "error" };
+
+/* 100 us .. 60 s (docs/metrics.md). */
+static const uint64_t latency_bounds_ns[] = {
+	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000, 25000000, 50000000, 100000000,
+	250000000, 500000000, 1000000000, 2500000000u, 5000000000u, 10000000000u, 30000000000u, 60000000000u,
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 void http_query_options_default(http_query_options *out)
 {
@@ -51,6 +76,8 @@ int http_query_new(http_query **out, query_engine *e, const http_query_options *
 	if (!q)
 		return -ENOMEM;
 	q->engine = e;
+	for (int k = Q_SELECT; k <= Q_ERROR; k++)
+		lsm_histogram_init(&q->latency[k], latency_bounds_ns, sizeof latency_bounds_ns / sizeof latency_bounds_ns[0]);
 	if (opt)
 		q->opt = *opt;
 	else
@@ -67,14 +94,30 @@ void http_query_free(http_query *q)
 void http_query_metrics(http_query *q, FILE *f)
 {
 	fprintf(f,
+		"# HELP strata_query_requests_total /query requests answered.\n"
 		"# TYPE strata_query_requests_total counter\nstrata_query_requests_total %llu\n"
+		"# HELP strata_query_bad_requests_total /query requests answered 4xx.\n"
 		"# TYPE strata_query_bad_requests_total counter\nstrata_query_bad_requests_total %llu\n"
+		"# HELP strata_query_statement_errors_total Statements answered with an error.\n"
 		"# TYPE strata_query_statement_errors_total counter\nstrata_query_statement_errors_total %llu\n"
+		"# HELP strata_query_too_large_total Responses refused past the response size limit.\n"
 		"# TYPE strata_query_too_large_total counter\nstrata_query_too_large_total %llu\n"
+		"# HELP strata_query_response_bytes_total Bytes of /query response bodies.\n"
 		"# TYPE strata_query_response_bytes_total counter\nstrata_query_response_bytes_total %llu\n",
 		(unsigned long long)atomic_load(&q->requests), (unsigned long long)atomic_load(&q->bad_requests),
 		(unsigned long long)atomic_load(&q->statement_errors), (unsigned long long)atomic_load(&q->too_large),
 		(unsigned long long)atomic_load(&q->response_bytes));
+	fprintf(f, "# HELP strata_query_duration_seconds Time to run and answer a /query request, by kind: select, "
+		   "meta (no SELECT) or error (a request or statement error).\n"
+		   "# TYPE strata_query_duration_seconds histogram\n");
+	for (int k = Q_SELECT; k <= Q_ERROR; k++) {
+		lsm_histogram_snapshot s;
+		char labels[32];
+
+		lsm_histogram_snapshot_get(&q->latency[k], &s);
+		snprintf(labels, sizeof labels, "kind=\"%s\"", query_kind_names[k]);
+		lsm_histogram_write_prometheus(f, "strata_query_duration_seconds", labels, &s, 9);
+	}
 }
 
 /* ---- the response buffer ---- */
@@ -364,7 +407,9 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 	query_ast *ast = NULL;
 	query_parse_error perr;
 	char msg[512];
-	size_t at;
+	uint64_t t0 = mono_ns();
+	size_t at, stmt_errors = 0;
+	bool has_select = false;
 	int rc;
 
 	(void)url;
@@ -415,13 +460,16 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 				 perr.message[0] ? perr.message : strata_last_error());
 			goto out;
 		}
+		for (uint32_t i = 0; rc == 0 && i < ast->n_stmts; i++)
+			has_select |= ast->stmts[i].kind == QUERY_STMT_SELECT;
 	}
 	if (rc == 0) {
 		req.db = p.v[P_DB];
 		req.rp = p.v[P_RP];
 		req.now_ns = 0; /* now() is the time the query runs */
 		rc = query_execute(q->engine, ast, &req, o);
-		atomic_fetch_add(&q->statement_errors, query_output_error_count(o));
+		stmt_errors = query_output_error_count(o);
+		atomic_fetch_add(&q->statement_errors, stmt_errors);
 	}
 	if (b.overflow) {
 		atomic_fetch_add(&q->too_large, 1);
@@ -441,6 +489,8 @@ out:
 	query_output_free(o);
 	query_ast_free(ast);
 	params_free(&p);
+	lsm_histogram_observe(&q->latency[msg[0] || stmt_errors ? Q_ERROR : has_select ? Q_SELECT : Q_META],
+			      mono_ns() - t0);
 	if (msg[0]) {
 		strata_free(b.p);
 		return respond_error(q, conn, status, format, type, msg);

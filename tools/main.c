@@ -22,8 +22,19 @@ static void usage(FILE *f)
 	      "                    write the points out as line protocol\n"
 	      "  query  [--data DIR] [--db NAME] [--format table|csv|json] [--epoch E] [--pretty] 'INFLUXQL'\n"
 	      "                    run InfluxQL on a data directory no server holds\n"
-	      "  check  [--data DIR]   verify every checksum; exit 1 on damage\n"
-	      "  dump   wal|sst FILE   print one file, one record per line\n"
+	      "  check  [--data DIR] [--repair]\n"
+	      "                    verify every checksum; exit 1 on damage; --repair mends what it can\n"
+	      "                    and says what was lost\n"
+	      "  dump   wal|sst|manifest FILE\n"
+	      "                    print one file, one record per line, with offsets\n"
+	      "  backup [--data DIR | --http ADDR:PORT] OUT\n"
+	      "                    consistent copy of a data directory, or of a running server's\n"
+	      "  restore BACKUP --data DIR\n"
+	      "                    copy a backup into a new data directory and verify it\n"
+	      "  stats  [--data DIR] [--format table|json]\n"
+	      "                    sizes per database and time window, WAL, compaction debt\n"
+	      "  auth   hash | add-user NAME | add-token NAME | remove NAME  [--file FILE]\n"
+	      "                    make the credentials file of `serve --auth FILE` (passwords from stdin)\n"
 	      "  version               print the version\n"
 	      "\n"
 	      "Run 'strata <command> --help' for the options of a command.\n",
@@ -74,6 +85,14 @@ int main(int argc, char **argv)
 		return cli_query(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dump") == 0)
 		return cli_dump(argc - 1, argv + 1);
+	if (strcmp(argv[1], "backup") == 0)
+		return cli_backup(argc - 1, argv + 1);
+	if (strcmp(argv[1], "restore") == 0)
+		return cli_restore(argc - 1, argv + 1);
+	if (strcmp(argv[1], "stats") == 0)
+		return cli_stats(argc - 1, argv + 1);
+	if (strcmp(argv[1], "auth") == 0)
+		return cli_auth(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("strata %s\n", STRATA_VERSION);
 		return 0;

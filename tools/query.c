@@ -8,10 +8,12 @@
  * over HTTP (/query) instead.
  */
 #include "tools/cli.h"
+#include "tools/query_writer.h"
 #include "tools/store.h"
 #include "lsm/alloc.h"
 #include "lsm/log.h"
 #include "lsm/status.h"
+#include "query/cq.h"
 #include "query/exec.h"
 #include "query/output.h"
 
@@ -114,6 +116,10 @@ int cli_query(int argc, char **argv)
 	size_t text_len = 0;
 	query_output *o = NULL;
 	query_engine *qe = NULL;
+	ingest_engine ingest;
+	query_writer writer;
+	bool writer_ready = false;
+	query_cq_store *cqs = NULL;
 	query_request req = { 0 };
 	cli_store store = { 0 };
 	lsm_options opt;
@@ -181,6 +187,19 @@ int cli_query(int argc, char **argv)
 	if (cli_store_open(&store, data, &opt, "cannot open the data directory") != 0)
 		goto out;
 	rc = query_engine_new(&qe, store.db, store.catalog, NULL);
+	if (rc == 0) {
+		ingest_options iopt;
+
+		ingest_options_default(&iopt);
+		ingest_engine_init(&ingest, store.db, store.catalog, &iopt);
+		rc = query_writer_init(&writer, &ingest);
+		if (rc == 0) {
+			writer_ready = true;
+			query_engine_set_writer(qe, query_writer_write, &writer); /* SELECT ... INTO */
+		}
+		if (rc == 0 && (rc = query_cq_open(&cqs, data)) == 0)
+			query_engine_set_cqs(qe, cqs); /* CREATE / DROP / SHOW CONTINUOUS QUERIES */
+	}
 	if (rc == 0)
 		rc = query_output_new(&o, format, epoch, stdout_write, NULL);
 	if (rc == 0)
@@ -200,6 +219,9 @@ int cli_query(int argc, char **argv)
 out:
 	query_output_free(o);
 	query_engine_free(qe);
+	if (writer_ready)
+		query_writer_deinit(&writer);
+	query_cq_close(cqs);
 	if (store.db) {
 		rc = cli_store_close(&store);
 		if (rc) {

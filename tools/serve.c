@@ -7,8 +7,12 @@
  * finish, and are acknowledged only once durable), closes the catalog and
  * closes the engine (flushing the memtable) before exiting 0.
  */
+#include "tools/auth.h"
 #include "tools/cli.h"
+#include "tools/cq_runner.h"
 #include "tools/http_query.h"
+#include "tools/query_writer.h"
+#include "tools/retention_runner.h"
 #include "tools/store.h"
 #include "ingest/http.h"
 #include "ingest/listener_tcp.h"
@@ -16,6 +20,7 @@
 #include "ingest/stream_batcher.h"
 #include "ingest/writer.h"
 #include "lsm/catalog.h"
+#include "lsm/fault.h"
 #include "lsm/log.h"
 #include "lsm/lsm.h"
 #include "query/exec.h"
@@ -40,6 +45,8 @@ typedef struct serve_config {
 	size_t max_line_bytes;
 	size_t max_query_response_bytes;
 	query_limits limits;
+	size_t memtable_bytes; /* 0: the engine's default */
+	int64_t retention_check_interval_ns; /* how often expired windows are dropped */
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -66,6 +73,24 @@ static void serve_usage(FILE *f)
 	      "  --max-query-response-bytes N\n"
 	      "                         largest /query response, built in memory before it is sent;\n"
 	      "                         past it the answer is 400 with an error (default 256 MiB)\n"
+	      "  --memtable-bytes N     a memtable this full is flushed to tables (default 64 MiB)\n"
+	      "  --max-series N         series in the catalog, all databases; a line making one more\n"
+	      "                         is refused naming the limit (default 0: no limit)\n"
+	      "  --max-series-per-db N  the same limit for each database on its own (default 0: no limit)\n"
+	      "  --max-tags N           tags of one point (default 256)\n"
+	      "  --max-connections N    HTTP connections open at once (default 1024)\n"
+	      "  --max-connections-per-ip N\n"
+	      "                         HTTP (and line protocol TCP) connections from one client address\n"
+	      "                         (default 256; 0: no limit)\n"
+	      "  --request-timeout DUR  longest time to receive one HTTP request, headers and body, or to\n"
+	      "                         send its response; a slower connection is cut (default 60s; 0: none)\n"
+	      "  --auth FILE            require credentials on the HTTP API: users and tokens of FILE\n"
+	      "                         (made with `strata auth`; see docs/security.md)\n"
+	      "  --auth-open LIST       routes open without credentials: none or any of ping,health,metrics\n"
+	      "                         (default ping)\n"
+	      "  --retention-check-interval DUR\n"
+	      "                         how often expired time windows are dropped (default 1m;\n"
+	      "                         docs/retention.md)\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
 }
@@ -134,12 +159,107 @@ static int parse_count(const char *text, uint64_t *out)
 	return 0;
 }
 
+/* Limits of the connections and the catalog, and authentication (docs/security.md). */
+typedef struct serve_security {
+	uint64_t max_series;       /* 0: no limit */
+	uint64_t max_series_per_db; /* 0: no limit */
+	uint64_t max_tags;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	int64_t request_timeout_ns;
+	const char *auth_file;     /* NULL: no authentication */
+	unsigned auth_open;        /* INGEST_HTTP_OPEN_* */
+} serve_security;
+
+/* "none" or a comma-separated list of ping, health, metrics. 0 or -1. */
+static int parse_open_routes(const char *text, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned flag;
+	} routes[] = { { "ping", INGEST_HTTP_OPEN_PING }, { "health", INGEST_HTTP_OPEN_HEALTH },
+		       { "metrics", INGEST_HTTP_OPEN_METRICS } };
+
+	*out = 0;
+	if (strcmp(text, "none") == 0)
+		return 0;
+	while (*text) {
+		size_t n = strcspn(text, ","), i;
+
+		for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
+			if (strlen(routes[i].name) == n && strncmp(text, routes[i].name, n) == 0)
+				break;
+		if (i == sizeof routes / sizeof routes[0])
+			return -1;
+		*out |= routes[i].flag;
+		text += n;
+		if (*text == ',' && *++text == '\0')
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * One option of serve_security at argv[*i]: 1 taken, 0 another option, -1
+ * a bad value (the message is printed).
+ */
+static int security_option(int argc, char **argv, int *i, serve_security *sec)
+{
+	const char *v;
+
+	if (cli_option(argc, argv, i, "--max-series", &v)) {
+		if (parse_count(v, &sec->max_series) == 0)
+			return 1;
+		fprintf(stderr, "strata serve: --max-series takes a count (0: no limit)\n");
+	} else if (cli_option(argc, argv, i, "--max-series-per-db", &v)) {
+		if (parse_count(v, &sec->max_series_per_db) == 0)
+			return 1;
+		fprintf(stderr, "strata serve: --max-series-per-db takes a count (0: no limit)\n");
+	} else if (cli_option(argc, argv, i, "--max-tags", &v)) {
+		if (parse_count(v, &sec->max_tags) == 0 && sec->max_tags >= 1 && sec->max_tags <= 65535)
+			return 1;
+		fprintf(stderr, "strata serve: --max-tags takes 1 .. 65535\n");
+	} else if (cli_option(argc, argv, i, "--max-connections", &v)) {
+		if (parse_count(v, &sec->max_connections) == 0 && sec->max_connections >= 1 &&
+		    sec->max_connections <= 65536)
+			return 1;
+		fprintf(stderr, "strata serve: --max-connections takes 1 .. 65536\n");
+	} else if (cli_option(argc, argv, i, "--max-connections-per-ip", &v)) {
+		if (parse_count(v, &sec->max_connections_per_ip) == 0 && sec->max_connections_per_ip <= 65536)
+			return 1;
+		fprintf(stderr, "strata serve: --max-connections-per-ip takes 0 .. 65536 (0: no limit)\n");
+	} else if (cli_option(argc, argv, i, "--request-timeout", &v)) {
+		if (parse_duration(v, &sec->request_timeout_ns) == 0 &&
+		    (sec->request_timeout_ns == 0 || sec->request_timeout_ns >= INT64_C(100000000)) &&
+		    sec->request_timeout_ns <= INT64_C(86400000000000))
+			return 1;
+		fprintf(stderr, "strata serve: --request-timeout takes a duration from 100ms to 24h, or 0 for none\n");
+	} else if (cli_option(argc, argv, i, "--auth", &v)) {
+		sec->auth_file = v;
+		return 1;
+	} else if (cli_option(argc, argv, i, "--auth-open", &v)) {
+		if (parse_open_routes(v, &sec->auth_open) == 0)
+			return 1;
+		fprintf(stderr, "strata serve: --auth-open takes none or a list of ping, health, metrics\n");
+	} else {
+		return 0;
+	}
+	return -1;
+}
+
+/* Whether an address "host:port" is a loopback one (no other machine can reach it). */
+static bool loopback_addr(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strncmp(addr, "[::1]:", 6) == 0 || strncmp(addr, "localhost:", 10) == 0;
+}
+
 /* The TCP and UDP line-protocol listeners and the batcher they share. */
 typedef struct serve_listeners {
 	ingest_engine *engine;
 	ingest_stream_batcher *batcher;
 	ingest_tcp_listener *tcp;
 	ingest_udp_listener *udp;
+	uint32_t max_connections_per_ip; /* of the TCP listener (0: no limit) */
 } serve_listeners;
 
 static int start_stream_listeners(serve_listeners *l, const serve_config *cfg)
@@ -158,6 +278,7 @@ static int start_stream_listeners(serve_listeners *l, const serve_config *cfg)
 		tcp.addr = cfg->tcp_addr;
 		tcp.db = cfg->stream_db;
 		tcp.max_line_bytes = (uint32_t)cfg->max_line_bytes;
+		tcp.max_connections_per_ip = l->max_connections_per_ip ? l->max_connections_per_ip : UINT32_MAX;
 		rc = ingest_tcp_listener_start(&l->tcp, l->batcher, &tcp);
 	}
 	if (rc == 0 && cfg->udp_addr) {
@@ -187,6 +308,8 @@ static void stop_stream_listeners(serve_listeners *l)
 typedef struct serve_metrics {
 	serve_listeners *listeners;
 	http_query *query;
+	auth *auth;          /* NULL without --auth */
+	uint64_t max_series; /* --max-series */
 } serve_metrics;
 
 static void stream_metrics(serve_listeners *l, FILE *f)
@@ -195,19 +318,32 @@ static void stream_metrics(serve_listeners *l, FILE *f)
 		ingest_stream_batcher_stats b;
 
 		ingest_stream_batcher_get_stats(l->batcher, &b);
-		fprintf(f, "# TYPE strata_stream_points_total counter\nstrata_stream_points_total %llu\n"
+		fprintf(f, "# HELP strata_stream_points_total Points written from the TCP and UDP listeners.\n"
+			   "# TYPE strata_stream_points_total counter\nstrata_stream_points_total %llu\n"
+			   "# HELP strata_stream_bytes_total Line protocol bytes the TCP and UDP listeners queued.\n"
+			   "# TYPE strata_stream_bytes_total counter\nstrata_stream_bytes_total %llu\n"
+			   "# HELP strata_stream_lines_rejected_total Lines from TCP and UDP rejected (syntax, type "
+			   "conflicts, limits).\n"
 			   "# TYPE strata_stream_lines_rejected_total counter\nstrata_stream_lines_rejected_total %llu\n"
+			   "# HELP strata_stream_write_errors_total TCP and UDP writes the engine refused.\n"
+			   "# TYPE strata_stream_write_errors_total counter\nstrata_stream_write_errors_total %llu\n"
+			   "# HELP strata_stream_queue_bytes Bytes queued or being written for TCP and UDP now.\n"
 			   "# TYPE strata_stream_queue_bytes gauge\nstrata_stream_queue_bytes %llu\n"
+			   "# HELP strata_stream_blocked_seconds_total Time TCP and UDP readers were held back by a "
+			   "full queue.\n"
 			   "# TYPE strata_stream_blocked_seconds_total counter\nstrata_stream_blocked_seconds_total %.6f\n",
-			(unsigned long long)b.points, (unsigned long long)b.lines_rejected,
-			(unsigned long long)b.queue_bytes, (double)b.blocked_ns / 1e9);
+			(unsigned long long)b.points, (unsigned long long)b.bytes_in, (unsigned long long)b.lines_rejected,
+			(unsigned long long)b.write_errors, (unsigned long long)b.queue_bytes, (double)b.blocked_ns / 1e9);
 	}
 	if (l->tcp) {
 		ingest_tcp_stats t;
 
 		ingest_tcp_listener_get_stats(l->tcp, &t);
-		fprintf(f, "# TYPE strata_tcp_connections gauge\nstrata_tcp_connections %llu\n"
+		fprintf(f, "# HELP strata_tcp_connections TCP line protocol connections open now.\n"
+			   "# TYPE strata_tcp_connections gauge\nstrata_tcp_connections %llu\n"
+			   "# HELP strata_tcp_bytes_total Bytes read by the TCP listener.\n"
 			   "# TYPE strata_tcp_bytes_total counter\nstrata_tcp_bytes_total %llu\n"
+			   "# HELP strata_tcp_lines_too_long_total TCP lines dropped past --max-line-bytes.\n"
 			   "# TYPE strata_tcp_lines_too_long_total counter\nstrata_tcp_lines_too_long_total %llu\n",
 			(unsigned long long)t.connections_open, (unsigned long long)t.bytes_read,
 			(unsigned long long)t.lines_too_long);
@@ -216,9 +352,14 @@ static void stream_metrics(serve_listeners *l, FILE *f)
 		ingest_udp_stats u;
 
 		ingest_udp_listener_get_stats(l->udp, &u);
-		fprintf(f, "# TYPE strata_udp_datagrams_total counter\nstrata_udp_datagrams_total %llu\n"
+		fprintf(f, "# HELP strata_udp_datagrams_total Datagrams read by the UDP listener.\n"
+			   "# TYPE strata_udp_datagrams_total counter\nstrata_udp_datagrams_total %llu\n"
+			   "# HELP strata_udp_bytes_total Bytes of the datagrams read by the UDP listener.\n"
+			   "# TYPE strata_udp_bytes_total counter\nstrata_udp_bytes_total %llu\n"
+			   "# HELP strata_udp_drops_total Datagrams lost: dropped by the kernel or cut short.\n"
 			   "# TYPE strata_udp_drops_total counter\nstrata_udp_drops_total %llu\n",
-			(unsigned long long)u.datagrams, (unsigned long long)(u.drops_kernel + u.drops_truncated));
+			(unsigned long long)u.datagrams, (unsigned long long)u.bytes,
+			(unsigned long long)(u.drops_kernel + u.drops_truncated));
 	}
 }
 
@@ -229,25 +370,38 @@ static void serve_metrics_write(void *ctx, void *out)
 	stream_metrics(m->listeners, out);
 	if (m->query)
 		http_query_metrics(m->query, out);
+	if (m->auth)
+		auth_metrics(m->auth, out);
+	fprintf(out, "# HELP strata_series_limit The --max-series limit (0: none).\n"
+		     "# TYPE strata_series_limit gauge\nstrata_series_limit %llu\n",
+		(unsigned long long)m->max_series);
 }
 
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 } };
+			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0 };
 	serve_listeners lis = { 0 };
-	serve_metrics metrics = { &lis, NULL };
+	serve_metrics metrics = { .listeners = &lis };
 	query_engine *qe = NULL;
 	http_query *hq = NULL;
 	http_query_options hq_opt;
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
 	ingest_engine engine;
+	query_writer qwriter;
+	bool qwriter_ready = false;
+	query_cq_store *cqs = NULL;
+	cq_runner cq_run = { 0 };
 	ingest_http *http = NULL;
 	cli_store store = { 0 };
 	lsm_options opt;
+	cli_retention_runner retention;
 	sigset_t signals;
 	int sig = 0, rc, exit_code = 1;
+	serve_security sec = { .max_tags = 256, .max_connections = 1024, .max_connections_per_ip = 256,
+			       .request_timeout_ns = INT64_C(60000000000), .auth_open = INGEST_HTTP_OPEN_PING };
+	auth *creds = NULL;
 
 	query_limits_default(&cfg.limits);
 	cfg.limits.timeout_ns = INT64_C(60000000000);
@@ -320,6 +474,20 @@ int cli_serve(int argc, char **argv)
 				fprintf(stderr, "strata serve: --max-query-response-bytes takes 1024 .. 2147483648\n");
 				return 2;
 			}
+		} else if (cli_option(argc, argv, &i, "--memtable-bytes", &v)) {
+			if (parse_size(v, &cfg.memtable_bytes) != 0) {
+				fprintf(stderr, "strata serve: --memtable-bytes takes 1024 .. 2147483648\n");
+				return 2;
+			}
+		} else if (cli_option(argc, argv, &i, "--retention-check-interval", &v)) {
+			if (parse_duration(v, &cfg.retention_check_interval_ns) != 0 ||
+			    cfg.retention_check_interval_ns < INT64_C(1000000000)) {
+				fprintf(stderr, "strata serve: --retention-check-interval takes a duration of 1s or more\n");
+				return 2;
+			}
+		} else if ((rc = security_option(argc, argv, &i, &sec)) != 0) {
+			if (rc < 0)
+				return 2;
 		} else if (cli_option(argc, argv, &i, "--log-level", &v)) {
 			enum strata_log_level level;
 
@@ -343,20 +511,52 @@ int cli_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	cli_store_options(&opt);
+	cli_retention_init(&retention, &opt); /* the compaction hook, before the engine opens */
 	opt.commit.relaxed = cfg.relaxed;
+	if (cfg.memtable_bytes)
+		opt.memtable_bytes = cfg.memtable_bytes;
 	if (cli_store_open(&store, cfg.data_dir, &opt, "cannot open the data directory") != 0)
 		return 1;
 	ingest_options_default(&ingest_opt);
 	ingest_opt.auto_create_db = cfg.auto_create_db;
 	ingest_opt.limits.max_line_bytes = (uint32_t)cfg.max_line_bytes;
+	ingest_opt.limits.max_tags = (uint32_t)sec.max_tags;
+	lsm_catalog_set_max_series(store.catalog, sec.max_series);
+	lsm_catalog_set_max_series_per_db(store.catalog, sec.max_series_per_db);
+	rc = cli_retention_start(&retention, store.db, store.catalog, cfg.retention_check_interval_ns);
+	if (rc) {
+		cli_fail("cannot start the retention thread", rc);
+		goto out;
+	}
+	metrics.max_series = sec.max_series;
+	if (sec.auth_file) {
+		rc = auth_open(&creds, sec.auth_file, NULL);
+		if (rc) {
+			cli_fail("cannot read the credentials file", rc);
+			goto out;
+		}
+		metrics.auth = creds;
+	} else if (!loopback_addr(cfg.http_addr)) {
+		LOG_WARN("event=no_authentication http=%s reason=\"anyone who reaches this address may write and "
+			 "query: start with --auth FILE (docs/security.md)\"", cfg.http_addr);
+	}
 	ingest_engine_init(&engine, store.db, store.catalog, &ingest_opt);
 
 	lis.engine = &engine;
+	lis.max_connections_per_ip = (uint32_t)sec.max_connections_per_ip;
 	if (start_stream_listeners(&lis, &cfg) != 0)
 		goto out;
 	http_query_options_default(&hq_opt);
 	hq_opt.max_response_bytes = cfg.max_query_response_bytes;
 	rc = query_engine_new(&qe, store.db, store.catalog, &cfg.limits);
+	if (rc == 0 && (rc = query_writer_init(&qwriter, &engine)) == 0) {
+		qwriter_ready = true;
+		query_engine_set_writer(qe, query_writer_write, &qwriter); /* SELECT ... INTO */
+	}
+	if (rc == 0 && (rc = query_cq_open(&cqs, cfg.data_dir)) == 0) {
+		query_engine_set_cqs(qe, cqs);
+		rc = cq_runner_start(&cq_run, cqs, qe);
+	}
 	if (rc == 0)
 		rc = http_query_new(&hq, qe, &hq_opt);
 	if (rc) {
@@ -364,6 +564,17 @@ int cli_serve(int argc, char **argv)
 		goto out;
 	}
 	metrics.query = hq;
+	/*
+	 * Fault injection for tests (STRATA_FAULTS, lsm/fault.h), armed once the
+	 * directory is open and recovered, so that a skip count counts only the
+	 * operations of serving.
+	 */
+	rc = lsm_fault_arm_from_env();
+	if (rc) {
+		fprintf(stderr, "strata serve: %s\n", strata_last_error());
+		exit_code = 2;
+		goto out;
+	}
 	ingest_http_options_default(&http_opt);
 	http_opt.addr = cfg.http_addr;
 	http_opt.max_body_bytes = cfg.max_body_bytes;
@@ -372,6 +583,16 @@ int cli_serve(int argc, char **argv)
 	http_opt.metrics_ctx = &metrics;
 	http_opt.query = http_query_handle;
 	http_opt.query_ctx = hq;
+	http_opt.debug = cli_backup_http_handle; /* POST /debug/backup, from loopback only */
+	http_opt.debug_ctx = store.db;
+	http_opt.max_connections = (unsigned)sec.max_connections;
+	http_opt.max_connections_per_ip = (unsigned)sec.max_connections_per_ip;
+	http_opt.request_timeout_ms = (unsigned)(sec.request_timeout_ns / 1000000);
+	if (creds) {
+		http_opt.auth = auth_http_check;
+		http_opt.auth_ctx = creds;
+		http_opt.auth_open = sec.auth_open;
+	}
 	rc = ingest_http_start(&http, &engine, &http_opt);
 	if (rc) {
 		cli_fail("cannot start the HTTP API", rc);
@@ -387,13 +608,20 @@ int cli_serve(int argc, char **argv)
 	exit_code = 0;
 out:
 	ingest_http_stop(http); /* no query runs after this */
+	cq_runner_stop(&cq_run); /* before the engine it runs on */
 	http_query_free(hq);
 	query_engine_free(qe);
+	query_cq_close(cqs);
+	if (qwriter_ready)
+		query_writer_deinit(&qwriter);
+	auth_close(creds);
 	stop_stream_listeners(&lis);
+	cli_retention_stop(&retention); /* before the catalog its hook reads closes */
 	rc = cli_store_close(&store);
 	if (rc) {
 		cli_fail("closing the data directory", rc);
 		exit_code = 1;
 	}
+	cli_retention_deinit(&retention);
 	return exit_code;
 }

@@ -56,27 +56,6 @@ static char dir[64], data[128], log_path[128];
 static test_server srv;
 static char out[1 << 20];
 
-static void write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static void read_file(const char *path, char *buf, size_t len)
-{
-	FILE *f = fopen(path, "r");
-	size_t n = 0;
-
-	if (f) {
-		n = fread(buf, 1, len - 1, f);
-		fclose(f);
-	}
-	buf[n] = '\0';
-}
-
 /*
  * Sends q to /query with curl: extra are more curl arguments (-G to put
  * the parameters in the URL, headers, other --data-urlencode parameters).
@@ -90,15 +69,15 @@ static int query_h(const char *extra, const char *q, char *headers, size_t heade
 	snprintf(qfile, sizeof qfile, "%s/q.txt", dir);
 	snprintf(resp, sizeof resp, "%s/resp.txt", dir);
 	snprintf(hdr, sizeof hdr, "%s/headers.txt", dir);
-	write_file(qfile, q);
+	test_write_file(qfile, q);
 	snprintf(cmd, sizeof cmd,
 		 "curl -s -o %s -D %s -w '%%{http_code}' %s --data-urlencode q@%s 'http://127.0.0.1:%d/query'",
 		 resp, hdr, extra, qfile, srv.port);
 	if (test_run(cmd, code, sizeof code) != 0)
 		return -1;
-	read_file(resp, out, sizeof out);
+	test_read_file(resp, out, sizeof out);
 	if (headers)
-		read_file(hdr, headers, headers_len);
+		test_read_file(hdr, headers, headers_len);
 	return atoi(code);
 }
 

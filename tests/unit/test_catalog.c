@@ -980,6 +980,42 @@ static void test_catalog_series_limit(void **state)
 	assert_int_equal(lsm_catalog_series_count(f->c), 5);
 }
 
+/* Each database has its own room under --max-series-per-db; pending reservations count. */
+static void test_catalog_series_limit_per_db(void **state)
+{
+	struct fx *f = *state;
+	lsm_catalog_txn *t;
+	uint32_t other;
+	uint64_t id;
+	char key[32];
+
+	assert_int_equal(lsm_catalog_create_database(f->c, "other"), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "other", &other), 0);
+	lsm_catalog_set_max_series_per_db(f->c, 3);
+	assert_int_equal(lsm_catalog_txn_new(&t, f->c), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(key, sizeof key, "cpu,host=%d", i);
+		assert_int_equal(lsm_catalog_txn_series(t, f->db, key, strlen(key), &id), 0);
+	}
+	assert_int_equal(lsm_catalog_txn_series(t, f->db, "cpu,host=x", 10, &id), STRATA_ETOOBIG);
+	assert_non_null(strstr(strata_last_error(), "per database"));
+	/* The other database is not affected. */
+	for (int i = 0; i < 3; i++) {
+		snprintf(key, sizeof key, "cpu,host=%d", i);
+		assert_int_equal(lsm_catalog_txn_series(t, other, key, strlen(key), &id), 0);
+	}
+	assert_int_equal(lsm_catalog_txn_commit(t), 0);
+	lsm_catalog_txn_reset(t);
+	/* Published series count as the reserved ones did. */
+	assert_int_equal(lsm_catalog_txn_series(t, f->db, "cpu,host=y", 10, &id), STRATA_ETOOBIG);
+	assert_int_equal(lsm_catalog_txn_series(t, f->db, "cpu,host=1", 10, &id), 0);
+	lsm_catalog_set_max_series_per_db(f->c, 0);
+	assert_int_equal(lsm_catalog_txn_series(t, f->db, "cpu,host=y", 10, &id), 0);
+	assert_int_equal(lsm_catalog_txn_commit(t), 0);
+	lsm_catalog_txn_free(t);
+	assert_int_equal(lsm_catalog_series_count(f->c), 7);
+}
+
 /* ---- figures (printed, never asserted) ---- */
 
 static double now_s(void)
@@ -1051,6 +1087,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_catalog_fault_on_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_fault_on_sync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_series_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_catalog_series_limit_per_db, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_catalog_commit_many_series, setup, teardown),
 	};
 

@@ -16,6 +16,7 @@
 #include "lsm/status.h"
 #include "query/exec.h"
 #include "query/output.h"
+#include "tests/query_sink.h"
 #include "tests/util.h"
 
 #include <errno.h>
@@ -163,39 +164,14 @@ static int teardown(void **state)
 
 /* ---- running a query into memory ---- */
 
-struct sink {
-	char *buf;
-	size_t len, cap;
-};
-
-static int sink_write(void *ctx, const char *p, size_t n)
-{
-	struct sink *s = ctx;
-
-	if (s->len + n + 1 > s->cap) {
-		size_t c = s->cap ? s->cap : 256;
-
-		while (c < s->len + n + 1)
-			c *= 2;
-		s->buf = strata_realloc(s->buf, c);
-		if (!s->buf)
-			return -ENOMEM;
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return 0;
-}
-
 /* Runs text with db= dbname (may be NULL); returns the response without its final newline. */
 static char *run(struct fx *f, const char *dbname, const char *text)
 {
-	struct sink s = { 0 };
+	struct test_sink s = { 0 };
 	query_output *o = NULL;
 	query_request req = { .db = dbname };
 
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339, sink_write, &s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339, test_sink_write, &s), 0);
 	assert_int_equal(query_run(f->qe, text, strlen(text), &req, o), 0);
 	query_output_free(o);
 	assert_non_null(s.buf);
@@ -272,12 +248,12 @@ static void test_query_meta_create_database_with_refused(void **state)
 	struct fx *f = *state;
 	uint32_t id;
 
-	check(f, NULL, "CREATE DATABASE rp WITH DURATION 1d",
-	      ERR("CREATE DATABASE ... WITH is not supported yet: retention policies arrive with retention "
-		  "support"));
-	check(f, NULL, "CREATE DATABASE rp WITH NAME one",
-	      ERR("CREATE DATABASE ... WITH is not supported yet: retention policies arrive with retention "
-		  "support"));
+	/* One shard duration only, the engine's window (docs/retention.md); InfluxDB's shortest retention. */
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30d SHARD DURATION 1h",
+	      ERR("SHARD DURATION 1h0m0s is not supported: strata keeps every database in time windows of "
+		  "24h0m0s, its only shard duration"));
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30m NAME one",
+	      ERR("retention policy duration must be at least 1h0m0s"));
 	/* Refused, not half done. */
 	assert_int_equal(lsm_catalog_database_id(f->c, "rp", &id), STRATA_ENOTFOUND);
 }
@@ -524,7 +500,7 @@ static void test_query_meta_show_retention_policies(void **state)
 {
 	struct fx *f = *state;
 	const char *rp = ONE("{\"columns\":[\"name\",\"duration\",\"shardGroupDuration\",\"replicaN\",\"default\"],"
-			     "\"values\":[[\"autogen\",\"0s\",\"168h0m0s\",1,true]]}");
+			     "\"values\":[[\"autogen\",\"0s\",\"24h0m0s\",1,true]]}");
 
 	check(f, "telegraf", "SHOW RETENTION POLICIES", rp);
 	check(f, NULL, "SHOW RETENTION POLICIES ON empty", rp);
@@ -532,19 +508,13 @@ static void test_query_meta_show_retention_policies(void **state)
 
 /* ---- what is not supported yet ---- */
 
-static void test_query_meta_not_supported(void **state)
+static void test_query_meta_cq_without_store(void **state)
 {
 	struct fx *f = *state;
 	static const struct {
 		const char *text, *kind;
 	} cases[] = {
 		{ "SHOW CONTINUOUS QUERIES", "SHOW CONTINUOUS QUERIES" },
-		{ "CREATE RETENTION POLICY one ON telegraf DURATION 1d REPLICATION 1", "CREATE RETENTION POLICY" },
-		{ "ALTER RETENTION POLICY autogen ON telegraf DURATION 2d", "ALTER RETENTION POLICY" },
-		{ "DROP RETENTION POLICY autogen ON telegraf", "DROP RETENTION POLICY" },
-		{ "DROP SERIES FROM cpu WHERE host = 'a'", "DROP SERIES" },
-		{ "DELETE FROM cpu WHERE time < '2026-01-01T00:00:00Z'", "DELETE" },
-		{ "DROP MEASUREMENT cpu", "DROP MEASUREMENT" },
 		{ "CREATE CONTINUOUS QUERY cq ON telegraf BEGIN SELECT mean(usage_user) INTO cpu_1h FROM cpu "
 		  "GROUP BY time(1h) END",
 		  "CREATE CONTINUOUS QUERY" },
@@ -555,8 +525,8 @@ static void test_query_meta_not_supported(void **state)
 		char want[512];
 
 		snprintf(want, sizeof want,
-			 "{\"statement_id\":0,\"error\":\"%s is not supported yet: it arrives with retention, "
-			 "deletes and downsampling\"}",
+			 "{\"statement_id\":0,\"error\":\"%s needs a server's data directory (strata serve "
+			 "or strata query)\"}",
 			 cases[i].kind);
 		check(f, "telegraf", cases[i].text, want);
 	}
@@ -613,12 +583,11 @@ static void test_query_meta_several_statements(void **state)
 	      "\"values\":[[\"empty\"],[\"other\"],[\"telegraf\"]]}]},"
 	      "{\"statement_id\":1,\"error\":\"database not found: nope\"},"
 	      "{\"statement_id\":2,\"series\":[" TK("mem", "[\"host\"]") "]},"
-	      "{\"statement_id\":3,\"error\":\"DROP SERIES is not supported yet: it arrives with retention, "
-	      "deletes and downsampling\"},"
+	      "{\"statement_id\":3},"
 	      "{\"statement_id\":4,\"series\":[" FK("cpu2", "[\"load\",\"float\"]") "]},"
 	      "{\"statement_id\":5,\"series\":[" SER("[\"cpu2,host=x\"]") "]},"
 	      "{\"statement_id\":6,\"series\":[{\"columns\":[\"name\",\"duration\",\"shardGroupDuration\","
-	      "\"replicaN\",\"default\"],\"values\":[[\"autogen\",\"0s\",\"168h0m0s\",1,true]]}]}");
+	      "\"replicaN\",\"default\"],\"values\":[[\"autogen\",\"0s\",\"24h0m0s\",1,true]]}]}");
 }
 
 int main(void)
@@ -640,7 +609,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_meta_show_field_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_series, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_retention_policies, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_query_meta_not_supported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_meta_cq_without_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_bad_regex, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_max_rows, setup_max_rows, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_several_statements, setup, teardown),

@@ -25,6 +25,7 @@
 #include "lsm/status.h"
 #include "query/exec.h"
 #include "query/output.h"
+#include "tests/query_sink.h"
 #include "tests/util.h"
 
 #include <errno.h>
@@ -152,39 +153,14 @@ static int teardown(void **state)
 
 /* ---- running a query into memory ---- */
 
-struct sink {
-	char *buf;
-	size_t len, cap;
-};
-
-static int sink_write(void *ctx, const char *p, size_t n)
-{
-	struct sink *s = ctx;
-
-	if (s->len + n + 1 > s->cap) {
-		size_t c = s->cap ? s->cap : 256;
-
-		while (c < s->len + n + 1)
-			c *= 2;
-		s->buf = strata_realloc(s->buf, c);
-		if (!s->buf)
-			return -ENOMEM;
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return 0;
-}
-
 /* Runs text with db= dbname (may be NULL); returns the response without its final newline. */
 static char *run(struct fx *f, const char *dbname, const char *text, enum query_output_epoch epoch)
 {
-	struct sink s = { 0 };
+	struct test_sink s = { 0 };
 	query_output *o = NULL;
 	query_request req = { .db = dbname, .now_ns = f->now_ns };
 
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, epoch, sink_write, &s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, epoch, test_sink_write, &s), 0);
 	assert_int_equal(query_run(f->qe, text, strlen(text), &req, o), 0);
 	query_output_free(o);
 	assert_non_null(s.buf);
@@ -1095,7 +1071,7 @@ static void test_select_errors(void **state)
 	check_raw(f, "SELECT mean(f) FROM agg tz('Europe/Paris')",
 		  "{\"statement_id\":0,\"error\":\"tz('Europe/Paris') is not supported: strata answers in UTC\"}");
 	check(f, "SELECT mean(f) INTO agg_1 FROM agg",
-	      ERR("SELECT ... INTO is not supported yet: it arrives with downsampling"));
+	      ERR("SELECT ... INTO needs a writable engine (strata serve or strata query)"));
 	check(f, "SELECT usage FROM cpu WHERE time > '2026-01-01T00:00:05Z' OR host = 'a'",
 	      ERR("invalid condition: time conditions cannot be combined with OR"));
 	check(f, "SELECT usage FROM cpu WHERE host = 'a' OR (time > '2026-01-01T00:00:05Z' AND usage > 1)",
@@ -1148,6 +1124,53 @@ static void test_select_limits(void **state)
 	      ERR("max-select-series limit exceeded: more than 2 series selected"));
 }
 
+/* ---- SELECT ... INTO ---- */
+
+static int into_write(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written)
+{
+	ingest_report rep;
+	int rc;
+
+	memset(&rep, 0, sizeof rep);
+	rc = ingest_session_write(ctx, db, lines, len, INGEST_LP_NS, 0, true, &rep);
+	*written = rep.points;
+	return rc ? rc : rep.lines_rejected ? STRATA_EINVAL : 0;
+}
+
+/*
+ * Rows become points of the target: GROUP BY tags as tags, columns as
+ * fields, the row's time; the answer is InfluxDB's "result" series with the
+ * number written; reading the target gives the rows back.
+ */
+static void test_select_into(void **state)
+{
+	struct fx *f = *state;
+	ingest_options iopt;
+	ingest_engine ie;
+	ingest_session *s = NULL;
+
+	check(f, "SELECT mean(usage) INTO cpu_10s FROM cpu", "{'statement_id':0,'error':'SELECT ... INTO needs a "
+	      "writable engine (strata serve or strata query)'}");
+	ingest_options_default(&iopt);
+	ingest_engine_init(&ie, f->db, f->c, &iopt);
+	assert_int_equal(ingest_session_new(&s, &ie), 0);
+	query_engine_set_writer(f->qe, into_write, s);
+	check(f, "SELECT mean(usage) AS m, count(idle) INTO cpu_10s FROM cpu WHERE time >= '2026-01-01T00:00:00Z' "
+		 "AND time < '2026-01-01T00:00:20Z' GROUP BY time(10s), host",
+	      ONE("{'name':'result','columns':['time','written'],'values':[['1970-01-01T00:00:00Z',4]]}"));
+	check(f, "SELECT * FROM cpu_10s GROUP BY host",
+	      ONE("{'name':'cpu_10s','tags':{'host':'a'},'columns':['time','count','m'],'values':[[" T(00)
+		  ",1,1.5],[" T(10) ",1,2.5]]},{'name':'cpu_10s','tags':{'host':'b'},'columns':['time','count','m'],"
+		  "'values':[[" T(00) ",1,3],[" T(10) ",0,4.5]]}"));
+	/* Strings and booleans too; :MEASUREMENT with GROUP BY * writes each series back into itself (same points). */
+	check(f, "SELECT status, up INTO db.autogen.:MEASUREMENT FROM mem GROUP BY *",
+	      ONE("{'name':'result','columns':['time','written'],'values':[['1970-01-01T00:00:00Z',2]]}"));
+	check(f, "SELECT * FROM mem WHERE time >= 0",
+	      ONE("{'name':'mem','columns':['time','free','host','status','up'],'values':[[" T(00)
+		  ",100,'a','ok',true],[" T(10) ",50,'a','bad',false]]}"));
+	ingest_session_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1212,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_select_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_select_regex_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_select_limits, setup_small_limits, teardown),
+		cmocka_unit_test_setup_teardown(test_select_into, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

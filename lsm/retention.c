@@ -1,0 +1,144 @@
+/*
+ * retention.c — removing expired points (retention.h): whole windows by one
+ * manifest edit, and the compaction hook that leaves out expired points.
+ */
+#include "lsm/retention.h"
+#include "lsm/alloc.h"
+#include "lsm/db_int.h"
+#include "lsm/key.h"
+#include "lsm/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <time.h>
+
+/* Keys of one series between two fresh looks at the catalog and the clock. */
+#define FILTER_REFRESH_EVERY 4096
+
+int64_t lsm_db_window_ns(const lsm_db *db)
+{
+	return db->opt.window_ns;
+}
+
+int lsm_drop_windows_before(lsm_db *db, int64_t ts)
+{
+	/* Window w ends at (w + 1) * window_ns, which is <= ts exactly when w < floor(ts / window_ns). */
+	int64_t limit = lsm_window_of(ts, db->opt.window_ns);
+	lsm_version_edit edit;
+	lsm_version *v = NULL;
+	size_t n = 0, n_windows = 0;
+	int rc;
+
+	/* Compactions pin and delete tables too: one at a time, so no edit deletes a table twice. */
+	pthread_mutex_lock(&db->compact_mu);
+	lsm_version_edit_init(&edit);
+	pthread_mutex_lock(&db->mu);
+	rc = db->bg_error;
+	pthread_mutex_unlock(&db->mu);
+	if (rc)
+		goto out;
+	v = lsm_versions_current(db->versions);
+	for (size_t i = 0; rc == 0 && i < v->n_windows && v->windows[i].window < limit; i++) {
+		const lsm_window_files *w = &v->windows[i];
+
+		for (size_t k = 0; rc == 0 && k < w->n_files; k++, n++)
+			rc = lsm_version_edit_delete_file(&edit, w->files[k]->number);
+		n_windows++;
+	}
+	if (rc || n == 0)
+		goto out;
+	/* Flushes only add tables, so the tables listed above are still live under version_mu. */
+	pthread_mutex_lock(&db->version_mu);
+	rc = lsm_versions_apply(db->versions, &edit);
+	pthread_mutex_unlock(&db->version_mu);
+	if (rc) {
+		lsm_db_set_bg_error(db, rc, "dropping expired windows could not record its edit");
+		goto out;
+	}
+	LOG_INFO("event=retention_windows_dropped before=%" PRId64 " windows=%zu tables=%zu", ts, n_windows, n);
+out:
+	if (v)
+		lsm_version_unref(v);
+	lsm_version_edit_deinit(&edit);
+	pthread_mutex_unlock(&db->compact_mu);
+	return rc ? rc : (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+/* ---- the compaction hook ---- */
+
+void lsm_retention_filter_init(lsm_retention_filter *f)
+{
+	pthread_mutex_init(&f->mu, NULL);
+	f->catalog = NULL;
+	f->clock = NULL;
+	f->clock_ctx = NULL;
+	f->last_id = 0;
+	f->last_cutoff = INT64_MIN;
+	f->dropped = 0;
+	f->calls = 0;
+}
+
+void lsm_retention_filter_deinit(lsm_retention_filter *f)
+{
+	pthread_mutex_destroy(&f->mu);
+}
+
+void lsm_retention_filter_set_catalog(lsm_retention_filter *f, lsm_catalog *c)
+{
+	pthread_mutex_lock(&f->mu);
+	f->catalog = c;
+	f->last_id = 0;
+	pthread_mutex_unlock(&f->mu);
+}
+
+uint64_t lsm_retention_filter_dropped(lsm_retention_filter *f)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&f->mu);
+	n = f->dropped;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+static int64_t filter_now(const lsm_retention_filter *f)
+{
+	struct timespec ts;
+
+	if (f->clock)
+		return f->clock(f->clock_ctx);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Points of series id before the returned time have expired (mu held). */
+static int64_t filter_cutoff(lsm_retention_filter *f, uint64_t id)
+{
+	int64_t keep = 0, cutoff;
+	uint32_t db;
+
+	if (!f->catalog || lsm_catalog_series_db(f->catalog, id, &db) != 0 ||
+	    lsm_catalog_retention(f->catalog, db, &keep) != 0 || keep <= 0)
+		return INT64_MIN;
+	if (__builtin_sub_overflow(filter_now(f), keep, &cutoff))
+		return INT64_MIN;
+	return cutoff;
+}
+
+bool lsm_retention_filter_drop(void *ctx, const uint8_t ukey[LSM_UKEY_LEN])
+{
+	lsm_retention_filter *f = ctx;
+	uint64_t id = lsm_ukey_series(ukey);
+	bool drop;
+
+	pthread_mutex_lock(&f->mu);
+	if (id != f->last_id || ++f->calls % FILTER_REFRESH_EVERY == 0) {
+		f->last_cutoff = filter_cutoff(f, id);
+		f->last_id = id;
+	}
+	drop = lsm_ukey_ts(ukey) < f->last_cutoff;
+	if (drop)
+		f->dropped++;
+	pthread_mutex_unlock(&f->mu);
+	return drop;
+}
