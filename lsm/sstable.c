@@ -919,8 +919,16 @@ static int verify_entries(const lsm_sst *s, const lsm_block *blk, uint64_t off, 
 					  s->path, off, vs->n_entries, bad);
 			goto out;
 		}
-		if (vs->n_entries == 0 || lsm_ukey_series(key) != lsm_ukey_series(vs->prev))
+		if (vs->n_entries == 0 || lsm_ukey_series(key) != lsm_ukey_series(vs->prev)) {
 			vs->n_series++;
+			/* A filter that says "absent" for a series the table holds would hide its points. */
+			if (!lsm_sst_may_contain_series(s, lsm_ukey_series(key))) {
+				rc = strata_error(STRATA_ECORRUPT, "%s: the filter block leaves out series %" PRIu64
+						  " of the data block at offset %" PRIu64,
+						  s->path, lsm_ukey_series(key), off);
+				goto out;
+			}
+		}
 		if (vs->n_entries == 0 && memcmp(key, p->smallest, LSM_IKEY_LEN) != 0) {
 			rc = strata_error(STRATA_ECORRUPT, "%s: first key differs from the properties' smallest",
 					  s->path);
