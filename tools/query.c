@@ -117,8 +117,6 @@ int cli_query(int argc, char **argv)
 	query_output *o = NULL;
 	query_engine *qe = NULL;
 	ingest_engine ingest;
-	query_writer writer;
-	bool writer_ready = false;
 	query_cq_store *cqs = NULL;
 	query_request req = { 0 };
 	cli_store store = { 0 };
@@ -192,12 +190,9 @@ int cli_query(int argc, char **argv)
 
 		ingest_options_default(&iopt);
 		ingest_engine_init(&ingest, store.db, store.catalog, &iopt);
-		rc = query_writer_init(&writer, &ingest);
-		if (rc == 0) {
-			writer_ready = true;
-			query_engine_set_writer(qe, query_writer_write, &writer); /* SELECT ... INTO */
-		}
-		if (rc == 0 && (rc = query_cq_open(&cqs, data)) == 0)
+		query_engine_set_writer(qe, query_writer_write, &ingest); /* SELECT ... INTO */
+		rc = query_cq_open(&cqs, data);
+		if (rc == 0)
 			query_engine_set_cqs(qe, cqs); /* CREATE / DROP / SHOW CONTINUOUS QUERIES */
 	}
 	if (rc == 0)
@@ -219,8 +214,6 @@ int cli_query(int argc, char **argv)
 out:
 	query_output_free(o);
 	query_engine_free(qe);
-	if (writer_ready)
-		query_writer_deinit(&writer);
 	query_cq_close(cqs);
 	if (store.db) {
 		rc = cli_store_close(&store);

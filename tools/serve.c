@@ -389,8 +389,6 @@ int cli_serve(int argc, char **argv)
 	ingest_http_options http_opt;
 	ingest_options ingest_opt;
 	ingest_engine engine;
-	query_writer qwriter;
-	bool qwriter_ready = false;
 	query_cq_store *cqs = NULL;
 	cq_runner cq_run = { 0 };
 	ingest_http *http = NULL;
@@ -549,10 +547,8 @@ int cli_serve(int argc, char **argv)
 	http_query_options_default(&hq_opt);
 	hq_opt.max_response_bytes = cfg.max_query_response_bytes;
 	rc = query_engine_new(&qe, store.db, store.catalog, &cfg.limits);
-	if (rc == 0 && (rc = query_writer_init(&qwriter, &engine)) == 0) {
-		qwriter_ready = true;
-		query_engine_set_writer(qe, query_writer_write, &qwriter); /* SELECT ... INTO */
-	}
+	if (rc == 0)
+		query_engine_set_writer(qe, query_writer_write, &engine); /* SELECT ... INTO */
 	if (rc == 0 && (rc = query_cq_open(&cqs, cfg.data_dir)) == 0) {
 		query_engine_set_cqs(qe, cqs);
 		rc = cq_runner_start(&cq_run, cqs, qe);
@@ -612,8 +608,6 @@ out:
 	http_query_free(hq);
 	query_engine_free(qe);
 	query_cq_close(cqs);
-	if (qwriter_ready)
-		query_writer_deinit(&qwriter);
 	auth_close(creds);
 	stop_stream_listeners(&lis);
 	cli_retention_stop(&retention); /* before the catalog its hook reads closes */
