@@ -30,6 +30,7 @@
 #include "lsm/status.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -755,20 +756,27 @@ static int corrupt(const char *what)
 	return strata_error(STRATA_ECORRUPT, "column block: %s", what);
 }
 
-/* One decoded column: its presence bits and the values of the present entries, in order. */
-struct dcol {
-	struct column c;
-	const uint8_t *present;
-	lsm_row_field *vals;
-	size_t n_vals, next;
-};
-
-static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
+/* An entry's presence bit in a column. */
+static bool bit_at(const uint8_t *bits, size_t i)
 {
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+/*
+ * Decodes column c's payload: its n_vals present values, in order, into the
+ * first n_vals slots of out (lsm_colval, or lsm_colstr for strings; strings
+ * point into the payload).
+ */
+static int decode_payload(const lsm_colvec *c, void *out)
+{
+	const uint8_t *p = c->payload;
+	size_t len = c->payload_len, n_vals = c->n_vals;
+	lsm_colval *num = out;
+	lsm_colstr *str = out;
 	struct rd r = { p, p + len, false };
 	struct bitr b;
 
-	switch (d->c.type) {
+	switch (c->type) {
 	case LSM_FIELD_FLOAT: {
 		const uint8_t *mp = rd_bytes(&r, 1);
 		uint64_t prev = 0;
@@ -778,21 +786,9 @@ static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
 		if (!mp || *mp > FLOAT_DELTA)
 			return corrupt("bad float method");
 		b = (struct bitr){ .p = r.p, .end = r.end };
-		if (*mp == FLOAT_DELTA) {
-			uint64_t *v = strata_malloc((d->n_vals + 1) * sizeof(*v));
-			bool ok;
-
-			if (!v)
-				return -ENOMEM;
-			ok = unpack_deltas(&b, v, d->n_vals);
-			for (size_t i = 0; ok && i < d->n_vals; i++) {
-				d->vals[i].type = LSM_FIELD_FLOAT;
-				memcpy(&d->vals[i].v.f, &v[i], sizeof(v[i]));
-			}
-			strata_free(v);
-			return ok ? 0 : corrupt("float deltas cut short");
-		}
-		for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
+		if (*mp == FLOAT_DELTA)
+			return unpack_deltas(&b, &num->u, n_vals) ? 0 : corrupt("float deltas cut short");
+		for (size_t i = 0; i < n_vals && !b.bad; i++) {
 			uint64_t bits;
 
 			if (i == 0) {
@@ -818,36 +814,18 @@ static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
 				bits = prev ^ x;
 			}
 			prev = bits;
-			d->vals[i].type = LSM_FIELD_FLOAT;
-			memcpy(&d->vals[i].v.f, &bits, sizeof bits);
+			num[i].u = bits;
 		}
 		return b.bad ? corrupt("float stream cut short") : 0;
 	}
 	case LSM_FIELD_INT:
-	case LSM_FIELD_UINT: {
-		uint64_t *v = strata_malloc((d->n_vals + 1) * sizeof(*v));
-		bool ok;
-
-		if (!v)
-			return -ENOMEM;
+	case LSM_FIELD_UINT:
 		b = (struct bitr){ .p = p, .end = p + len };
-		ok = unpack_deltas(&b, v, d->n_vals);
-		for (size_t i = 0; ok && i < d->n_vals; i++) {
-			d->vals[i].type = d->c.type;
-			if (d->c.type == LSM_FIELD_UINT)
-				d->vals[i].v.u = v[i];
-			else
-				d->vals[i].v.i = (int64_t)v[i];
-		}
-		strata_free(v);
-		return ok ? 0 : corrupt("integer stream cut short");
-	}
+		return unpack_deltas(&b, &num->u, n_vals) ? 0 : corrupt("integer stream cut short");
 	case LSM_FIELD_BOOL:
 		b = (struct bitr){ .p = p, .end = p + len };
-		for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
-			d->vals[i].type = LSM_FIELD_BOOL;
-			d->vals[i].v.b = br_get(&b, 1) != 0;
-		}
+		for (size_t i = 0; i < n_vals && !b.bad; i++)
+			num[i].u = br_get(&b, 1);
 		return b.bad ? corrupt("boolean stream cut short") : 0;
 	case LSM_FIELD_STRING: {
 		uint64_t n_dict = rd_varint(&r);
@@ -855,45 +833,40 @@ static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
 		if (r.bad || n_dict > DICT_MAX)
 			return corrupt("bad string dictionary");
 		if (n_dict == 0) {
-			for (size_t i = 0; i < d->n_vals; i++) {
+			for (size_t i = 0; i < n_vals; i++) {
 				uint64_t l = rd_varint(&r);
 				const uint8_t *s = rd_bytes(&r, l);
 
 				if (!s)
 					return corrupt("string cut short");
-				d->vals[i].type = LSM_FIELD_STRING;
-				d->vals[i].v.s.p = (const char *)s;
-				d->vals[i].v.s.len = (size_t)l;
+				str[i] = (lsm_colstr){ (const char *)s, (size_t)l };
 			}
 			return 0;
 		}
 		{
-			const uint8_t *dict_p[DICT_MAX];
-			size_t dict_len[DICT_MAX];
+			lsm_colstr dict[DICT_MAX];
 			const uint8_t *wp;
 			unsigned width;
 
 			for (size_t k = 0; k < n_dict; k++) {
 				uint64_t l = rd_varint(&r);
+				const uint8_t *s = rd_bytes(&r, l);
 
-				dict_p[k] = rd_bytes(&r, l);
-				dict_len[k] = (size_t)l;
-				if (!dict_p[k])
+				if (!s)
 					return corrupt("string dictionary cut short");
+				dict[k] = (lsm_colstr){ (const char *)s, (size_t)l };
 			}
 			wp = rd_bytes(&r, 1);
 			if (!wp || *wp > 8)
 				return corrupt("bad dictionary index width");
 			width = *wp;
 			b = (struct bitr){ .p = r.p, .end = r.end };
-			for (size_t i = 0; i < d->n_vals && !b.bad; i++) {
+			for (size_t i = 0; i < n_vals && !b.bad; i++) {
 				uint64_t k = br_get(&b, width);
 
 				if (k >= n_dict)
 					return corrupt("dictionary index out of range");
-				d->vals[i].type = LSM_FIELD_STRING;
-				d->vals[i].v.s.p = (const char *)dict_p[k];
-				d->vals[i].v.s.len = dict_len[k];
+				str[i] = dict[k];
 			}
 			return b.bad ? corrupt("dictionary indices cut short") : 0;
 		}
@@ -902,34 +875,108 @@ static int decode_payload(struct dcol *d, const uint8_t *p, size_t len)
 	return corrupt("unknown field type");
 }
 
-int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out)
+/* Column k's values laid out by entry: the present ones decoded, moved to their entries from the back. */
+static int decode_column(const lsm_colset *cs, size_t k, void **out)
 {
-	struct rd r = { in, in + len, false };
-	lsm_block_builder bb;
-	struct dcol *cols = NULL;
-	uint64_t *series = NULL, *counts = NULL;
-	int64_t *ts = NULL;
-	uint64_t *trailers = NULL;
-	uint8_t *rowbuf = NULL;
-	lsm_row_field *fields = NULL;
+	const lsm_colvec *c = &cs->cols[k];
+	size_t size = c->type == LSM_FIELD_STRING ? sizeof(lsm_colstr) : sizeof(lsm_colval);
+	uint8_t *v = strata_calloc(cs->n + 1, size);
+	int rc;
+
+	*out = NULL;
+	if (!v)
+		return -ENOMEM;
+	rc = decode_payload(c, v);
+	if (rc) {
+		strata_free(v);
+		return rc;
+	}
+	/* Slots above i are placed; j counts the present values not yet placed (all at or below i). */
+	for (size_t i = cs->n, j = c->n_vals; i-- > 0;) {
+		if (bit_at(c->present, i)) {
+			j--;
+			if (j != i)
+				memcpy(v + i * size, v + j * size, size);
+		} else {
+			memset(v + i * size, 0, size);
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+const void *lsm_colset_values(lsm_colset *cs, size_t k, int *rc)
+{
+	lsm_colvec *c = &cs->cols[k];
+	void *v = atomic_load_explicit(&c->vals, memory_order_acquire), *expect = NULL;
+
+	*rc = 0;
+	if (v)
+		return v;
+	*rc = decode_column(cs, k, &v);
+	if (*rc)
+		return NULL;
+	/* Another reader may have decoded it meanwhile: keep the first, drop ours. */
+	if (!atomic_compare_exchange_strong_explicit(&c->vals, &expect, v, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		strata_free(v);
+		v = expect;
+	}
+	return v;
+}
+
+void lsm_colset_free(lsm_colset *cs)
+{
+	if (!cs)
+		return;
+	for (size_t k = 0; cs->cols && k < cs->n_cols; k++)
+		strata_free(atomic_load_explicit(&cs->cols[k].vals, memory_order_relaxed));
+	strata_free(cs->cols);
+	strata_free(cs->run_series);
+	strata_free(cs->run_start);
+	strata_free(cs->ts);
+	strata_free(cs->buf);
+	strata_free(cs);
+}
+
+size_t lsm_colset_charge(const lsm_colset *cs)
+{
+	/* As if every column were decoded: what the set may grow to while cached. */
+	return sizeof(*cs) + cs->buf_len + cs->n * sizeof(int64_t) +
+	       cs->n_runs * (sizeof(uint64_t) + sizeof(size_t)) +
+	       cs->n_cols * (sizeof(lsm_colvec) + cs->n * sizeof(lsm_colstr));
+}
+
+int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len)
+{
+	struct rd r = { buf, buf + len, false };
+	lsm_colset *cs;
 	uint64_t interval, n, n_runs, n_cols;
-	const uint8_t *block;
-	size_t block_out_len, rowcap = 0;
 	int rc = 0;
 
 	*out = NULL;
+	cs = strata_calloc(1, sizeof(*cs));
+	if (!cs) {
+		strata_free(buf);
+		return -ENOMEM;
+	}
+	cs->buf = buf;
+	cs->buf_len = len;
 	interval = rd_varint(&r);
 	n = rd_varint(&r);
 	n_runs = rd_varint(&r);
 	/* Every entry costs at least one byte of the input: bounds before allocating. */
-	if (r.bad || interval < 1 || interval > 1u << 20 || n == 0 || n > len || n_runs == 0 || n_runs > n)
-		return corrupt("bad header");
-	lsm_block_builder_init(&bb, (int)interval);
-	series = strata_malloc(n_runs * sizeof(*series));
-	counts = strata_malloc(n_runs * sizeof(*counts));
-	ts = strata_malloc(n * sizeof(*ts));
-	trailers = strata_malloc(n * sizeof(*trailers));
-	if (!series || !counts || !ts || !trailers) {
+	if (r.bad || interval < 1 || interval > 1u << 20 || n == 0 || n > len || n_runs == 0 || n_runs > n) {
+		rc = corrupt("bad header");
+		goto out;
+	}
+	cs->restart_interval = (int)interval;
+	cs->n = (size_t)n;
+	cs->n_runs = (size_t)n_runs;
+	cs->run_series = strata_malloc(n_runs * sizeof(*cs->run_series));
+	cs->run_start = strata_malloc((n_runs + 1) * sizeof(*cs->run_start));
+	cs->ts = strata_malloc(n * sizeof(*cs->ts));
+	if (!cs->run_series || !cs->run_start || !cs->ts) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -937,45 +984,54 @@ int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t *
 		uint64_t sid = 0, total = 0;
 
 		for (uint64_t k = 0; k < n_runs; k++) {
+			uint64_t count;
+
 			sid += rd_varint(&r);
-			series[k] = sid;
-			counts[k] = rd_varint(&r);
-			if (counts[k] == 0 || counts[k] > n - total) {
+			count = rd_varint(&r);
+			if (count == 0 || count > n - total) {
 				rc = corrupt("bad series run");
 				goto out;
 			}
-			total += counts[k];
+			cs->run_series[k] = sid;
+			cs->run_start[k] = (size_t)total;
+			total += count;
 		}
 		if (total != n) {
 			rc = corrupt("series runs do not cover the entries");
 			goto out;
 		}
+		cs->run_start[n_runs] = (size_t)n;
 	}
-	{
-		size_t i = 0;
+	cs->simple = true;
+	for (size_t k = 0, i = 0; k < cs->n_runs; k++) {
+		uint64_t t = 0, d = 0;
 
-		for (uint64_t k = 0; k < n_runs; k++) {
-			uint64_t t = 0, d = 0;
+		for (size_t j = 0; i < cs->run_start[k + 1]; j++, i++) {
+			uint64_t z = rd_varint(&r);
 
-			for (uint64_t j = 0; j < counts[k]; j++, i++) {
-				uint64_t z = rd_varint(&r);
-
-				if (j == 0) {
-					t = unzigzag(z);
-				} else {
-					d += unzigzag(z);
-					t += d;
-				}
-				ts[i] = (int64_t)t;
+			if (j == 0) {
+				t = unzigzag(z);
+			} else {
+				d += unzigzag(z);
+				t += d;
 			}
+			cs->ts[i] = (int64_t)t;
+			/* Two versions of one key: readers must fold them, not take both. */
+			if (j > 0 && cs->ts[i] <= cs->ts[i - 1])
+				cs->simple = false;
 		}
 	}
+	cs->trailers = r.p;
 	{
 		uint64_t t = 0;
 
 		for (uint64_t i = 0; i < n; i++) {
+			enum lsm_kind kind;
+
 			t += unzigzag(rd_varint(&r));
-			trailers[i] = t;
+			kind = (enum lsm_kind)(~t & 0xff);
+			if (kind != LSM_KIND_PUT)
+				cs->simple = false;
 		}
 	}
 	n_cols = rd_varint(&r);
@@ -983,79 +1039,132 @@ int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t *
 		rc = corrupt("bad column count");
 		goto out;
 	}
-	cols = strata_calloc(n_cols + 1, sizeof(*cols));
-	if (!cols) {
+	cs->cols = strata_calloc(n_cols + 1, sizeof(*cs->cols));
+	if (!cs->cols) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint64_t m = 0; m < n_cols; m++) {
-		struct dcol *d = &cols[m];
+	cs->n_cols = (size_t)n_cols;
+	for (size_t m = 0; m < cs->n_cols; m++) {
+		lsm_colvec *c = &cs->cols[m];
 		uint64_t id = rd_varint(&r), plen;
-		const uint8_t *tp = rd_bytes(&r, 1), *payload;
+		const uint8_t *tp = rd_bytes(&r, 1);
 
 		if (r.bad || id > UINT32_MAX || !tp || *tp < LSM_FIELD_FLOAT || *tp > LSM_FIELD_BOOL) {
 			rc = corrupt("bad column header");
 			goto out;
 		}
-		d->c.id = (uint32_t)id;
-		d->c.type = (enum lsm_field_type)*tp;
-		if (m > 0 && cmp_column(&cols[m - 1].c, &d->c) >= 0) {
+		c->id = (uint32_t)id;
+		c->type = (enum lsm_field_type)*tp;
+		if (m > 0 && (cs->cols[m - 1].id > c->id ||
+			      (cs->cols[m - 1].id == c->id && cs->cols[m - 1].type >= c->type))) {
 			rc = corrupt("columns out of order");
 			goto out;
 		}
-		d->present = rd_bytes(&r, (n + 7) / 8);
+		c->present = rd_bytes(&r, (n + 7) / 8);
 		plen = rd_varint(&r);
-		payload = rd_bytes(&r, plen);
-		if (!d->present || !payload) {
+		c->payload = rd_bytes(&r, plen);
+		c->payload_len = (size_t)plen;
+		if (!c->present || !c->payload) {
 			rc = corrupt("column cut short");
 			goto out;
 		}
 		for (uint64_t i = 0; i < n; i++)
-			d->n_vals += (d->present[i / 8] >> (i % 8)) & 1;
-		d->vals = strata_malloc((d->n_vals + 1) * sizeof(*d->vals));
-		if (!d->vals) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		rc = decode_payload(d, payload, (size_t)plen);
-		if (rc)
-			goto out;
+			c->n_vals += bit_at(c->present, i);
 	}
-	if (r.p != r.end) {
+	if (r.p != r.end)
 		rc = corrupt("trailing bytes");
-		goto out;
+out:
+	if (rc) {
+		lsm_colset_free(cs);
+		return rc;
 	}
-	fields = strata_malloc((n_cols + 1) * sizeof(*fields));
-	if (!fields) {
+	*out = cs;
+	return 0;
+}
+
+/* Entry i's field from column m (present there), as a row field. */
+static lsm_row_field row_field_at(const lsm_colset *cs, size_t m, const void *vals, size_t i)
+{
+	const lsm_colvec *c = &cs->cols[m];
+	lsm_row_field f = { .id = c->id, .type = c->type };
+	lsm_colval v;
+
+	if (c->type == LSM_FIELD_STRING) {
+		const lsm_colstr *s = (const lsm_colstr *)vals + i;
+
+		f.v.s.p = s->p;
+		f.v.s.len = s->len;
+		return f;
+	}
+	v = ((const lsm_colval *)vals)[i];
+	switch (c->type) {
+	case LSM_FIELD_FLOAT: f.v.f = v.f; break;
+	case LSM_FIELD_INT: f.v.i = v.i; break;
+	case LSM_FIELD_UINT: f.v.u = v.u; break;
+	default: f.v.b = v.u != 0; break;
+	}
+	return f;
+}
+
+int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out)
+{
+	lsm_block_builder bb;
+	lsm_colset *cs = NULL;
+	const void **vals = NULL;
+	uint8_t *copy, *rowbuf = NULL;
+	lsm_row_field *fields = NULL;
+	const uint8_t *block;
+	size_t block_out_len, rowcap = 0;
+	struct rd r;
+	uint64_t trailer = 0;
+	int rc;
+
+	*out = NULL;
+	copy = strata_malloc(len ? len : 1);
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, in, len);
+	rc = lsm_colset_decode(&cs, copy, len);
+	if (rc)
+		return rc;
+	lsm_block_builder_init(&bb, cs->restart_interval);
+	vals = strata_calloc(cs->n_cols + 1, sizeof(*vals));
+	fields = strata_malloc((cs->n_cols + 1) * sizeof(*fields));
+	if (!vals || !fields) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (uint64_t i = 0, run = 0, left = counts[0]; i < n; i++, left--) {
+	for (size_t m = 0; m < cs->n_cols && rc == 0; m++)
+		vals[m] = lsm_colset_values(cs, m, &rc);
+	if (rc)
+		goto out;
+	r = (struct rd){ cs->trailers, cs->buf + cs->buf_len, false };
+	for (size_t i = 0, run = 0; i < cs->n; i++) {
 		uint8_t ikey[LSM_IKEY_LEN], ukey[LSM_UKEY_LEN];
-		enum lsm_kind kind = (enum lsm_kind)(~trailers[i] & 0xff);
+		enum lsm_kind kind;
 		size_t nf = 0, vlen = 0;
 
+		trailer += unzigzag(rd_varint(&r));
+		kind = (enum lsm_kind)(~trailer & 0xff);
 		if (kind != LSM_KIND_DELETE && kind != LSM_KIND_PUT && kind != LSM_KIND_MERGE) {
 			rc = corrupt("unknown entry kind");
 			goto out;
 		}
-		if (left == 0)
-			left = counts[++run];
-		lsm_ukey_encode(ukey, series[run], ts[i]);
+		while (i >= cs->run_start[run + 1])
+			run++;
+		lsm_ukey_encode(ukey, cs->run_series[run], cs->ts[i]);
 		memcpy(ikey, ukey, LSM_UKEY_LEN);
-		lsm_put_be64(ikey + LSM_UKEY_LEN, trailers[i]);
-		for (uint64_t m = 0; m < n_cols; m++) {
-			struct dcol *d = &cols[m];
-
-			if (!((d->present[i / 8] >> (i % 8)) & 1))
+		lsm_put_be64(ikey + LSM_UKEY_LEN, trailer);
+		for (size_t m = 0; m < cs->n_cols; m++) {
+			if (!bit_at(cs->cols[m].present, i))
 				continue;
-			if (kind == LSM_KIND_DELETE || (nf > 0 && fields[nf - 1].id == d->c.id)) {
+			if (kind == LSM_KIND_DELETE || (nf > 0 && fields[nf - 1].id == cs->cols[m].id)) {
 				rc = corrupt("field in a delete, or twice in a row");
 				goto out;
 			}
-			fields[nf] = d->vals[d->next++];
-			fields[nf].id = d->c.id;
-			nf++;
+			fields[nf++] = row_field_at(cs, m, vals[m], i);
 		}
 		if (kind != LSM_KIND_DELETE) {
 			size_t need = lsm_row_encoded_max(fields, nf);
@@ -1103,15 +1212,10 @@ int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t *
 			memcpy(*out, block, block_len);
 	}
 out:
-	for (uint64_t m = 0; cols && m < n_cols; m++)
-		strata_free(cols[m].vals);
-	strata_free(cols);
-	strata_free(series);
-	strata_free(counts);
-	strata_free(ts);
-	strata_free(trailers);
+	strata_free(vals);
 	strata_free(rowbuf);
 	strata_free(fields);
+	lsm_colset_free(cs);
 	lsm_block_builder_deinit(&bb);
 	return rc;
 }

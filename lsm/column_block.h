@@ -24,6 +24,10 @@
 #ifndef STRATA_LSM_COLUMN_BLOCK_H
 #define STRATA_LSM_COLUMN_BLOCK_H
 
+#include "lsm/row.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +47,74 @@ int lsm_column_encode(const uint8_t *block, size_t len, int restart_interval, ui
  * of another size (never reading outside in); -ENOMEM.
  */
 int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out);
+
+/*
+ * The same columns kept as columns, for readers that want a few fields of
+ * many entries (column_scan.h): keys as arrays, and each column decoded on
+ * its first use into one value slot per entry (zero where absent).
+ */
+typedef union lsm_colval {
+	double f;
+	int64_t i;
+	uint64_t u; /* booleans: 0 or 1 */
+} lsm_colval;
+/* Readers may walk a column as an array of 64-bit patterns. */
+_Static_assert(sizeof(lsm_colval) == sizeof(uint64_t), "a column value is 8 bytes");
+
+typedef struct lsm_colstr {
+	const char *p; /* into the set's buffer */
+	size_t len;
+} lsm_colstr;
+
+typedef struct lsm_colvec {
+	uint32_t id;
+	enum lsm_field_type type;
+	const uint8_t *present; /* one bit per entry, least significant first */
+	size_t n_vals;          /* entries present */
+	const uint8_t *payload; /* the encoded values */
+	size_t payload_len;
+	_Atomic(void *) vals;   /* lsm_colval[n] (lsm_colstr[n] for strings) once decoded */
+} lsm_colvec;
+
+typedef struct lsm_colset {
+	size_t n;               /* entries */
+	size_t n_runs;          /* runs of one series */
+	uint64_t *run_series;   /* series id of each run, ascending */
+	size_t *run_start;      /* first entry of each run; [n_runs] = n */
+	int64_t *ts;            /* timestamp of each entry */
+	/*
+	 * Every entry is a PUT and no key appears twice: each entry is the
+	 * key's value as it stands in this table, with no folding to do.
+	 */
+	bool simple;
+	int restart_interval;
+	const uint8_t *trailers; /* the encoded sequence/kind trailers, in buf */
+	size_t n_cols;
+	lsm_colvec *cols;       /* ascending by field id, then type */
+	uint8_t *buf;           /* the encoding: presence, payloads and strings point into it */
+	size_t buf_len;
+} lsm_colset;
+
+/*
+ * Parses the encoding in buf[0..len) (a heap buffer the set takes over,
+ * freed with it, also on failure) into a new set; column values are left
+ * encoded. 0; STRATA_ECORRUPT; -ENOMEM.
+ */
+int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len);
+void lsm_colset_free(lsm_colset *cs);
+/* Bytes the set may hold once every column is decoded (its block-cache charge). */
+size_t lsm_colset_charge(const lsm_colset *cs);
+
+/*
+ * Column k's values by entry, decoding them on the first call. Any number
+ * of threads may call this on a shared set (the first decoding published
+ * wins). NULL with *rc set (STRATA_ECORRUPT, -ENOMEM) on failure.
+ */
+const void *lsm_colset_values(lsm_colset *cs, size_t k, int *rc);
+
+static inline bool lsm_colset_present(const lsm_colvec *c, size_t i)
+{
+	return (c->present[i / 8] >> (i % 8)) & 1;
+}
 
 #endif

@@ -196,35 +196,21 @@ static void dctx_put(ZSTD_DCtx *d)
 	ZSTD_freeDCtx(d);
 }
 
-/* Decodes a stored block into a new heap buffer (*out, owned by the caller). */
-static int decode_stored(const char *path, uint64_t off, const struct stored *s, uint8_t **out,
-			 size_t *out_len)
+/*
+ * The zstd frame of a stored block (type ZSTD or COLUMNS) decompressed into
+ * a new heap buffer *out of *out_len bytes; *raw_len is the size of the
+ * block it stands for (for COLUMNS, the entry form the columns decode to).
+ */
+static int unzstd_stored(const char *path, uint64_t off, const struct stored *s, uint8_t **out,
+			 size_t *out_len, size_t *raw_len_out)
 {
 	const uint8_t *end = s->p + s->len;
-	uint8_t *dst = NULL;
+	uint8_t *dst;
 	uint64_t raw_len;
 	ZSTD_DCtx *dctx;
 	size_t n, r, zlen;
-	int rc = 0;
 
 	*out = NULL;
-	*out_len = 0;
-	switch (s->type) {
-	case LSM_SST_COMP_RAW:
-		dst = strata_malloc(s->len ? s->len : 1);
-		if (!dst)
-			return -ENOMEM;
-		memcpy(dst, s->p, s->len);
-		*out = dst;
-		*out_len = s->len;
-		return 0;
-	case LSM_SST_COMP_ZSTD:
-	case LSM_SST_COMP_COLUMNS:
-		break;
-	default:
-		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": unknown compression type %u",
-				    path, off, s->type);
-	}
 	n = lsm_get_varint64(s->p, end, &raw_len);
 	if (n == 0 || raw_len == 0 || raw_len > LSM_SST_BLOCK_MAX)
 		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": bad decoded size",
@@ -245,39 +231,76 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	dst = strata_malloc(zlen);
 	dctx = dst ? dctx_get() : NULL;
 	if (!dctx) {
-		rc = -ENOMEM;
-		goto out;
+		strata_free(dst);
+		return -ENOMEM;
 	}
 	r = ZSTD_decompressDCtx(dctx, dst, zlen, s->p + n, s->len - n);
 	dctx_put(dctx);
-	if (ZSTD_isError(r))
-		rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": zstd: %s", path, off,
-				  ZSTD_getErrorName(r));
-	else if (r != zlen)
-		rc = strata_error(STRATA_ECORRUPT,
-				  "%s: block at offset %" PRIu64 ": decoded %zu bytes, expected %zu",
-				  path, off, r, zlen);
-	if (rc == 0 && s->type == LSM_SST_COMP_COLUMNS) {
-		uint8_t *block = NULL;
-
-		rc = lsm_column_decode(dst, zlen, (size_t)raw_len, &block);
-		if (rc == STRATA_ECORRUPT) {
-			char why[256];
-
-			/* Copied first: the message buffer is the one being written. */
-			snprintf(why, sizeof why, "%s", strata_last_error());
-			rc = strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off, why);
-		}
+	if (ZSTD_isError(r) || r != zlen) {
 		strata_free(dst);
-		dst = block;
-	}
-out:
-	if (rc) {
-		strata_free(dst);
-		return rc;
+		if (ZSTD_isError(r))
+			return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": zstd: %s", path,
+					    off, ZSTD_getErrorName(r));
+		return strata_error(STRATA_ECORRUPT,
+				    "%s: block at offset %" PRIu64 ": decoded %zu bytes, expected %zu",
+				    path, off, r, zlen);
 	}
 	*out = dst;
-	*out_len = (size_t)raw_len;
+	*out_len = zlen;
+	*raw_len_out = (size_t)raw_len;
+	return 0;
+}
+
+/* rc, with a STRATA_ECORRUPT message prefixed by the file and block offset. */
+static int name_block(int rc, const char *path, uint64_t off)
+{
+	char why[256];
+
+	if (rc != STRATA_ECORRUPT)
+		return rc;
+	/* Copied first: the message buffer is the one being written. */
+	snprintf(why, sizeof why, "%s", strata_last_error());
+	return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off, why);
+}
+
+/* Decodes a stored block into a new heap buffer (*out, owned by the caller). */
+static int decode_stored(const char *path, uint64_t off, const struct stored *s, uint8_t **out,
+			 size_t *out_len)
+{
+	uint8_t *dst = NULL, *block = NULL;
+	size_t zlen, raw_len;
+	int rc;
+
+	*out = NULL;
+	*out_len = 0;
+	switch (s->type) {
+	case LSM_SST_COMP_RAW:
+		dst = strata_malloc(s->len ? s->len : 1);
+		if (!dst)
+			return -ENOMEM;
+		memcpy(dst, s->p, s->len);
+		*out = dst;
+		*out_len = s->len;
+		return 0;
+	case LSM_SST_COMP_ZSTD:
+	case LSM_SST_COMP_COLUMNS:
+		break;
+	default:
+		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": unknown compression type %u",
+				    path, off, s->type);
+	}
+	rc = unzstd_stored(path, off, s, &dst, &zlen, &raw_len);
+	if (rc)
+		return rc;
+	if (s->type == LSM_SST_COMP_COLUMNS) {
+		rc = name_block(lsm_column_decode(dst, zlen, raw_len, &block), path, off);
+		strata_free(dst);
+		if (rc)
+			return rc;
+		dst = block;
+	}
+	*out = dst;
+	*out_len = raw_len;
 	return 0;
 }
 
@@ -872,6 +895,154 @@ lsm_iter *lsm_sst_iter_new(lsm_sst *s)
 	lsm_sst_ref(s);
 	it->sst = s;
 	return &it->base;
+}
+
+/* ---- whole blocks as columns ------------------------------------------ */
+
+/*
+ * Column sets share the block cache with entry blocks, under the block's
+ * offset with the top bit set (offsets stay far below 2^63): a block read
+ * both ways is cached both ways, each charged for itself.
+ */
+#define COLSET_KEY_BIT (UINT64_C(1) << 63)
+
+struct lsm_sst_blocks {
+	lsm_sst *sst;
+	lsm_iter *index_it;
+	struct buf scratch;
+	int status;
+};
+
+lsm_sst_blocks *lsm_sst_blocks_new(lsm_sst *s)
+{
+	lsm_sst_blocks *b = strata_calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->index_it = lsm_block_iter_new(s->index);
+	if (!b->index_it) {
+		strata_free(b);
+		return NULL;
+	}
+	lsm_sst_ref(s);
+	b->sst = s;
+	return b;
+}
+
+void lsm_sst_blocks_free(lsm_sst_blocks *b)
+{
+	if (!b)
+		return;
+	lsm_iter_free(b->index_it);
+	strata_free(b->scratch.p);
+	lsm_sst_unref(b->sst);
+	strata_free(b);
+}
+
+static void blocks_check(lsm_sst_blocks *b)
+{
+	int rc = lsm_iter_status(b->index_it);
+
+	if (rc)
+		b->status = name_block(rc, b->sst->path, b->sst->index_h.offset);
+}
+
+void lsm_sst_blocks_seek(lsm_sst_blocks *b, const uint8_t ikey[LSM_IKEY_LEN])
+{
+	if (b->status)
+		return;
+	lsm_iter_seek(b->index_it, ikey, LSM_IKEY_LEN);
+	blocks_check(b);
+}
+
+bool lsm_sst_blocks_valid(const lsm_sst_blocks *b)
+{
+	return b->status == 0 && lsm_iter_valid(b->index_it);
+}
+
+void lsm_sst_blocks_next(lsm_sst_blocks *b)
+{
+	if (!lsm_sst_blocks_valid(b))
+		return;
+	lsm_iter_next(b->index_it);
+	blocks_check(b);
+}
+
+const uint8_t *lsm_sst_blocks_last_key(const lsm_sst_blocks *b)
+{
+	size_t len;
+
+	return lsm_iter_key(b->index_it, &len);
+}
+
+int lsm_sst_blocks_status(const lsm_sst_blocks *b)
+{
+	return b->status;
+}
+
+static void colset_deleter(void *v)
+{
+	lsm_colset_free(v);
+}
+
+/* Reads block h and parses its columns: STRATA_ENOTFOUND when it is stored as entries. */
+static int read_colset(lsm_sst_blocks *b, struct handle h, lsm_colset **out)
+{
+	lsm_sst *s = b->sst;
+	struct stored st = { 0 };
+	uint8_t *cols;
+	size_t len, raw_len;
+	int rc;
+
+	rc = read_stored(s->fd, s->path, s->data_end, h, &b->scratch, &st);
+	if (rc)
+		return rc;
+	if (!st.checksum_ok)
+		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 " of %" PRIu64
+				    " bytes: checksum mismatch", s->path, h.offset, h.size);
+	if (st.type != LSM_SST_COMP_COLUMNS)
+		return STRATA_ENOTFOUND;
+	rc = unzstd_stored(s->path, h.offset, &st, &cols, &len, &raw_len);
+	if (rc)
+		return rc;
+	return name_block(lsm_colset_decode(out, cols, len), s->path, h.offset);
+}
+
+int lsm_sst_blocks_columns(lsm_sst_blocks *b, lsm_cache_handle **pin, lsm_colset **out)
+{
+	lsm_sst *s = b->sst;
+	const uint8_t *v;
+	struct handle h;
+	size_t v_len;
+	int rc;
+
+	*pin = NULL;
+	*out = NULL;
+	if (!lsm_sst_blocks_valid(b))
+		return b->status ? b->status : STRATA_EINVAL;
+	v = lsm_iter_value(b->index_it, &v_len);
+	if (!decode_handle(v, v_len, &h))
+		return b->status = strata_error(STRATA_ECORRUPT, "%s: index block at offset %" PRIu64
+						": malformed block handle", s->path, s->index_h.offset);
+	if (s->cache) {
+		*pin = lsm_cache_lookup(s->cache, s->file_no, h.offset | COLSET_KEY_BIT);
+		if (*pin) {
+			*out = lsm_cache_value(*pin);
+			return 0;
+		}
+	}
+	rc = read_colset(b, h, out);
+	if (rc)
+		return rc;
+	if (s->cache) {
+		*pin = lsm_cache_insert(s->cache, s->file_no, h.offset | COLSET_KEY_BIT, *out,
+					lsm_colset_charge(*out), colset_deleter);
+		if (!*pin) {
+			*out = NULL;
+			return -ENOMEM;
+		}
+	}
+	return 0;
 }
 
 /* ---- verify ------------------------------------------------------------ */

@@ -66,6 +66,31 @@ bool lsm_sst_may_contain_series(const lsm_sst *s, uint64_t series_id);
 lsm_iter *lsm_sst_iter_new(lsm_sst *s);
 
 /*
+ * The data blocks of a table, each taken whole as columns (column_scan.h)
+ * rather than entry by entry. Holds a reference on the table; one thread.
+ */
+typedef struct lsm_sst_blocks lsm_sst_blocks;
+
+lsm_sst_blocks *lsm_sst_blocks_new(lsm_sst *s); /* NULL on -ENOMEM */
+void lsm_sst_blocks_free(lsm_sst_blocks *b);
+/* Positions on the first block whose last key is >= ikey (the only one that can hold ikey). */
+void lsm_sst_blocks_seek(lsm_sst_blocks *b, const uint8_t ikey[LSM_IKEY_LEN]);
+bool lsm_sst_blocks_valid(const lsm_sst_blocks *b);
+void lsm_sst_blocks_next(lsm_sst_blocks *b);
+/* The block's last internal key (its index key). */
+const uint8_t *lsm_sst_blocks_last_key(const lsm_sst_blocks *b);
+/* 0, or the error (STRATA_ECORRUPT, -errno) that ended the walk. */
+int lsm_sst_blocks_status(const lsm_sst_blocks *b);
+/*
+ * The block at hand as a column set, through the cache: 0 with *out, pinned
+ * by *pin (release it with lsm_cache_release), or, for a table opened
+ * without a cache, *pin NULL and *out the caller's to free. STRATA_ENOTFOUND
+ * when the block is stored as entries; STRATA_ECORRUPT, -errno, -ENOMEM.
+ */
+struct lsm_colset;
+int lsm_sst_blocks_columns(lsm_sst_blocks *b, lsm_cache_handle **pin, struct lsm_colset **out);
+
+/*
  * Reads every block of the file and checks its checksum and structure,
  * bypassing the cache. 0, or the first STRATA_ECORRUPT / -errno with a
  * message naming the offset. progress (may be NULL) is called after each

@@ -461,6 +461,52 @@ int query_agg_add(query_agg *a, int64_t time_ns, query_value v)
 	return rc;
 }
 
+static bool bit_set(const uint8_t *bits, size_t i)
+{
+	return (bits[i / 8] >> (i % 8)) & 1;
+}
+
+int query_agg_add_floats(query_agg *a, const int64_t *times, const uint64_t *values, const uint8_t *present,
+			 size_t from, size_t to, uint64_t *added)
+{
+	uint64_t n0 = a->n;
+	int rc = 0;
+
+	if ((a->fn == QUERY_AGG_COUNT || a->fn == QUERY_AGG_SUM || a->fn == QUERY_AGG_MEAN) &&
+	    (a->type == QUERY_VALUE_NONE || a->type == QUERY_VALUE_FLOAT)) {
+		/* Summed in point order, as one add at a time would: the same rounding. */
+		double sum = a->fsum;
+		uint64_t n = 0;
+
+		for (size_t i = from; i < to; i++) {
+			double v;
+
+			if (!bit_set(present, i))
+				continue;
+			memcpy(&v, &values[i], sizeof(v));
+			sum += v;
+			n++;
+		}
+		if (a->fn != QUERY_AGG_COUNT)
+			a->fsum = sum;
+		a->n += n;
+		if (n)
+			a->type = QUERY_VALUE_FLOAT;
+	} else {
+		for (size_t i = from; i < to && rc == 0; i++) {
+			query_value v = { .type = QUERY_VALUE_FLOAT };
+
+			if (!bit_set(present, i))
+				continue;
+			memcpy(&v.v.f, &values[i], sizeof(v.v.f));
+			rc = query_agg_add(a, times[i], v);
+		}
+	}
+	if (added)
+		*added = a->n - n0;
+	return rc;
+}
+
 static int item_cmp_value_time(const void *pa, const void *pb)
 {
 	const query_agg_item *x = pa, *y = pb;

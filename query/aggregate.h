@@ -219,6 +219,17 @@ int query_agg_init(query_agg *a, enum query_agg_fn fn, const query_agg_args *arg
 int query_agg_add(query_agg *a, int64_t time_ns, query_value v);
 
 /*
+ * Adds the float points i in [from, to) whose bit i is set in present
+ * (least significant bit first): values[i] holds the bit pattern of the
+ * double, times[i] its time. The same as query_agg_add for each in order,
+ * in one pass for the functions that only sum or count. *added (may be
+ * NULL) gets the number of points added; on an error the points before the
+ * failing one stay added.
+ */
+int query_agg_add_floats(query_agg *a, const int64_t *times, const uint64_t *values, const uint8_t *present,
+			 size_t from, size_t to, uint64_t *added);
+
+/*
  * The output rows: *out points at *n_out rows (0 when no point was added or
  * percentile's rank falls outside the values), owned by a and valid until
  * the next add, result, reset or deinit. distinct() gives its values in

@@ -18,6 +18,17 @@
  *
  * Everything goes through one fixed buffer flushed to the caller's sink when
  * full; the sink's first failure is kept and returned from then on.
+ *
+ * Chunked JSON follows InfluxDB 1.x: query/emitter.go (Emitter.Emit: a
+ * series is cut when the next row of the same series finds chunkSize rows
+ * already, the cut row marked Partial; the emitted row's "more to come"
+ * flag becomes Result.Partial), coordinator/statement_executor.go (one
+ * Result per emitted row, at least one per statement),
+ * services/httpd/handler.go (each Result its own Response, written and
+ * flushed) and models/rows.go, query/result.go for where "partial" goes
+ * (after "values" in the series, after "series" in the result). Whether a
+ * chunk is partial depends on what comes next, so a chunk document is left
+ * open, its closing brackets unwritten, until the next call decides them.
  */
 #include "query/output.h"
 
@@ -70,8 +81,23 @@ struct query_output {
 	bool in_string, escape, open_pending;
 	size_t depth;
 
-	bool chunked;     /* JSON: one document per statement */
+	bool chunked;     /* JSON: documents per statement or chunk; CSV: flushed per chunk */
 	size_t n_errors;  /* statement and request errors written */
+
+	/* chunked: documents of at most chunk_rows rows (0: one per statement) */
+	size_t chunk_rows;
+	query_output_split_fn split; /* which statements are cut in chunks; NULL: all */
+	void *split_ctx;
+	bool split_stmt;      /* the current statement is written in chunks */
+	int stmt_id;
+	size_t n_stmt_docs;   /* documents written for the current statement */
+	bool doc_open;        /* a chunk document is open, its closing brackets due */
+	size_t n_csv_rows;    /* CSV: rows since the last flush */
+	bool capture;         /* put() appends to head instead of the output */
+	char *head;           /* the current series' {"name":...,"columns":[...] (compact) */
+	size_t head_len, head_cap;
+	bool head_empty;      /* head has no member yet */
+	int head_rc;
 
 	/* table: the cells of the current series, row after row */
 	bool tbl_any;      /* a block (series or error) was written: blank line before the next */
@@ -188,9 +214,13 @@ static void put_pretty(query_output *o, const char *p, size_t n)
 	}
 }
 
+static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int *rc);
+
 static void put(query_output *o, const char *p, size_t n)
 {
-	if (o->pretty)
+	if (o->capture)
+		append(&o->head, &o->head_len, &o->head_cap, p, n, &o->head_rc);
+	else if (o->pretty)
 		put_pretty(o, p, n);
 	else
 		put_raw(o, p, n);
@@ -976,6 +1006,7 @@ void query_output_free(query_output *o)
 	strata_free(o->tbl_text);
 	strata_free(o->tbl_ends);
 	strata_free(o->tbl_width);
+	strata_free(o->head);
 	strata_free(o);
 }
 
@@ -996,7 +1027,18 @@ int query_output_set_chunked(query_output *o, bool chunked)
 {
 	if (o->state != ST_NEW)
 		return seq_error("set_chunked");
-	o->chunked = chunked && o->format == QUERY_OUTPUT_JSON;
+	o->chunked = chunked && o->format != QUERY_OUTPUT_TABLE;
+	return 0;
+}
+
+int query_output_set_chunk_size(query_output *o, size_t rows, query_output_split_fn split,
+				void *split_ctx)
+{
+	if (o->state != ST_NEW)
+		return seq_error("set_chunk_size");
+	o->chunk_rows = rows;
+	o->split = split;
+	o->split_ctx = split_ctx;
 	return 0;
 }
 
@@ -1025,7 +1067,12 @@ int query_output_begin_statement(query_output *o, int id)
 		return o->sink_rc;
 	if (o->state != ST_RESULTS || id < 0)
 		return seq_error("begin_statement");
-	if (o->format == QUERY_OUTPUT_JSON) {
+	o->split_stmt = o->format == QUERY_OUTPUT_JSON && o->chunked && o->chunk_rows &&
+			(!o->split || o->split(o->split_ctx, id));
+	o->stmt_id = id;
+	o->n_stmt_docs = 0;
+	o->doc_open = false;
+	if (o->format == QUERY_OUTPUT_JSON && !o->split_stmt) {
 		puts_(o, o->n_statements && !o->chunked ? ",{" : "{\"results\":[{");
 		snprintf(num, sizeof(num), "\"statement_id\":%d", id);
 		puts_(o, num);
@@ -1037,6 +1084,40 @@ int query_output_begin_statement(query_output *o, int id)
 	return o->sink_rc;
 }
 
+/* ---- chunks ---- */
+
+/* Starts a chunk document of the current series: the result, then its head. */
+static void chunk_open(query_output *o)
+{
+	char num[64];
+
+	snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d,\"series\":[", o->stmt_id);
+	puts_(o, num);
+	put(o, o->head, o->head_len);
+	o->n_rows = o->head_empty ? SIZE_MAX : 0;
+	o->doc_open = true;
+}
+
+/*
+ * Ends the open chunk document and sends it: "partial":true on the series
+ * when its next rows follow in another document, on the result when the
+ * statement has more documents to come.
+ */
+static int chunk_close(query_output *o, bool series_partial, bool result_partial)
+{
+	if (o->n_rows != 0 && o->n_rows != SIZE_MAX)
+		putc_(o, ']');
+	if (series_partial)
+		puts_(o, ",\"partial\":true");
+	puts_(o, "}]");
+	if (result_partial)
+		puts_(o, ",\"partial\":true");
+	puts_(o, "}]}\n");
+	o->doc_open = false;
+	o->n_stmt_docs++;
+	return query_output_flush(o);
+}
+
 int query_output_statement_error(query_output *o, const char *msg)
 {
 	if (o->sink_rc)
@@ -1045,6 +1126,19 @@ int query_output_statement_error(query_output *o, const char *msg)
 		return seq_error("statement_error");
 	o->stmt_error = true;
 	o->n_errors++;
+	if (o->split_stmt) {
+		char num[64];
+
+		/* the error is a document of its own, after the statement's series */
+		if (o->doc_open)
+			chunk_close(o, false, true);
+		snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d,\"error\":", o->stmt_id);
+		puts_(o, num);
+		json_string(o, msg, strlen(msg));
+		puts_(o, "}]}\n");
+		o->n_stmt_docs++;
+		return query_output_flush(o);
+	}
 	if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_series)
 			putc_(o, ']');
@@ -1125,6 +1219,46 @@ out:
 	return rc;
 }
 
+/*
+ * Writes "{" and a series' name, tags and columns, each when it has one;
+ * true when it wrote none of them.
+ */
+static bool json_series_head(query_output *o, const char *name, const query_output_tag *tags,
+			     size_t n_tags, const char *const *columns, size_t n_columns)
+{
+	bool first = true;
+
+	putc_(o, '{');
+	if (*name) {
+		puts_(o, "\"name\":");
+		json_string(o, name, strlen(name));
+		first = false;
+	}
+	if (n_tags) {
+		puts_(o, first ? "\"tags\":{" : ",\"tags\":{");
+		for (size_t i = 0; i < n_tags; i++) {
+			if (i)
+				putc_(o, ',');
+			json_string(o, tags[i].key, tags[i].key_len);
+			putc_(o, ':');
+			json_string(o, tags[i].value, tags[i].value_len);
+		}
+		putc_(o, '}');
+		first = false;
+	}
+	if (n_columns) {
+		puts_(o, first ? "\"columns\":[" : ",\"columns\":[");
+		for (size_t i = 0; i < n_columns; i++) {
+			if (i)
+				putc_(o, ',');
+			json_string(o, columns[i], strlen(columns[i]));
+		}
+		putc_(o, ']');
+		first = false;
+	}
+	return first;
+}
+
 int query_output_begin_series(query_output *o, const char *name,
 			      const query_output_tag *tags, size_t n_tags,
 			      const char *const *columns, size_t n_columns, bool time_column)
@@ -1145,39 +1279,22 @@ int query_output_begin_series(query_output *o, const char *name,
 		rc = table_begin_series(o, name, tags, n_tags, columns, n_columns);
 		if (rc)
 			return rc;
+	} else if (o->split_stmt) {
+		/* the head is kept to start each chunk of the series with */
+		if (o->doc_open)
+			chunk_close(o, false, true);
+		o->head_len = 0;
+		o->head_rc = 0;
+		o->capture = true;
+		o->head_empty = json_series_head(o, name, tags, n_tags, columns, n_columns);
+		o->capture = false;
+		if (o->head_rc)
+			return o->head_rc;
+		chunk_open(o);
 	} else {
-		bool first = true;
-
-		puts_(o, o->n_series ? ",{" : ",\"series\":[{");
-		if (*name) {
-			puts_(o, "\"name\":");
-			json_string(o, name, strlen(name));
-			first = false;
-		}
-		if (n_tags) {
-			puts_(o, first ? "\"tags\":{" : ",\"tags\":{");
-			for (size_t i = 0; i < n_tags; i++) {
-				if (i)
-					putc_(o, ',');
-				json_string(o, tags[i].key, tags[i].key_len);
-				putc_(o, ':');
-				json_string(o, tags[i].value, tags[i].value_len);
-			}
-			putc_(o, '}');
-			first = false;
-		}
-		if (n_columns) {
-			puts_(o, first ? "\"columns\":[" : ",\"columns\":[");
-			for (size_t i = 0; i < n_columns; i++) {
-				if (i)
-					putc_(o, ',');
-				json_string(o, columns[i], strlen(columns[i]));
-			}
-			putc_(o, ']');
-			first = false;
-		}
+		puts_(o, o->n_series ? "," : ",\"series\":[");
 		/* "values" starts after the name, tags or columns, or alone */
-		o->n_rows = first ? SIZE_MAX : 0;
+		o->n_rows = json_series_head(o, name, tags, n_tags, columns, n_columns) ? SIZE_MAX : 0;
 	}
 	if (o->format != QUERY_OUTPUT_JSON)
 		o->n_rows = 0;
@@ -1265,6 +1382,11 @@ int query_output_row(query_output *o, int64_t time_ns, const query_value *values
 				    o->n_columns);
 	if (o->format == QUERY_OUTPUT_TABLE)
 		return table_row(o, time_ns, values, nulls, n_values);
+	if (o->split_stmt && o->n_rows != SIZE_MAX && o->n_rows >= o->chunk_rows) {
+		/* the chunk is full and the series goes on: cut it */
+		chunk_close(o, true, true);
+		chunk_open(o);
+	}
 	if (json) {
 		if (o->n_rows == SIZE_MAX)
 			puts_(o, "\"values\":[[");
@@ -1290,10 +1412,15 @@ int query_output_row(query_output *o, int64_t time_ns, const query_value *values
 		write_value(o, &values[i], nulls && nulls[i]);
 		sep = true;
 	}
-	if (json)
+	if (json) {
 		putc_(o, ']');
-	else
+	} else {
 		putc_(o, '\n');
+		if (o->chunked && o->chunk_rows && ++o->n_csv_rows >= o->chunk_rows) {
+			o->n_csv_rows = 0;
+			return query_output_flush(o);
+		}
+	}
 	return o->sink_rc;
 }
 
@@ -1303,7 +1430,9 @@ int query_output_end_series(query_output *o)
 		return o->sink_rc;
 	if (o->state != ST_SERIES)
 		return seq_error("end_series");
-	if (o->format == QUERY_OUTPUT_JSON) {
+	if (o->split_stmt) {
+		/* the chunk stays open: whether it is the statement's last depends on what follows */
+	} else if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_rows != 0 && o->n_rows != SIZE_MAX)
 			putc_(o, ']');
 		putc_(o, '}');
@@ -1323,6 +1452,24 @@ int query_output_end_statement(query_output *o)
 		return o->sink_rc;
 	if (o->state != ST_STATEMENT)
 		return seq_error("end_statement");
+	if (o->split_stmt) {
+		char num[64];
+
+		o->state = ST_RESULTS;
+		if (o->doc_open)
+			return chunk_close(o, false, false);
+		if (o->n_stmt_docs == 0) {
+			/* no series, no error: the statement still answers */
+			snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d}]}\n", o->stmt_id);
+			puts_(o, num);
+		}
+		return query_output_flush(o);
+	}
+	if (o->format == QUERY_OUTPUT_CSV && o->chunked) {
+		o->state = ST_RESULTS;
+		o->n_csv_rows = 0;
+		return query_output_flush(o);
+	}
 	if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_series && !o->stmt_error)
 			putc_(o, ']');

@@ -55,11 +55,30 @@
  * series writes nothing and statement errors are not written; a request
  * error is written as "error\n<message>\n".
  *
- * Chunked JSON (query_output_set_chunked), as InfluxDB answers chunked=true
- * when each statement fits in one chunk: every statement is a document of
- * its own, {"results":[{"statement_id":N,...}]} and "\n", sent to the sink
- * as soon as the statement ends; a response without statements writes
- * nothing. Statements are never split into partial chunks.
+ * Chunked JSON (query_output_set_chunked), as InfluxDB answers chunked=true:
+ * a sequence of complete documents, each followed by "\n" and sent to the
+ * sink as soon as it is complete; a response without statements writes
+ * nothing. With a chunk size (query_output_set_chunk_size, rows > 0), the
+ * statements it chooses (all by default; InfluxDB chunks SELECT results)
+ * are written as InfluxDB's emitter cuts them: one document per series and
+ * at most rows rows per document,
+ *   {"results":[{"statement_id":0,"series":[{"name":"cpu","columns":[...],
+ *   "values":[...rows rows...],"partial":true}],"partial":true}]}
+ * "partial":true after "values" when the series goes on in the next
+ * document (every chunk of a series but its last), and after "series" when
+ * the statement has more documents to come (every document of a statement
+ * but its last); the last document of a statement has neither. A series is
+ * cut only when a further row of it arrives, so one of exactly rows rows
+ * is not partial. A statement error is a document of its own,
+ * {"results":[{"statement_id":N,"error":"..."}]}, after any series of the
+ * statement (the last of which is then written "partial" on the result); a
+ * statement without series or error is {"results":[{"statement_id":N}]}.
+ * The other statements, and every statement when there is no chunk size,
+ * are one document each, {"results":[{"statement_id":N,...}]}, series
+ * together and never cut. Chunked CSV is the same bytes as unchunked,
+ * flushed to the sink every rows rows and at the end of each statement.
+ * Memory stays bounded by the writer's buffer and one series' head (name,
+ * tags, columns), whatever the number of rows.
  *
  * Table, the influx CLI's "column" format: per series a line
  * "name: cpu", a line "tags: host=a, region=us" (when it has tags), the
@@ -75,8 +94,8 @@
  *
  * Errors: calls out of sequence fail with STRATA_EINVAL (nothing written);
  * the sink's first failure (any nonzero return, passed through) is sticky
- * and returned by every later call. -ENOMEM (CSV and table series only)
- * leaves the response incomplete: the caller abandons it.
+ * and returned by every later call. -ENOMEM (CSV, table and chunked JSON
+ * series only) leaves the response incomplete: the caller abandons it.
  *
  * Threads: a writer is used by one thread at a time.
  */
@@ -144,11 +163,25 @@ void query_output_free(query_output *o);
 int query_output_set_pretty(query_output *o, bool pretty);
 
 /*
- * chunked=true: one JSON document per statement, each flushed to the sink
- * when its statement ends (no effect on CSV and table). Only before the
- * first write; STRATA_EINVAL after.
+ * chunked=true: JSON as a sequence of documents, each flushed to the sink
+ * when complete, one per statement unless a chunk size is set; CSV flushed
+ * per chunk of rows (no effect on the table). Only before the first write;
+ * STRATA_EINVAL after.
  */
 int query_output_set_chunked(query_output *o, bool chunked);
+
+/* Whether statement id is cut into chunks (ctx as given to set_chunk_size). */
+typedef bool (*query_output_split_fn)(void *ctx, int statement_id);
+
+/*
+ * With chunked=true: at most rows rows per JSON document (InfluxDB's
+ * chunk_size), for the statements split(split_ctx, id) accepts (split NULL:
+ * all of them); rows 0 (the default) keeps one document per statement.
+ * split is called from begin_statement and must stay valid until then.
+ * Only before the first write; STRATA_EINVAL after.
+ */
+int query_output_set_chunk_size(query_output *o, size_t rows, query_output_split_fn split,
+				void *split_ctx);
 
 /* Statement errors and request errors written so far. */
 size_t query_output_error_count(const query_output *o);

@@ -17,6 +17,7 @@
  *      then the series is written.
  */
 #include "lsm/alloc.h"
+#include "lsm/column_scan.h"
 #include "lsm/key.h"
 #include "lsm/status.h"
 #include "query/eval.h"
@@ -33,9 +34,25 @@
 /* How often (in points) a long scan looks at the clock. */
 #define DEADLINE_EVERY 16384
 
-/* One series' range scan in the merge. */
+/* A column of the span at hand that the statement reads. */
+struct span_col {
+	const lsm_colvec *col;
+	const void *vals; /* by entry (column_block.h) */
+	int32_t idx;      /* field index */
+};
+
+/*
+ * One series' range scan in the merge: spans of decoded columns while the
+ * storage allows (column_scan.h), then rows through lsm_db_iter.
+ */
 struct cursor {
-	lsm_db_iter *it;
+	lsm_scan *scan;          /* spans, until the scan ends or hands over */
+	lsm_span span;
+	size_t pos;              /* the point at hand in span */
+	struct span_col *cols;
+	size_t n_cols, cap_cols;
+	lsm_db_iter *it;         /* rows */
+	int64_t hi;              /* inclusive */
 	const query_series *series;
 	size_t order; /* position in the group: ties go to the earlier series */
 	int64_t t;
@@ -92,6 +109,9 @@ struct exec {
 	bool *has_carry;
 	bool bucket_open;
 	int64_t bucket;
+	int64_t bucket_end;      /* first time past the open bucket (INT64_MAX: none) */
+	bool has_integral;       /* a slot is integral(): buckets are bridged */
+	bool spans_direct;       /* spans feed the accumulators without point-by-point evaluation */
 	struct entry *entries;
 	query_value *evals;      /* n_slots per entry */
 	size_t n_entries, cap_entries;
@@ -247,13 +267,134 @@ static void heap_down(struct exec *x, size_t i)
 	}
 }
 
+static void cursor_close(struct cursor *c)
+{
+	lsm_scan_free(c->scan);
+	c->scan = NULL;
+	lsm_db_iter_free(c->it);
+	c->it = NULL;
+	strata_free(c->cols);
+	c->cols = NULL;
+	c->n_cols = c->cap_cols = 0;
+}
+
 static void close_cursors(struct exec *x)
 {
-	for (size_t i = 0; x->cur && i < x->g_end - x->g_first; i++) {
-		lsm_db_iter_free(x->cur[i].it);
-		x->cur[i].it = NULL;
-	}
+	for (size_t i = 0; x->cur && i < x->g_end - x->g_first; i++)
+		cursor_close(&x->cur[i]);
 	x->n_heap = 0;
+}
+
+/* The columns of the new span that the statement reads, decoded. */
+static int map_span(struct exec *x, struct cursor *c)
+{
+	lsm_colset *set = c->span.set;
+
+	c->n_cols = 0;
+	for (size_t k = 0; k < set->n_cols; k++) {
+		const lsm_colvec *col = &set->cols[k];
+		int32_t idx = col->id <= x->p->max_field_id ? x->idx_by_id[col->id] : -1;
+		const void *vals;
+		int rc;
+
+		if (idx < 0 || !x->p->needed[idx])
+			continue;
+		vals = lsm_colset_values(set, k, &rc);
+		if (!vals)
+			return rc;
+		if (c->n_cols == c->cap_cols) {
+			size_t cap = c->cap_cols ? 2 * c->cap_cols : 8;
+			struct span_col *g = strata_realloc(c->cols, cap * sizeof(*g));
+
+			if (!g)
+				return oom();
+			c->cols = g;
+			c->cap_cols = cap;
+		}
+		c->cols[c->n_cols++] = (struct span_col){ .col = col, .vals = vals, .idx = idx };
+	}
+	return 0;
+}
+
+/* Rows from time `from` to the cursor's end: 1 on a point, 0 at the end, or an error. */
+static int cursor_rows(struct exec *x, struct cursor *c, int64_t from)
+{
+	uint8_t lo[LSM_UKEY_LEN], hi[LSM_UKEY_LEN];
+	int rc;
+
+	lsm_ukey_encode(lo, c->series->id, from);
+	if (c->hi == INT64_MAX)
+		lsm_ukey_encode(hi, c->series->id + 1, INT64_MIN);
+	else
+		lsm_ukey_encode(hi, c->series->id, c->hi + 1);
+	rc = lsm_db_iter_new(&c->it, x->ctx->e->db, lo, hi);
+	if (rc) {
+		c->it = NULL;
+		return rc;
+	}
+	lsm_db_iter_seek_first(c->it);
+	rc = lsm_db_iter_status(c->it);
+	if (rc)
+		return rc;
+	if (!lsm_db_iter_valid(c->it))
+		return 0;
+	c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
+	return 1;
+}
+
+/* Moves to the cursor's next point (its first after cursor_open): 1, 0 at the end, or an error. */
+static int cursor_next(struct exec *x, struct cursor *c)
+{
+	int64_t resume;
+	int rc;
+
+	if (c->scan) {
+		if (c->span.set && ++c->pos < c->span.to) {
+			c->t = c->span.set->ts[c->pos];
+			return 1;
+		}
+		rc = lsm_scan_next(c->scan, &c->span, &resume);
+		if (rc == LSM_SCAN_SPAN) {
+			c->pos = c->span.from;
+			c->t = c->span.set->ts[c->pos];
+			rc = map_span(x, c);
+			return rc ? rc : 1;
+		}
+		lsm_scan_free(c->scan);
+		c->scan = NULL;
+		c->span.set = NULL;
+		if (rc != LSM_SCAN_ROWS)
+			return rc; /* the end, or an error */
+		return cursor_rows(x, c, resume);
+	}
+	if (!c->it)
+		return 0;
+	lsm_db_iter_next(c->it);
+	rc = lsm_db_iter_status(c->it);
+	if (rc)
+		return rc;
+	if (!lsm_db_iter_valid(c->it))
+		return 0;
+	c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
+	return 1;
+}
+
+/* Opens c on series s over [lo, hi] and moves to its first point: 1, 0 when none, or an error. */
+static int cursor_open(struct exec *x, struct cursor *c, const query_series *s, int64_t lo, int64_t hi)
+{
+	int rc;
+
+	c->series = s;
+	c->hi = hi;
+	c->span.set = NULL;
+	if (lo > hi)
+		return 0;
+	rc = lsm_scan_new(&c->scan, x->ctx->e->db, s->id, lo, hi);
+	if (rc) {
+		c->scan = NULL;
+		return rc;
+	}
+	return cursor_next(x, c);
 }
 
 static int open_cursors(struct exec *x)
@@ -263,38 +404,72 @@ static int open_cursors(struct exec *x)
 	x->n_heap = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct cursor *c = &x->cur[i];
-		uint8_t lo[LSM_UKEY_LEN], hi[LSM_UKEY_LEN];
 		int rc;
 
-		c->series = x->order[x->g_first + i];
 		c->order = i;
-		key_bounds(x->p, c->series->id, lo, hi);
-		rc = lsm_db_iter_new(&c->it, x->ctx->e->db, lo, hi);
-		if (rc) {
-			c->it = NULL;
+		rc = cursor_open(x, c, x->order[x->g_first + i], x->p->scan_lo, x->p->hi);
+		if (rc < 0)
 			return rc;
-		}
-		lsm_db_iter_seek_first(c->it);
-		rc = lsm_db_iter_status(c->it);
-		if (rc)
-			return rc;
-		if (lsm_db_iter_valid(c->it)) {
-			c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
+		if (rc == 1)
 			x->heap[x->n_heap++] = i;
-		}
 	}
 	for (size_t i = x->n_heap / 2; i-- > 0;)
 		heap_down(x, i);
 	return 0;
 }
 
+/* Entry i of a span column (present there) as a value. */
+static inline void span_value(const struct span_col *sc, size_t i, query_value *out)
+{
+	switch (sc->col->type) {
+	case LSM_FIELD_FLOAT:
+		out->type = QUERY_VALUE_FLOAT;
+		out->v.f = ((const lsm_colval *)sc->vals)[i].f;
+		break;
+	case LSM_FIELD_INT:
+		out->type = QUERY_VALUE_INTEGER;
+		out->v.i = ((const lsm_colval *)sc->vals)[i].i;
+		break;
+	case LSM_FIELD_UINT:
+		out->type = QUERY_VALUE_UNSIGNED;
+		out->v.u = ((const lsm_colval *)sc->vals)[i].u;
+		break;
+	case LSM_FIELD_BOOL:
+		out->type = QUERY_VALUE_BOOLEAN;
+		out->v.b = ((const lsm_colval *)sc->vals)[i].u != 0;
+		break;
+	case LSM_FIELD_STRING:
+		out->type = QUERY_VALUE_STRING;
+		out->v.s.ptr = ((const lsm_colstr *)sc->vals)[i].p;
+		out->v.s.len = ((const lsm_colstr *)sc->vals)[i].len;
+		break;
+	}
+}
+
+/* The point at hand of a cursor reading spans, into x->vals. */
+static void decode_span_point(struct exec *x, const struct cursor *c)
+{
+	size_t i = c->pos;
+
+	for (size_t k = 0; k < x->p->n_fields; k++)
+		x->vals[k].type = QUERY_VALUE_NONE;
+	for (size_t k = 0; k < c->n_cols; k++)
+		if (lsm_colset_present(c->cols[k].col, i))
+			span_value(&c->cols[k], i, &x->vals[c->cols[k].idx]);
+}
+
 /* Decodes the value of the smallest cursor into x->vals. */
 static int decode_point(struct exec *x, struct cursor *c)
 {
 	size_t len, n = 0;
-	const uint8_t *v = lsm_db_iter_value(c->it, &len);
+	const uint8_t *v;
 	int rc;
 
+	if (c->scan) {
+		decode_span_point(x, c);
+		return 0;
+	}
+	v = lsm_db_iter_value(c->it, &len);
 	for (;;) {
 		rc = lsm_row_decode_some(v, len, x->want_id, x->p->max_field_id + 1, x->fbuf, x->fcap, &n);
 		if (rc != STRATA_ETOOBIG)
@@ -374,15 +549,11 @@ static int next_point(struct exec *x, bool *advance)
 		struct cursor *c = &x->cur[x->heap[0]];
 
 		if (*advance) {
-			lsm_db_iter_next(c->it);
-			rc = lsm_db_iter_status(c->it);
-			if (rc)
+			rc = cursor_next(x, c);
+			if (rc < 0)
 				return rc;
-			if (lsm_db_iter_valid(c->it)) {
-				c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
-			} else {
+			if (rc == 0)
 				x->heap[0] = x->heap[--x->n_heap];
-			}
 			if (x->n_heap)
 				heap_down(x, 0);
 			*advance = false;
@@ -745,13 +916,39 @@ static int capture_aux(struct exec *x)
 	return 0;
 }
 
+/* Opens bucket b, closing the open one first when it is another. */
+static int enter_bucket(struct exec *x, int64_t b)
+{
+	int rc;
+
+	if (x->bucket_open && b == x->bucket)
+		return 0;
+	rc = close_bucket(x);
+	if (rc)
+		return rc;
+	x->bucket_open = true;
+	x->bucket = b;
+	/* Points below bucket_end stay in it (none above the end of time). */
+	if (!x->p->interval || __builtin_add_overflow(b, x->p->interval, &x->bucket_end))
+		x->bucket_end = INT64_MAX;
+	return 0;
+}
+
+/* The bucket of t: the open one while t is inside it, without the division. */
+static int64_t bucket_at(const struct exec *x, int64_t t)
+{
+	if (x->bucket_open && t >= x->bucket && (t < x->bucket_end || x->bucket_end == INT64_MAX))
+		return x->bucket;
+	return bucket_of(x->p, t);
+}
+
 static int add_point(struct exec *x)
 {
 	const select_plan *p = x->p;
-	int64_t b = bucket_of(p, x->time);
+	int64_t b = bucket_at(x, x->time);
 	int rc;
 
-	if (x->bucket_open && b != x->bucket) {
+	if (x->bucket_open && b != x->bucket && x->has_integral) {
 		/*
 		 * integral(): the trapezoid across the boundary is cut there; the
 		 * part after it goes to the bucket of the next point (the next
@@ -770,7 +967,7 @@ static int add_point(struct exec *x)
 				return rc;
 			x->has_carry[i] = true;
 		}
-		rc = close_bucket(x);
+		rc = enter_bucket(x, b);
 		if (rc)
 			return rc;
 		for (size_t i = 0; i < p->n_slots; i++) {
@@ -782,10 +979,10 @@ static int add_point(struct exec *x)
 				return rc;
 			x->acc_live[i] = true;
 		}
-	}
-	if (!x->bucket_open) {
-		x->bucket_open = true;
-		x->bucket = b;
+	} else {
+		rc = enter_bucket(x, b);
+		if (rc)
+			return rc;
 	}
 	for (size_t i = 0; i < p->n_slots; i++) {
 		const struct select_slot *s = &p->slots[i];
@@ -1139,27 +1336,17 @@ static bool all_fed(const struct exec *x, const uint64_t *before)
 /* Feeds the points of series s in [lo, hi] to the accumulators. */
 static int scan_range(struct exec *x, const query_series *s, int64_t lo, int64_t hi)
 {
-	struct cursor c = { .series = s };
-	uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN];
+	struct cursor c = { 0 };
 	int rc;
 
-	lsm_ukey_encode(klo, s->id, lo);
-	if (hi == INT64_MAX)
-		lsm_ukey_encode(khi, s->id + 1, INT64_MIN);
-	else
-		lsm_ukey_encode(khi, s->id, hi + 1);
-	rc = lsm_db_iter_new(&c.it, x->ctx->e->db, klo, khi);
-	if (rc)
-		return rc;
-	for (lsm_db_iter_seek_first(c.it); rc >= 0 && lsm_db_iter_valid(c.it); lsm_db_iter_next(c.it)) {
-		c.t = lsm_ukey_ts(lsm_db_iter_key(c.it));
+	for (rc = cursor_open(x, &c, s, lo, hi); rc == 1; rc = cursor_next(x, &c)) {
 		rc = take_point(x, &c);
 		if (rc == 1)
 			rc = add_point(x);
+		if (rc < 0)
+			break;
 	}
-	if (rc >= 0)
-		rc = lsm_db_iter_status(c.it);
-	lsm_db_iter_free(c.it);
+	cursor_close(&c);
 	return rc < 0 ? rc : 0;
 }
 
@@ -1250,6 +1437,131 @@ static int run_last_only(struct exec *x)
 	return rc;
 }
 
+/* The first index in [a, b) whose time is t or later, or b (times ascend). */
+static size_t time_bound(const int64_t *ts, size_t a, size_t b, int64_t t)
+{
+	while (a < b) {
+		size_t m = a + (b - a) / 2;
+
+		if (ts[m] < t)
+			a = m + 1;
+		else
+			b = m;
+	}
+	return a;
+}
+
+/*
+ * The points of the span at hand straight into the accumulators, for
+ * statements whose calls read plain fields with no condition on them and
+ * nothing beside (spans_direct): what take_point and add_point do point by
+ * point, without evaluating anything. 0, 1 when the span needs the point
+ * by point path (a field in two columns of different types), or an error.
+ */
+static int feed_span(struct exec *x, struct cursor *c)
+{
+	const select_plan *p = x->p;
+	const lsm_colset *set = c->span.set;
+	const int64_t *ts = set->ts;
+	size_t from = c->pos, to = c->span.to, n_feed = 0;
+	struct span_feed {
+		const struct span_col *sc;
+		size_t slot;
+	} feed[p->n_slots + 1];
+	uint64_t limit = x->ctx->e->limits.max_points, n;
+	int rc;
+
+	for (size_t i = 0; i < p->n_slots; i++) {
+		const struct span_col *found = NULL;
+
+		for (size_t k = 0; k < c->n_cols; k++) {
+			if (p->slots[i].field < 0 || c->cols[k].idx != p->slots[i].field)
+				continue;
+			if (found)
+				return 1;
+			found = &c->cols[k];
+		}
+		if (found)
+			feed[n_feed++] = (struct span_feed){ found, i };
+	}
+	/* Expired points are skipped, and not counted (take_point). */
+	while (from < to && ts[from] < x->expired_before)
+		from++;
+	n = to - from;
+	if (limit && x->points + n > limit) {
+		x->points = limit + 1;
+		return strata_error(STRATA_ETOOBIG, "max-select-point limit exceeded: (%llu/%llu)",
+				    (unsigned long long)x->points, (unsigned long long)limit);
+	}
+	if ((x->points + n) / DEADLINE_EVERY != x->points / DEADLINE_EVERY) {
+		rc = query_check_deadline(x->ctx);
+		if (rc)
+			return rc;
+	}
+	x->points += n;
+	/* Bucket by bucket: the run of points inside the open bucket goes in at once. */
+	for (size_t j = from, end; j < to; j = end) {
+		if (!x->bucket_open || ts[j] < x->bucket || ts[j] >= x->bucket_end) {
+			rc = enter_bucket(x, bucket_of(p, ts[j]));
+			if (rc)
+				return rc;
+		}
+		end = x->bucket_end == INT64_MAX ? to : time_bound(ts, j, to, x->bucket_end);
+		for (size_t k = 0; k < n_feed; k++) {
+			const struct span_feed *f = &feed[k];
+			uint64_t added = 0;
+
+			if (f->sc->col->type == LSM_FIELD_FLOAT) {
+				rc = query_agg_add_floats(&x->accs[f->slot], ts, &((const lsm_colval *)f->sc->vals)->u,
+							  f->sc->col->present, j, end, &added);
+			} else {
+				for (size_t i = j; i < end && rc == 0; i++) {
+					query_value v;
+
+					if (!lsm_colset_present(f->sc->col, i))
+						continue;
+					span_value(f->sc, i, &v);
+					rc = query_agg_add(&x->accs[f->slot], ts[i], v);
+					added++;
+				}
+			}
+			if (added)
+				x->acc_live[f->slot] = true;
+			if (rc)
+				return rc;
+		}
+	}
+	x->series = c->series;
+	x->time = ts[to - 1];
+	c->pos = to - 1; /* cursor_next goes on after the span */
+	return 0;
+}
+
+/* A group of one series for a spans_direct statement: spans fed whole, rows point by point. */
+static int run_direct(struct exec *x)
+{
+	struct cursor *c = &x->cur[0];
+	int rc;
+
+	c->order = 0;
+	for (rc = cursor_open(x, c, x->order[x->g_first], x->p->scan_lo, x->p->hi); rc == 1; rc = cursor_next(x, c)) {
+		if (c->scan) {
+			rc = feed_span(x, c);
+			if (rc < 0)
+				break;
+			if (rc == 0)
+				continue;
+		}
+		rc = take_point(x, c);
+		if (rc == 1)
+			rc = add_point(x);
+		if (rc < 0)
+			break;
+	}
+	cursor_close(c);
+	return rc < 0 ? rc : 0;
+}
+
 static int run_aggregate_group(struct exec *x)
 {
 	bool advance = false, first_only = only_fn(x->p, QUERY_AGG_FIRST);
@@ -1261,6 +1573,8 @@ static int run_aggregate_group(struct exec *x)
 	x->bucket_open = false;
 	if (only_fn(x->p, QUERY_AGG_LAST)) {
 		rc = run_last_only(x);
+	} else if (x->spans_direct && !first_only && x->g_end - x->g_first == 1) {
+		rc = run_direct(x);
 	} else {
 		rc = open_cursors(x);
 		while (rc == 0 && (rc = next_point(x, &advance)) == 1) {
@@ -1388,6 +1702,9 @@ static int prepare(struct exec *x)
 			return rc;
 	}
 	x->desc_buffer = p->mode == SELECT_RAW && p->stmt->order_desc;
+	for (size_t i = 0; i < p->n_slots; i++)
+		x->has_integral |= p->slots[i].fn == QUERY_AGG_INTEGRAL;
+	x->spans_direct = p->mode == SELECT_AGGREGATE && !p->n_residual && !p->n_aux && !x->has_integral;
 	if (p->interval && p->mode == SELECT_AGGREGATE && p->has_lo) {
 		uint64_t max = x->ctx->e->limits.max_buckets;
 		__int128 nb = ((__int128)bucket_of(p, p->hi) - bucket_of(p, p->scan_lo)) / p->interval + 1;

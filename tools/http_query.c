@@ -7,6 +7,15 @@
  * would write it), then executed into a memory buffer that refuses to grow
  * past the response limit, and answered with that buffer: 200, or, when
  * the limit was reached, a 400 error document in its place.
+ *
+ * chunked=true is streamed instead: the query runs on a thread of its own
+ * (a stream) that writes into a fixed ring buffer, and libmicrohttpd pulls
+ * from the ring through a content reader callback as the socket takes
+ * bytes. The producer waits while the ring is full, the reader while it is
+ * empty; the response's free callback (the response sent, or the client
+ * gone, or the server stopping) cancels the producer, whose next write
+ * then fails and ends the query, and joins it. So a chunked response holds
+ * the ring, the writer's buffer and one series' head whatever its length.
  */
 #include "tools/http_query.h"
 #include "ingest/http.h"
@@ -20,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +47,8 @@ struct http_query {
 	atomic_uint_fast64_t statement_errors; /* statements answered with an error */
 	atomic_uint_fast64_t too_large;        /* responses past max_response_bytes */
 	atomic_uint_fast64_t response_bytes;   /* bodies sent */
+	atomic_uint_fast64_t chunked;          /* chunked (streamed) responses started */
+	atomic_uint streams;                   /* streams running now */
 	lsm_histogram latency[3];              /* by enum query_kind */
 };
 
@@ -66,6 +78,7 @@ void http_query_options_default(http_query_options *out)
 {
 	memset(out, 0, sizeof *out);
 	out->max_response_bytes = (size_t)256 << 20;
+	out->max_streams = 64;
 }
 
 int http_query_new(http_query **out, query_engine *e, const http_query_options *opt)
@@ -103,10 +116,15 @@ void http_query_metrics(http_query *q, FILE *f)
 		"# HELP strata_query_too_large_total Responses refused past the response size limit.\n"
 		"# TYPE strata_query_too_large_total counter\nstrata_query_too_large_total %llu\n"
 		"# HELP strata_query_response_bytes_total Bytes of /query response bodies.\n"
-		"# TYPE strata_query_response_bytes_total counter\nstrata_query_response_bytes_total %llu\n",
+		"# TYPE strata_query_response_bytes_total counter\nstrata_query_response_bytes_total %llu\n"
+		"# HELP strata_query_chunked_total /query responses streamed in chunks (chunked=true).\n"
+		"# TYPE strata_query_chunked_total counter\nstrata_query_chunked_total %llu\n"
+		"# HELP strata_query_streams Chunked /query responses being streamed now.\n"
+		"# TYPE strata_query_streams gauge\nstrata_query_streams %u\n",
 		(unsigned long long)atomic_load(&q->requests), (unsigned long long)atomic_load(&q->bad_requests),
 		(unsigned long long)atomic_load(&q->statement_errors), (unsigned long long)atomic_load(&q->too_large),
-		(unsigned long long)atomic_load(&q->response_bytes));
+		(unsigned long long)atomic_load(&q->response_bytes), (unsigned long long)atomic_load(&q->chunked),
+		(unsigned)atomic_load(&q->streams));
 	fprintf(f, "# HELP strata_query_duration_seconds Time to run and answer a /query request, by kind: select, "
 		   "meta (no SELECT) or error (a request or statement error).\n"
 		   "# TYPE strata_query_duration_seconds histogram\n");
@@ -158,11 +176,13 @@ static int membuf_write(void *ctx, const char *p, size_t n)
  * Queues body (taken over, freed by libmicrohttpd; may be NULL when len is
  * 0). error, when not NULL, also goes in X-Influxdb-Error as InfluxDB sends it.
  */
+static int queue(http_query *q, struct MHD_Connection *conn, unsigned status, const char *type,
+		 struct MHD_Response *resp, size_t len, const char *error);
+
 static int respond(http_query *q, struct MHD_Connection *conn, unsigned status, const char *type, char *body,
 		   size_t len, const char *error)
 {
 	struct MHD_Response *resp;
-	enum MHD_Result ret;
 
 	if (body)
 		resp = MHD_create_response_from_buffer_with_free_callback(len, body, strata_free);
@@ -172,6 +192,15 @@ static int respond(http_query *q, struct MHD_Connection *conn, unsigned status, 
 		strata_free(body);
 		return MHD_NO;
 	}
+	return queue(q, conn, status, type, resp, len, error);
+}
+
+/* Adds the headers to resp, queues it and lets go of it; counts the answer (len bytes of body). */
+static int queue(http_query *q, struct MHD_Connection *conn, unsigned status, const char *type,
+		 struct MHD_Response *resp, size_t len, const char *error)
+{
+	enum MHD_Result ret;
+
 	MHD_add_response_header(resp, "Content-Type", type);
 	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
 	MHD_add_response_header(resp, "X-Influxdb-Build", "OSS");
@@ -317,8 +346,9 @@ static int form_value(const char *body, size_t len, const char *key, char **out,
 	return 0;
 }
 
-enum { P_Q, P_DB, P_RP, P_EPOCH, P_PRETTY, P_CHUNKED, P_PARAMS, P_COUNT };
-static const char *const param_names[P_COUNT] = { "q", "db", "rp", "epoch", "pretty", "chunked", "params" };
+enum { P_Q, P_DB, P_RP, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_PARAMS, P_COUNT };
+static const char *const param_names[P_COUNT] = { "q", "db", "rp", "epoch", "pretty", "chunked", "chunk_size",
+						   "params" };
 
 typedef struct params {
 	char *v[P_COUNT]; /* owned; NULL when absent */
@@ -387,6 +417,265 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
+/* ---- chunked responses: streamed from a thread of their own ---- */
+
+#define STREAM_RING_BYTES ((size_t)256 << 10) /* between the query and the socket */
+#define STREAM_BLOCK_BYTES ((size_t)64 << 10) /* asked of the reader at a time */
+
+/*
+ * One chunked response. Threads: the producer (stream_main) runs the query
+ * and writes the ring through stream_write; libmicrohttpd's worker reads
+ * it in stream_read and, once, calls stream_free. mu guards ring_head,
+ * ring_len, done, cancelled and failed; the query's own fields (ast, p, o,
+ * at_boundary) are the producer's until it is joined.
+ */
+typedef struct stream {
+	http_query *q;
+	pthread_mutex_t mu;
+	pthread_cond_t cv; /* bytes, room, done or cancelled */
+	char *ring;
+	size_t ring_head, ring_len;
+	bool done;      /* the producer has finished */
+	bool cancelled; /* the response is gone: the producer's writes fail */
+	bool failed;    /* the response cannot end well: cut the connection */
+	bool started;   /* thread runs and must be joined */
+	pthread_t thread;
+
+	query_ast *ast;
+	params p;
+	query_output *o;
+	enum query_output_format format;
+	bool has_select;
+	bool at_boundary; /* nothing written, or the last byte written ends a document */
+	uint64_t t0;
+} stream;
+
+/* The query_output sink of a stream: waits for room in the ring. -ECANCELED once the response is gone. */
+static int stream_write(void *ctx, const char *p, size_t n)
+{
+	stream *s = ctx;
+	int rc = 0;
+
+	if (n)
+		s->at_boundary = p[n - 1] == '\n';
+	pthread_mutex_lock(&s->mu);
+	while (n > 0) {
+		size_t tail, k;
+
+		while (s->ring_len == STREAM_RING_BYTES && !s->cancelled)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->cancelled) {
+			rc = -ECANCELED;
+			break;
+		}
+		tail = (s->ring_head + s->ring_len) % STREAM_RING_BYTES;
+		k = STREAM_RING_BYTES - s->ring_len;
+		if (k > STREAM_RING_BYTES - tail)
+			k = STREAM_RING_BYTES - tail; /* up to the end of the ring, the rest from its start */
+		if (k > n)
+			k = n;
+		memcpy(s->ring + tail, p, k);
+		s->ring_len += k;
+		p += k;
+		n -= k;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static bool split_select(void *ctx, int id)
+{
+	const query_ast *ast = ctx;
+
+	/* InfluxDB cuts SELECT results in chunks; SHOW and the others come whole */
+	return id >= 0 && (uint32_t)id < ast->n_stmts && ast->stmts[id].kind == QUERY_STMT_SELECT;
+}
+
+static void *stream_main(void *arg)
+{
+	stream *s = arg;
+	query_request req = { .db = s->p.v[P_DB], .rp = s->p.v[P_RP], .now_ns = 0 };
+	int rc = query_execute(s->q->engine, s->ast, &req, s->o);
+	size_t stmt_errors = query_output_error_count(s->o);
+	bool cancelled, failed = false;
+
+	atomic_fetch_add(&s->q->statement_errors, stmt_errors);
+	pthread_mutex_lock(&s->mu);
+	cancelled = s->cancelled;
+	pthread_mutex_unlock(&s->mu);
+	if (rc && !cancelled) {
+		char msg[512];
+		query_output *e = NULL;
+
+		if (rc == -ENOMEM)
+			snprintf(msg, sizeof msg, "out of memory");
+		else
+			snprintf(msg, sizeof msg, "query failed: %s", strata_last_error());
+		LOG_WARN("event=query_failed chunked=true error=\"%s\"", msg);
+		/*
+		 * The status went out with the first bytes: between documents the
+		 * failure is told as a last document, {"error":...}; inside one the
+		 * connection is cut, so that no client takes the response for whole.
+		 */
+		failed = !s->at_boundary;
+		if (!failed) {
+			failed = query_output_new(&e, s->format, QUERY_EPOCH_RFC3339, stream_write, s) != 0 ||
+				 query_output_error(e, msg) != 0;
+			query_output_free(e);
+		}
+	}
+	lsm_histogram_observe(&s->q->latency[rc || stmt_errors ? Q_ERROR : s->has_select ? Q_SELECT : Q_META],
+			      mono_ns() - s->t0);
+	pthread_mutex_lock(&s->mu);
+	s->done = true;
+	s->failed = failed;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* libmicrohttpd's content reader: waits for bytes, or the end. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	stream *s = cls;
+	size_t k = 0;
+	bool failed;
+
+	(void)pos;
+	pthread_mutex_lock(&s->mu);
+	while (s->ring_len == 0 && !s->done)
+		pthread_cond_wait(&s->cv, &s->mu);
+	while (k < max && s->ring_len > 0) { /* at most twice: to the end of the ring, then from its start */
+		size_t n = s->ring_len;
+
+		if (n > STREAM_RING_BYTES - s->ring_head)
+			n = STREAM_RING_BYTES - s->ring_head;
+		if (n > max - k)
+			n = max - k;
+		memcpy(buf + k, s->ring + s->ring_head, n);
+		k += n;
+		s->ring_head = (s->ring_head + n) % STREAM_RING_BYTES;
+		s->ring_len -= n;
+	}
+	failed = s->failed;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (k) {
+		atomic_fetch_add(&s->q->response_bytes, k);
+		return (ssize_t)k;
+	}
+	return failed ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* libmicrohttpd is done with the response (or it was never queued): stop and free the stream. */
+static void stream_free(void *cls)
+{
+	stream *s = cls;
+
+	pthread_mutex_lock(&s->mu);
+	s->cancelled = true;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	query_output_free(s->o);
+	query_ast_free(s->ast);
+	params_free(&s->p);
+	strata_free(s->ring);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	atomic_fetch_sub(&s->q->streams, 1);
+	strata_free(s);
+}
+
+/*
+ * Answers a chunked query: takes over *p and *ast (left empty), starts the
+ * producer and queues a response read from it. 0 with *ret the handler's
+ * answer; -ENOMEM, -EAGAIN (no thread) or -EBUSY with msg for an error answer.
+ */
+static int stream_start(http_query *q, struct MHD_Connection *conn, params *p, query_ast **ast,
+			enum query_output_format format, const char *type, size_t chunk_size, bool has_select,
+			uint64_t t0, int *ret, char *msg, size_t msg_len)
+{
+	stream *s;
+	struct MHD_Response *resp;
+	unsigned running = atomic_fetch_add(&q->streams, 1);
+	int rc;
+
+	if (running >= q->opt.max_streams) {
+		atomic_fetch_sub(&q->streams, 1);
+		snprintf(msg, msg_len, "too many chunked queries running (%u): retry later", q->opt.max_streams);
+		return -EBUSY;
+	}
+	s = strata_calloc(1, sizeof *s);
+	if (!s || !(s->ring = strata_malloc(STREAM_RING_BYTES))) {
+		strata_free(s);
+		atomic_fetch_sub(&q->streams, 1);
+		snprintf(msg, msg_len, "out of memory");
+		return -ENOMEM;
+	}
+	s->q = q;
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->format = format;
+	s->has_select = has_select;
+	s->at_boundary = true;
+	s->t0 = t0;
+	s->p = *p;
+	memset(p, 0, sizeof *p);
+	s->ast = *ast;
+	*ast = NULL;
+	rc = query_output_new(&s->o, format, query_output_epoch_parse(s->p.v[P_EPOCH]), stream_write, s);
+	if (rc == 0)
+		rc = query_output_set_pretty(s->o, s->p.v[P_PRETTY] && strcmp(s->p.v[P_PRETTY], "true") == 0);
+	if (rc == 0)
+		rc = query_output_set_chunked(s->o, true);
+	if (rc == 0)
+		rc = query_output_set_chunk_size(s->o, chunk_size, split_select, s->ast);
+	if (rc == 0) {
+		rc = -pthread_create(&s->thread, NULL, stream_main, s);
+		s->started = rc == 0;
+	}
+	if (rc) {
+		stream_free(s);
+		snprintf(msg, msg_len, "%s", rc == -ENOMEM ? "out of memory" : "cannot start the query thread");
+		return rc;
+	}
+	atomic_fetch_add(&q->chunked, 1);
+	/* from here the response owns s: stream_free runs when libmicrohttpd lets go of it */
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK_BYTES, stream_read, s, stream_free);
+	if (!resp) {
+		stream_free(s);
+		*ret = MHD_NO;
+		return 0;
+	}
+	*ret = queue(q, conn, MHD_HTTP_OK, type, resp, 0, NULL);
+	return 0;
+}
+
+/*
+ * chunk_size as a number of rows, 1 to MAX_CHUNK_SIZE, digits only; 0, or
+ * -1 with the reason in msg.
+ */
+#define DEFAULT_CHUNK_SIZE 10000 /* InfluxDB's DefaultChunkSize */
+#define MAX_CHUNK_SIZE 1000000
+
+static int chunk_size_parse(const char *v, size_t *out, char *msg, size_t msg_len)
+{
+	size_t n = 0, i = 0;
+
+	for (; v[i] >= '0' && v[i] <= '9' && n <= MAX_CHUNK_SIZE; i++)
+		n = n * 10 + (size_t)(v[i] - '0');
+	if (i == 0 || v[i] != '\0' || n < 1 || n > MAX_CHUNK_SIZE) {
+		snprintf(msg, msg_len, "invalid chunk_size \"%.40s\": a number of rows from 1 to %d is required", v,
+			 MAX_CHUNK_SIZE);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
 /* ---- the handler ---- */
 
 int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method, const char *url,
@@ -408,9 +697,9 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 	query_parse_error perr;
 	char msg[512];
 	uint64_t t0 = mono_ns();
-	size_t at, stmt_errors = 0;
-	bool has_select = false;
-	int rc;
+	size_t at, stmt_errors = 0, chunk_size = DEFAULT_CHUNK_SIZE;
+	bool has_select = false, chunked;
+	int rc, ret;
 
 	(void)url;
 	msg[0] = '\0';
@@ -446,13 +735,33 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 		snprintf(msg, sizeof msg, "bound parameters (params=) are not supported: write the values into q");
 		goto out;
 	}
+	/* chunk_size is read only with chunked=true, as InfluxDB reads it; empty is the default */
+	chunked = p.v[P_CHUNKED] && strcmp(p.v[P_CHUNKED], "true") == 0;
+	if (chunked && p.v[P_CHUNK_SIZE] && p.v[P_CHUNK_SIZE][0] &&
+	    chunk_size_parse(p.v[P_CHUNK_SIZE], &chunk_size, msg, sizeof msg) != 0)
+		goto out;
+	if (chunked) {
+		rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
+		if (rc) {
+			if (rc == -ENOMEM)
+				status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+			snprintf(msg, sizeof msg, rc == -ENOMEM ? "out of memory" : "error parsing query: %s",
+				 perr.message[0] ? perr.message : strata_last_error());
+			goto out;
+		}
+		for (uint32_t i = 0; i < ast->n_stmts; i++)
+			has_select |= ast->stmts[i].kind == QUERY_STMT_SELECT;
+		rc = stream_start(q, conn, &p, &ast, format, type, chunk_size, has_select, t0, &ret, msg, sizeof msg);
+		if (rc == 0)
+			return ret; /* the producer observes the latency when the query ends */
+		status = rc == -EBUSY ? MHD_HTTP_SERVICE_UNAVAILABLE : MHD_HTTP_INTERNAL_SERVER_ERROR;
+		goto out;
+	}
 
 	b.max = q->opt.max_response_bytes;
 	rc = query_output_new(&o, format, query_output_epoch_parse(p.v[P_EPOCH]), membuf_write, &b);
 	if (rc == 0)
 		rc = query_output_set_pretty(o, p.v[P_PRETTY] && strcmp(p.v[P_PRETTY], "true") == 0);
-	if (rc == 0)
-		rc = query_output_set_chunked(o, p.v[P_CHUNKED] && strcmp(p.v[P_CHUNKED], "true") == 0);
 	if (rc == 0) {
 		rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
 		if (rc && rc != -ENOMEM) {

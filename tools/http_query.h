@@ -3,27 +3,43 @@
  * `strata serve` gives the HTTP API (ingest_http_options.query) to answer
  * /query with the query engine (query/exec.h).
  *
- *   GET|POST /query?q=&db=&rp=&epoch=&pretty=true&chunked=true
+ *   GET|POST /query?q=&db=&rp=&epoch=&pretty=true&chunked=true&chunk_size=
  *
  * Parameters come from the URL and, for a POST with Content-Type
  * application/x-www-form-urlencoded, from the body, the body's value first
  * (Go's Request.FormValue, which InfluxDB uses). q is required. Accept:
- * application/csv or text/csv answers CSV, anything else JSON. chunked=true
- * writes one JSON document per statement, one per line; chunk_size is
- * accepted and ignored (statements are never split). Bound parameters
- * (params=) and multipart bodies are refused with 400.
+ * application/csv or text/csv answers CSV, anything else JSON. Bound
+ * parameters (params=) and multipart bodies are refused with 400.
+ *
+ * chunked=true streams the response as InfluxDB does (query/output.h):
+ * JSON documents one after the other, each followed by "\n" and sent as
+ * soon as it is complete; a SELECT's series each in documents of at most
+ * chunk_size rows (default 10000) marked "partial" as InfluxDB marks them,
+ * other statements one document each; CSV as unchunked, sent as it is
+ * written. chunk_size (read only with chunked=true; empty is the default)
+ * must be a whole number from 1 to 1000000, else 400; InfluxDB falls back
+ * to its default on a bad value instead. A chunked response is not bounded
+ * by max_response_bytes: its memory is a fixed ring buffer however long it
+ * is. Its status, 200, is sent before the query has run: a failure of the
+ * query after that is a last document {"error":"..."} when it happens
+ * between documents, else the connection is cut (the chunked transfer
+ * never ends). The query runs on a thread of its own while the response
+ * leaves, at most max_streams of them at once (503 past it); the whole
+ * response must leave within the HTTP API's request timeout, which for a
+ * streamed response counts the time the query runs.
  *
  * Answers: 200 with the results (statement errors inside them); 400 with
  * {"error":...} (or CSV "error\n...") for a missing q, a parse error
  * ("error parsing query: ...", also in X-Influxdb-Error as InfluxDB sends
- * it), a bad form body or a response past max_response_bytes; 405 for other methods; 500 when memory
- * runs out or the executor fails to write its response. Every answer
+ * it), a bad form body, a bad chunk_size or a response past
+ * max_response_bytes; 405 for other methods; 500 when memory runs out or
+ * the executor fails to write its response; 503 past max_streams. Every answer
  * carries X-Influxdb-Version as /ping does. now() is the time the request
  * is executed.
  *
- * The response is built in memory, bounded by max_response_bytes, and sent
- * once the query has run; the query runs on the HTTP worker thread that
- * received it, so the worker pool bounds the queries running at once.
+ * An unchunked response is built in memory, bounded by max_response_bytes,
+ * and sent once the query has run; the query runs on the HTTP worker thread
+ * that received it, so the worker pool bounds the queries running at once.
  *
  * Threads: http_query_handle may be called from any number of threads at
  * once; the counters are atomic.
@@ -39,7 +55,8 @@
 struct MHD_Connection;
 
 typedef struct http_query_options {
-	size_t max_response_bytes; /* largest response body (256 MiB) */
+	size_t max_response_bytes; /* largest unchunked response body (256 MiB) */
+	unsigned max_streams;      /* chunked responses streamed at once (64) */
 } http_query_options;
 
 void http_query_options_default(http_query_options *out);

@@ -12,6 +12,8 @@
  * every epoch, pretty, chunked, CSV by Accept; with the influx CLI (Debian
  * influxdb-client, JSON, CSV and column formats) and python3-influxdb;
  * every query of grafana_queries.txt as Grafana sends it; request errors;
+ * chunked responses (chunk_size, "partial", streaming, a client leaving
+ * mid-stream) checked document by document against the unchunked answer;
  * the response size limit. Then, with the server stopped, `strata query`
  * in its three formats.
  */
@@ -265,7 +267,7 @@ static void test_query_http_formats(void **state)
 	assert_non_null(strstr(headers, "Content-Type: application/json"));
 	assert_non_null(strstr(headers, "X-Influxdb-Version: "));
 
-	/* chunked: one document per statement, one per line */
+	/* chunked: documents one per line, a SELECT cut in chunk_size rows, SHOW whole */
 	expect_body(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode chunk_size=1 "
 			  "--data-urlencode epoch=s",
 			  "SHOW DATABASES; SELECT value FROM cpu WHERE host = 'b'; SELECT value FROM nodb..cpu"),
@@ -273,7 +275,9 @@ static void test_query_http_formats(void **state)
 		    "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],"
 		    "\"values\":[[\"strata\"],[\"tsdb\"]]}]}]}\n"
 		    "{\"results\":[{\"statement_id\":1,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"value\"],"
-		    "\"values\":[[1767225600,10],[1767225660,20]]}]}]}\n"
+		    "\"values\":[[1767225600,10]],\"partial\":true}],\"partial\":true}]}\n"
+		    "{\"results\":[{\"statement_id\":1,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"value\"],"
+		    "\"values\":[[1767225660,20]]}]}]}\n"
 		    "{\"results\":[{\"statement_id\":2,\"error\":\"database not found: nodb\"}]}\n");
 
 	/* CSV by Accept */
@@ -355,13 +359,14 @@ static void test_query_http_clients(void **state)
 	char cmd[2048];
 
 	(void)state;
+	/* the CLI asks chunked=true: one result per series document, as it shows InfluxDB's */
 	snprintf(cmd, sizeof cmd, "influx -host 127.0.0.1 -port %d -database tsdb -execute \"%s\" -format json", srv.port,
 		 Q_MEAN_HOST);
 	assert_int_equal(run(cmd), 0);
 	assert_string_equal(out,
 			    "{\"results\":[{\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},\"columns\":[\"time\",\"mean\"],"
-			    "\"values\":[[1767225600000000000,1.5],[1767225660000000000,3.5],[1767225720000000000,5.5]]},"
-			    "{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"mean\"],"
+			    "\"values\":[[1767225600000000000,1.5],[1767225660000000000,3.5],[1767225720000000000,5.5]]}]},"
+			    "{\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},\"columns\":[\"time\",\"mean\"],"
 			    "\"values\":[[1767225600000000000,10],[1767225660000000000,20],[1767225720000000000,null]]}]}]}\n");
 	snprintf(cmd, sizeof cmd, "influx -host 127.0.0.1 -port %d -database tsdb -execute \"%s\" -format csv", srv.port,
 		 Q_MEAN_HOST);
@@ -424,6 +429,177 @@ static void test_query_http_clients(void **state)
 			    "{'time': '2026-01-01T00:01:00Z', 'value': 20}]]\n"
 			    "[{'name': 'py'}, {'name': 'strata'}, {'name': 'tsdb'}]\n"
 			    "[{'name': 'strata'}, {'name': 'tsdb'}]\n");
+}
+
+/*
+ * Checks chunked answers against the unchunked one, for every query and
+ * chunk size given: each line one JSON document of one statement; each
+ * SELECT document one series of at most chunk_size rows; "partial" on a
+ * series exactly when its next document goes on with the same series after
+ * a full chunk, on a result exactly when the statement has more documents;
+ * the rows of the documents, joined, the unchunked answer's.
+ */
+static const char chunk_check_py[] =
+	"import json, sys, urllib.parse, urllib.request\n"
+	"port, db = sys.argv[1], sys.argv[2]\n"
+	"queries = [l.rstrip('\\n') for l in open(sys.argv[3]) if l.strip()]\n"
+	"def get(q, **extra):\n"
+	"    args = dict(q=q, db=db, epoch='s', **extra)\n"
+	"    url = 'http://127.0.0.1:%s/query?%s' % (port, urllib.parse.urlencode(args))\n"
+	"    with urllib.request.urlopen(url) as r:\n"
+	"        return r.read().decode()\n"
+	"def key(s):\n"
+	"    return (s.get('name'), sorted(s.get('tags', {}).items()), s.get('columns'))\n"
+	"docs_total = 0\n"
+	"for q in queries:\n"
+	"    whole = json.loads(get(q))['results']\n"
+	"    selects = {i for i, st in enumerate(q.split(';')) if st.strip().upper().startswith('SELECT')}\n"
+	"    for n in (1, 2, 3, 5, 7, 10000):\n"
+	"        text = get(q, chunked='true', chunk_size=str(n))\n"
+	"        assert text.endswith('\\n'), text\n"
+	"        docs = [json.loads(l)['results'] for l in text[:-1].split('\\n')]\n"
+	"        docs_total += len(docs)\n"
+	"        got = {}\n"
+	"        for i, d in enumerate(docs):\n"
+	"            assert len(d) == 1, d\n"
+	"            r = d[0]\n"
+	"            sid = r['statement_id']\n"
+	"            more = i + 1 < len(docs) and docs[i + 1][0]['statement_id'] == sid\n"
+	"            assert r.get('partial', False) == more, (q, n, i, r)\n"
+	"            assert 'partial' not in r or r['partial'] is True\n"
+	"            series = r.get('series', [])\n"
+	"            for s in series:\n"
+	"                vals = s.get('values', [])\n"
+	"                nxt = docs[i + 1][0].get('series', []) if more else []\n"
+	"                cont = len(series) == 1 and bool(nxt) and key(nxt[0]) == key(s) and len(vals) == n\n"
+	"                assert s.get('partial', False) == cont, (q, n, i, s)\n"
+	"                out = got.setdefault(sid, {'statement_id': sid, 'series': []})\n"
+	"                out.setdefault('series', [])\n"
+	"                prev = out['series'][-1] if out['series'] else None\n"
+	"                if prev is not None and prev.pop('partial', False):\n"
+	"                    assert key(prev) == key(s)\n"
+	"                    prev['values'] = prev.get('values', []) + vals\n"
+	"                    if s.get('partial'):\n"
+	"                        prev['partial'] = True\n"
+	"                else:\n"
+	"                    out['series'].append(dict(s))\n"
+	"            if 'error' in r:\n"
+	"                got.setdefault(sid, {'statement_id': sid})['error'] = r['error']\n"
+	"            got.setdefault(sid, {'statement_id': sid})\n"
+	"        joined = []\n"
+	"        for sid in sorted(got):\n"
+	"            r = got[sid]\n"
+	"            if not r.get('series'):\n"
+	"                r.pop('series', None)\n"
+	"            joined.append(r)\n"
+	"        assert joined == whole, (q, n, joined, whole)\n"
+	"        for i, d in enumerate(docs):\n"
+	"            if d[0]['statement_id'] in selects:\n"
+	"                assert len(d[0].get('series', [])) <= 1, d\n"
+	"                for s in d[0].get('series', []):\n"
+	"                    assert len(s.get('values', [])) <= n, (n, s)\n"
+	"print('ok', docs_total)\n";
+
+/* Polls /metrics until no chunked response is streaming; whether it got there within 10 s. */
+static bool streams_drained(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof cmd, "curl -s 'http://127.0.0.1:%d/metrics' | grep '^strata_query_streams '", srv.port);
+	for (int i = 0; i < 100; i++) {
+		if (run(cmd) == 0 && strcmp(out, "strata_query_streams 0\n") == 0)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* chunked=true: chunk_size, "partial", the python client, CSV, bad sizes, a client leaving. */
+static void test_query_http_chunked(void **state)
+{
+	char cmd[4096], script[128], queries[128], headers[4096];
+
+	(void)state;
+	/* one series cut in 4 + 2 rows, the next whole; the statement's documents partial but the last */
+	assert_int_equal(query_h("-G --data-urlencode db=tsdb --data-urlencode epoch=s --data-urlencode chunked=true "
+				 "--data-urlencode chunk_size=4",
+				 "SELECT value FROM cpu GROUP BY host", headers, sizeof headers),
+			 200);
+	assert_string_equal(out,
+			    "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},"
+			    "\"columns\":[\"time\",\"value\"],\"values\":[[1767225600,1],[1767225630,2],[1767225660,3],"
+			    "[1767225690,4]],\"partial\":true}],\"partial\":true}]}\n"
+			    "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"a\"},"
+			    "\"columns\":[\"time\",\"value\"],\"values\":[[1767225720,5],[1767225750,6]]}],\"partial\":true}]}\n"
+			    "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"tags\":{\"host\":\"b\"},"
+			    "\"columns\":[\"time\",\"value\"],\"values\":[[1767225600,10],[1767225660,20]]}]}]}\n");
+	/* streamed: no length known in advance */
+	assert_non_null(strstr(headers, "Transfer-Encoding: chunked"));
+	assert_non_null(strstr(headers, "Content-Type: application/json"));
+
+	/* document by document against the unchunked answers */
+	snprintf(script, sizeof script, "%s/chunk_check.py", dir);
+	test_write_file(script, chunk_check_py);
+	snprintf(queries, sizeof queries, "%s/chunk_queries.txt", dir);
+	test_write_file(queries, "SELECT value FROM cpu GROUP BY host\n" Q_MEAN_HOST "\n"
+				 "SELECT * FROM cpu GROUP BY *; SHOW MEASUREMENTS; SELECT x FROM nodb..cpu; "
+				 "SELECT value FROM cpu WHERE host = 'zz'; SHOW TAG KEYS\n"
+				 "SELECT mean(value) FROM cpu WHERE " RANGE " GROUP BY time(10s), host fill(0)\n"
+				 "SELECT value, host FROM cpu; SELECT * FROM mem, cpu\n");
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %d tsdb %s 2>&1", script, srv.port, queries);
+	if (run(cmd) != 0 || strncmp(out, "ok ", 3) != 0)
+		fail_msg("chunk check failed:\n%s", out);
+
+	/* python-influxdb: one ResultSet per document */
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 -c \"import influxdb\n"
+		 "c = influxdb.InfluxDBClient('127.0.0.1', %d, database='tsdb')\n"
+		 "rs = list(c.query('SELECT value FROM cpu GROUP BY host', epoch='s', chunked=True, chunk_size=4))\n"
+		 "print([len(list(r.get_points())) for r in rs])\n"
+		 "print(sum([[p['value'] for p in r.get_points()] for r in rs], []))\" 2>&1",
+		 srv.port);
+	assert_int_equal(run(cmd), 0);
+	assert_string_equal(out, "[4, 2, 2]\n[1, 2, 3, 4, 5, 6, 10, 20]\n");
+
+	/* CSV: the same bytes as unchunked */
+	expect_body(query("-G --data-urlencode db=tsdb -H 'Accept: application/csv' --data-urlencode chunked=true "
+			  "--data-urlencode chunk_size=1",
+			  Q_MEAN_HOST),
+		    200, CSV_MEAN_HOST);
+
+	/* chunk_size: a whole number of rows from 1 to 1000000, read only when chunked */
+	assert_int_equal(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode chunk_size=0",
+			       "SELECT value FROM cpu"),
+			 400);
+	assert_string_equal(out, "{\"error\":\"invalid chunk_size \\\"0\\\": a number of rows from 1 to 1000000 is required\"}\n");
+	assert_int_equal(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode chunk_size=1000001",
+			       "SELECT value FROM cpu"),
+			 400);
+	assert_int_equal(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode chunk_size=-5",
+			       "SELECT value FROM cpu"),
+			 400);
+	assert_int_equal(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode 'chunk_size=1 0'",
+			       "SELECT value FROM cpu"),
+			 400);
+	expect_body(query("-G --data-urlencode db=tsdb --data-urlencode chunk_size=x", Q_MEAN_HOST), 200, JSON_MEAN_HOST);
+	/* empty is the default, 10000 rows: the series whole */
+	expect_body(query("-G --data-urlencode db=tsdb --data-urlencode chunked=true --data-urlencode chunk_size=", Q_MEAN),
+		    200, JSON_MEAN("\"2026-01-01T00:00:00Z\"", "\"2026-01-01T00:01:00Z\"", "\"2026-01-01T00:02:00Z\""));
+	/* a parse error is still a 400 before anything is streamed */
+	assert_int_equal(query("-G --data-urlencode chunked=true", "SELEC"), 400);
+	assert_non_null(strstr(out, "error parsing query"));
+
+	/* a client leaving mid-stream (86400 rows in chunks of 10): the stream stops, the server serves on */
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -G 'http://127.0.0.1:%d/query' --data-urlencode db=tsdb --data-urlencode chunked=true "
+		 "--data-urlencode chunk_size=10 --data-urlencode 'q=SELECT mean(value) FROM cpu WHERE "
+		 "time >= '\\''2026-01-01T00:00:00Z'\\'' AND time < '\\''2026-01-02T00:00:00Z'\\'' GROUP BY time(1s) fill(0)' "
+		 "| head -c 2000 | wc -c",
+		 srv.port);
+	assert_int_equal(run(cmd), 0);
+	assert_string_equal(out, "2000\n");
+	assert_true(streams_drained());
+	expect_body(query("-G", "SHOW DATABASES"), 200, JSON_DATABASES);
 }
 
 /* Every query Grafana sends (grafana_queries.txt): 200, results, no request error. */
@@ -530,6 +706,16 @@ static void test_query_cli_and_limit(void **state)
 			       "SELECT mean(value) FROM cpu WHERE " RANGE " GROUP BY time(1s) fill(0)"),
 			 400);
 	assert_non_null(strstr(out, "larger than the 1024 byte limit"));
+	/* a chunked response is streamed: not bounded by the limit, 180 rows in 18 documents */
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -G 'http://127.0.0.1:%d/query' --data-urlencode db=tsdb --data-urlencode chunked=true "
+		 "--data-urlencode chunk_size=10 --data-urlencode \"q=SELECT mean(value) FROM cpu WHERE %s GROUP BY "
+		 "time(1s) fill(0)\" | /usr/bin/python3 -c 'import json, sys\n"
+		 "d = [json.loads(l) for l in sys.stdin]\n"
+		 "print(len(d), sum(len(x[\"results\"][0][\"series\"][0][\"values\"]) for x in d))'",
+		 srv.port, RANGE);
+	assert_int_equal(run(cmd), 0);
+	assert_string_equal(out, "18 180\n");
 	assert_int_equal(test_server_stop(&srv), 0);
 }
 
@@ -542,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_query_http_formats),
 		cmocka_unit_test(test_query_http_errors),
 		cmocka_unit_test(test_query_http_clients),
+		cmocka_unit_test(test_query_http_chunked),
 		cmocka_unit_test(test_query_http_grafana),
 		cmocka_unit_test(test_query_cli_and_limit),
 	};

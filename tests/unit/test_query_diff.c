@@ -437,7 +437,8 @@ static void env_close(struct env *e, bool keep)
 
 /*
  * Writes the log in requests of random size, flushing the memtable now and
- * then so that a series' points are spread over tables and the memtable;
+ * then so that a series' points are spread over tables and the memtable,
+ * and compacting closed windows into their final form now and then;
  * one request carries a line whose field type conflicts (rejected alone).
  */
 static void write_log(rng *r, struct env *e, const struct dataset *ds, const struct pt *log, size_t n)
@@ -471,7 +472,12 @@ static void write_log(rng *r, struct env *e, const struct dataset *ds, const str
 		pos += m;
 		if (rng_pct(r, 35))
 			assert_int_equal(lsm_flush(e->db), 0);
+		/* The data's windows are long closed: this writes their final form, read as columns. */
+		if (rng_pct(r, 8))
+			assert_int_equal(lsm_compact(e->db, true), 0);
 	}
+	if (rng_pct(r, 50))
+		assert_int_equal(lsm_compact(e->db, true), 0);
 	buf_free(&text);
 }
 
