@@ -13,9 +13,21 @@
 # (utime+stime of /proc/PID/stat), its peak RSS (VmHWM), strata's WAL
 # counters (/metrics); after the clean stop: the data directory's size.
 #
-# Usage: bench/run_ingest.sh [--quick] [--runs N] [--work DIR] [--build DIR]
+# The compaction phase loads the file the same way (HTTP, 4 connections,
+# durable acknowledgements where the system has them) with each system's
+# compaction running, then waits until its compaction is at rest (strata:
+# no compaction debt and none running; VictoriaMetrics: no merge and no
+# pending rows; InfluxDB: cache written to TSM and compacted), and reports
+# the sustained rate and ack latency of the load, the time to rest, the
+# bytes the server process wrote (/proc/PID/io) per byte of line protocol,
+# strata's own write and space amplification (/metrics), and bytes on disk
+# per field value at rest after a clean stop (strata: stopped, restarted on
+# its data and at rest again, so that the memtable its stop flushes is
+# compacted too).
+#
+# Usage: bench/run_ingest.sh [--quick] [--large] [--runs N] [--work DIR] [--build DIR]
 #          [--no-build] [--hosts N] [--duration D] [--seed S] [--batch N]
-#          [--systems strata,vm,influx] [--perf] [--keep-logs]
+#          [--systems strata,vm,influx] [--phases ingest,compaction] [--perf] [--keep-logs]
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +48,9 @@ strata_relaxed_conns="1 4"  # against VictoriaMetrics, which does not fsync befo
 tcp_conns="1 4"
 vm_http_conns="1 4"
 influx_http_conns="1 4"
+phases=ingest,compaction
+compact_conns=4
+settle_timeout=3600 # seconds a system may take to bring its compaction to rest
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -43,6 +58,10 @@ usage() {
 
 Options:
   --quick            1 run, 100 hosts x 2 h (72,000 lines), 4 connections only
+  --large            the large set: 4,000 hosts x 1 day (34.6 M lines; takes a long
+                     while: with --phases compaction --runs 1 for the compaction figures)
+  --phases LIST      of ingest (the rates table), compaction (load with compaction,
+                     then at rest) [both]
   --runs N           runs per configuration [3]
   --work DIR         data file cache, logs, temporary data dirs [/tmp/strata-bench]
   --build DIR        CMake build directory (Release) [repo/build/release]
@@ -59,6 +78,8 @@ EOF
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1 ;;
+	--large) hosts=4000 ;;
+	--phases) phases=$2; shift ;;
 	--runs) runs=$2; shift ;;
 	--work) work=$2; shift ;;
 	--build) build=$2; shift ;;
@@ -83,11 +104,14 @@ if [ "$quick" = 1 ]; then
 	tcp_conns="4"
 	vm_http_conns="4"
 	influx_http_conns="4"
+	settle_timeout=300
 fi
+case ",$phases," in *,ingest,*|*,compaction,*) ;; *) echo "run_ingest.sh: --phases takes ingest and/or compaction" >&2; exit 2 ;; esac
 
 log() { echo "$@" >&2; }
 die() { echo "run_ingest.sh: $*" >&2; exit 1; }
 has_system() { case ",$systems," in *",$1,"*) return 0 ;; esac; return 1; }
+has_phase() { case ",$phases," in *",$1,"*) return 0 ;; esac; return 1; }
 
 mkdir -p "$work/logs"
 results=$work/results-$(date +%Y%m%d-%H%M%S).tsv
@@ -158,10 +182,12 @@ result_field() { # key, bench_load output -> value of key= in the RESULT line
 # Appends one row to the results file:
 # key run lines/s values/s MB/s p50 p99 cpu_s hwm_kb fsyncs_per_s points_per_fsync disk_bytes failures note
 # [seconds from the last byte sent to every point queryable (TCP)]
+# [then, compaction phase: seconds from the last ack to rest, bytes the server wrote / line protocol bytes,
+#  strata_engine_write_amplification, strata table bytes written per line protocol byte, strata_space_amplification]
 emit() {
 	local f=("$@")
-	[ ${#f[@]} -ge 15 ] || f+=("")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "${f[@]}" >>"$results"
+	while [ ${#f[@]} -lt 15 ]; do f+=(""); done
+	(IFS=$'\t'; echo "${f[*]}") >>"$results"
 }
 
 # One run of a server configuration: key system transport conns run.
@@ -227,6 +253,129 @@ run_server() {
 	emit "$key" "$run" "$lines_s" "$values_s" "$mb_s" "$p50" "$p99" \
 		"$(awk -v a="$cpu0" -v b="$cpu1" -v t="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / t }')" \
 		"$hwm" "$fsync_s" "$pts_fsync" "$disk_bytes" "$failures" "$note" "$lag"
+}
+
+io_written() { # bytes a process has had written to storage (write_bytes - cancelled_write_bytes), or nan
+	awk '/^write_bytes:/ { w = $2 } /^cancelled_write_bytes:/ { c = $2 } END { if (w == "") print "nan"; else print w - c }' \
+		"/proc/$1/io" 2>/dev/null || echo nan
+}
+
+# Prints what must stay unchanged while a system is at rest, or nothing while it is not.
+rest_state() {
+	local sys=$1 m
+	case "$sys" in
+	strata-*)
+		m=$(strata_metrics strata_compaction_debt_bytes strata_compaction_active)
+		[ "$m" = "0 0" ] && strata_metrics strata_compactions_total strata_sstables strata_sstable_bytes
+		;;
+	vm) # merges running and rows not yet in parts, summed over their label sets
+		m=$(curl -sf "http://127.0.0.1:$http_port/metrics" | awk '
+			/^vm_active_merges[{ ]/ || /^vm_pending_rows[{ ]/ { busy += $NF; seen = 1 }
+			END { if (seen) print busy }')
+		[ "$m" = 0 ] && du -s -B1 "$srv_dir/data" | cut -f1
+		;;
+	influx) # no WAL segment with data, no TSM file being written
+		local wal cur
+		wal=$(find "$srv_dir/data/wal" -name '*.wal' -size +1k 2>/dev/null | wc -l)
+		cur=$(find "$srv_dir/data/data" \( -name '*.tsm' -o -name '*.tmp' \) -printf '%f:%s\n' 2>/dev/null | sort)
+		[ "$wal" = 0 ] && [ -n "$cur" ] && ! grep -q '\.tmp:' <<<"$cur" && echo "$cur"
+		;;
+	esac
+	return 0
+}
+
+# Waits until rest_state is not empty and unchanged for 3 s (6 looks 0.5 s
+# apart; VictoriaMetrics 10 s, longer than the 5 s after which it writes the
+# parts it holds in memory), at most settle_timeout s. Sets settle_s, from
+# the call to the first of those looks (nan when it never came to rest: the
+# figures after are then taken anyway, with a note).
+wait_rest() {
+	local sys=$1 i prev="" cur stable=0 t0 need=6
+	[ "$sys" = vm ] && need=20
+	t0=$(date +%s.%N)
+	settle_s=nan
+	for ((i = 0; i < settle_timeout * 2; i++)); do
+		kill -0 "$srv_pid" 2>/dev/null || return 1
+		cur=$(rest_state "$sys")
+		if [ -n "$cur" ] && [ "$cur" = "$prev" ]; then
+			stable=$((stable + 1))
+			if [ "$stable" -ge "$need" ]; then
+				settle_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$need" 'BEGIN { s = b - a - n / 2; printf "%.1f", s < 0 ? 0 : s }')
+				return 0
+			fi
+		else
+			stable=0
+		fi
+		prev=$cur
+		sleep 0.5
+	done
+	return 1
+}
+
+# The compaction phase, one run of a system: key system run.
+run_compaction() {
+	local key=$1 sys=$2 run=$3 out rc=0 cpu0 cpu1 hwm io0 io1 note="" failures=0 m
+	local lines_s=nan values_s=nan mb_s=nan p50=nan p99=nan io_wa=nan ewa=nan twa=nan samp=nan rest=nan
+	log "run $run: $key"
+	# InfluxDB writes its cache to TSM 5 s after the last write and compacts a shard fully 10 s after
+	# (defaults: 10 min and 4 h), so that it comes to rest within the run.
+	[ "$sys" = influx ] && influx_data_conf='  cache-snapshot-write-cold-duration = "5s"
+  compact-full-write-cold-duration = "10s"'
+	if ! start_server "$sys"; then
+		influx_data_conf=""
+		emit "$key" "$run" nan nan nan nan nan nan nan nan nan nan 1 "server did not start"
+		stop_server
+		return
+	fi
+	influx_data_conf=""
+	io0=$(io_written "$srv_pid")
+	cpu0=$(cpu_ticks "$srv_pid")
+	out=$("$load" --file "$file" --batch "$batch" --conns "$compact_conns" --url "$write_url" 2>&1) || rc=$?
+	if [ -n "$(result_field seconds "$out")" ]; then
+		lines_s=$(result_field lines_per_s "$out")
+		values_s=$(result_field values_per_s "$out")
+		mb_s=$(result_field mb_per_s "$out")
+		p50=$(result_field p50_ms "$out")
+		p99=$(result_field p99_ms "$out")
+		failures=$(($(result_field non204 "$out") + $(result_field errors "$out")))
+		[ "$rc" = 0 ] || note=$(grep -m1 'first failure' <<<"$out" || echo "bench_load exit $rc")
+	else
+		note="bench_load: $(grep -m1 -i 'bench_load' <<<"$out" || echo "exit $rc")"
+		failures=1
+	fi
+	wait_rest "$sys" || note="${note:+$note; }not at rest after $settle_timeout s"
+	rest=$settle_s
+	cpu1=$(cpu_ticks "$srv_pid")
+	io1=$(io_written "$srv_pid")
+	hwm=$(vm_hwm_kb "$srv_pid")
+	io_wa=$(awk -v a="$io0" -v b="$io1" -v n="$file_bytes" 'BEGIN { if (a == "nan" || b == "nan") print "nan"; else printf "%.3f", (b - a) / n }')
+	if [[ "$sys" == strata-* ]]; then
+		local m1 m2
+		m1=$(strata_metrics strata_engine_write_amplification strata_flush_bytes_total \
+			strata_compaction_written_bytes_total strata_ingest_bytes_total strata_sstable_bytes)
+		ewa=${m1%% *}
+		# At rest for the bytes on disk: the stop flushes the memtable; compacted after a restart.
+		stop_server keep
+		if start_server "$sys" "$srv_dir"; then
+			wait_rest "$sys" || note="${note:+$note; }not at rest after a restart within $settle_timeout s"
+			m2=$(strata_metrics strata_flush_bytes_total strata_compaction_written_bytes_total \
+				strata_compaction_read_bytes_total strata_sstable_bytes strata_space_amplification)
+			samp=${m2##* }
+			# Table bytes written over the load, the stop and the restart: the stop's flush is
+			# not on any page, but the live bytes only change by what is written and merged away:
+			# stop flush = live after - live before - flushed after restart - compacted + merged.
+			twa=$(awk -v a="$m1" -v b="$m2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+				stop = y[4] - x[5] - y[1] - y[2] + y[3]
+				if (x[4] > 0) printf "%.3f", (x[2] + x[3] + stop + y[1] + y[2]) / x[4]; else print "nan" }')
+		else
+			note="${note:+$note; }did not restart"
+		fi
+	fi
+	stop_server
+	[ -n "$stop_note" ] && note="${note:+$note; }stop: $stop_note"
+	emit "$key" "$run" "$lines_s" "$values_s" "$mb_s" "$p50" "$p99" \
+		"$(awk -v a="$cpu0" -v b="$cpu1" -v t="$clk_tck" 'BEGIN { printf "%.2f", (b - a) / t }')" \
+		"$hwm" nan nan "$disk_bytes" "$failures" "$note" "" "$rest" "$io_wa" "$ewa" "$twa" "$samp"
 }
 
 # strata import into an empty directory, timed by /usr/bin/time.
@@ -298,18 +447,24 @@ run_parser() {
 
 # key|system|transport|conns|label
 plan=()
-if has_system strata; then
+if has_phase ingest && has_system strata; then
 	for c in $strata_http_conns; do plan+=("strata-sync-http-$c|strata-sync|http|$c|strata HTTP, sync"); done
 	for c in $strata_relaxed_conns; do plan+=("strata-relaxed-http-$c|strata-relaxed|http|$c|strata HTTP, relaxed"); done
 	for c in $tcp_conns; do plan+=("strata-tcp-$c|strata-sync|tcp|$c|strata TCP, sync"); done
 	plan+=("strata-import|import|file|1|strata import")
 fi
-if has_system vm; then
+if has_phase ingest && has_system vm; then
 	for c in $vm_http_conns; do plan+=("vm-http-$c|vm|http|$c|VictoriaMetrics HTTP"); done
 	for c in $tcp_conns; do plan+=("vm-tcp-$c|vm|tcp|$c|VictoriaMetrics TCP"); done
 fi
-if has_system influx; then
+if has_phase ingest && has_system influx; then
 	for c in $influx_http_conns; do plan+=("influx-http-$c|influx|http|$c|InfluxDB 1.x HTTP"); done
+fi
+if has_phase compaction; then
+	c=$compact_conns
+	has_system strata && plan+=("strata-compact-http-$c|compact:strata-sync|http|$c|strata HTTP, sync, to rest")
+	has_system vm && plan+=("vm-compact-http-$c|compact:vm|http|$c|VictoriaMetrics HTTP, to rest")
+	has_system influx && plan+=("influx-compact-http-$c|compact:influx|http|$c|InfluxDB 1.x HTTP, to rest")
 fi
 
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -339,12 +494,14 @@ for ((r = 1; r <= runs; r++)); do
 		IFS='|' read -r key sys transport conns label <<<"$p"
 		if [ "$sys" = import ]; then
 			run_import "$key" "$r"
+		elif [[ "$sys" == compact:* ]]; then
+			run_compaction "$key" "${sys#compact:}" "$r"
 		else
 			run_server "$key" "$sys" "$transport" "$conns" "$r"
 		fi
 	done
 done
-if has_system strata; then
+if has_phase ingest && has_system strata; then
 	for c in $strata_http_conns; do run_sink "sink-http-$c" http "$c"; done
 	for c in $tcp_conns; do run_sink "sink-tcp-$c" tcp "$c"; done
 	run_parser
@@ -390,9 +547,11 @@ for p in "${plan[@]}"; do
 	IFS='|' read -r key sys transport conns label <<<"$p"
 	labels+="$key|$label|$transport|$conns"$'\n'
 done
-for c in $strata_http_conns; do labels+="sink-http-$c|client ceiling (sink)|http|$c"$'\n'; done
-for c in $tcp_conns; do labels+="sink-tcp-$c|client ceiling (sink)|tcp|$c"$'\n'; done
-labels+="parser|parser alone, 1 core|memory|-"$'\n'
+if has_phase ingest; then
+	for c in $strata_http_conns; do labels+="sink-http-$c|client ceiling (sink)|http|$c"$'\n'; done
+	for c in $tcp_conns; do labels+="sink-tcp-$c|client ceiling (sink)|tcp|$c"$'\n'; done
+	labels+="parser|parser alone, 1 core|memory|-"$'\n'
+fi
 
 awk -F'\t' -v labels="$labels" '
 function med(key, col,    n, i, j, t, a) {
@@ -420,7 +579,7 @@ BEGIN {
 {
 	key = $1; r = $2
 	if (!(key in nrun) || r > nrun[key]) nrun[key] = r
-	for (c = 3; c <= 15; c++) val[key, r, c] = ($c == "" ? "nan" : $c)
+	for (c = 3; c <= 20; c++) val[key, r, c] = ($c == "" ? "nan" : $c)
 	if ($13 + 0 > 0) fail[key] += $13
 	if ($14 != "") note[key] = $14
 	if ($3 != "nan" && $4 != "nan") ok[key, r] = 1
@@ -438,13 +597,13 @@ END {
 		# CPU-seconds per million values, per run
 		for (i = 1; i <= nrun[key]; i++) {
 			cpu = val[key, i, 8]
-			val[key, i, 20] = (cpu == "nan" || cpu == "" || val[key, i, 4] == "nan" || val[key, i, 4] == "") ? "nan" : cpu / (values_total / 1e6)
+			val[key, i, 30] = (cpu == "nan" || cpu == "" || val[key, i, 4] == "nan" || val[key, i, 4] == "") ? "nan" : cpu / (values_total / 1e6)
 			d = val[key, i, 12]
-			val[key, i, 21] = (d == "nan" || d == "") ? "nan" : d / values_total
+			val[key, i, 31] = (d == "nan" || d == "") ? "nan" : d / values_total
 			h = val[key, i, 9]
-			val[key, i, 22] = (h == "nan" || h == "") ? "nan" : h / 1024
+			val[key, i, 32] = (h == "nan" || h == "") ? "nan" : h / 1024
 		}
-		cpuv = med(key, 20); rss = med(key, 22); fs = med(key, 10); pf = med(key, 11); bpv = med(key, 21)
+		cpuv = med(key, 30); rss = med(key, 32); fs = med(key, 10); pf = med(key, 11); bpv = med(key, 31)
 		medv[key] = v; medcpu[key] = cpuv; medrss[key] = rss; medbpv[key] = bpv
 		n = note[key]
 		lag = med(key, 15)
@@ -454,13 +613,15 @@ END {
 			range, big(l), fmt(mb, 1), fmt(p50, 1), fmt(p99, 1), fmt(cpuv, 2), fmt(rss, 0), fmt(fs, 0),
 			fmt(pf, 0), fmt(bpv, 2), n
 	}
-	print ""
-	print "strata / peer (values/s: >1 strata faster; CPU, RSS, bytes: <1 strata uses less); values/s bracket: run-paired ratios"
-	printf "%-46s %-28s %10s %8s %8s\n", "pair", "values/s [min-max]", "CPUs/Mval", "RSS", "B/value"
 	np = split(pairs, P, " ")
 	for (i = 1; i <= np; i++) {
 		split(P[i], q, ":"); a = q[1]; b = q[2]
 		if (!(a in nrun) || !(b in nrun) || medv[a] == "nan" || medv[b] == "nan") continue
+		if (!pair_header++) {
+			print ""
+			print "strata / peer (values/s: >1 strata faster; CPU, RSS, bytes: <1 strata uses less); values/s bracket: run-paired ratios"
+			printf "%-46s %-28s %10s %8s %8s\n", "pair", "values/s [min-max]", "CPUs/Mval", "RSS", "B/value"
+		}
 		lo_r = 1e300; hi_r = 0
 		for (r = 1; r <= nrun[a]; r++) if (ok[a, r] && ok[b, r]) {
 			x = val[a, r, 4] / val[b, r, 4]; if (x < lo_r) lo_r = x; if (x > hi_r) hi_r = x
@@ -469,6 +630,34 @@ END {
 			sprintf("%.2f [%.2f-%.2f]", medv[a] / medv[b], lo_r, hi_r),
 			(medcpu[a] != "nan" && medcpu[b] != "nan" && medcpu[b] > 0) ? sprintf("%.2f", medcpu[a] / medcpu[b]) : "-",
 			(medrss[a] != "nan" && medrss[b] != "nan" && medrss[b] > 0) ? sprintf("%.2f", medrss[a] / medrss[b]) : "-",
+			(medbpv[a] != "nan" && medbpv[b] != "nan" && medbpv[b] > 0) ? sprintf("%.2f", medbpv[a] / medbpv[b]) : "-"
+	}
+	# The compaction phase: its own columns (16-20 of the raw rows).
+	nc = 0
+	for (k = 1; k <= n_keys; k++) if (order[k] ~ /-compact-/ && (order[k] in nrun)) nc++
+	if (nc == 0) exit
+	print ""
+	print "after compaction: HTTP load with compaction running, then at rest (median of the runs)"
+	printf "%-36s %9s %8s %8s %8s %8s %9s %9s %8s %8s\n", "system", "values/s", "p50 ms", "p99 ms", "rest s",
+		"io-wa", "engine-wa", "tables-wa", "space-a", "B/value"
+	for (k = 1; k <= n_keys; k++) {
+		key = order[k]
+		if (key !~ /-compact-/ || !(key in nrun)) continue
+		rest[key] = med(key, 16); iowa[key] = med(key, 17)
+		printf "%-36s %9s %8s %8s %8s %8s %9s %9s %8s %8s\n", label[key] " " cn[key], big(medv[key]),
+			fmt(med(key, 6), 1), fmt(med(key, 7), 1), fmt(rest[key], 1), fmt(iowa[key], 2), fmt(med(key, 18), 2),
+			fmt(med(key, 19), 2), fmt(med(key, 20), 2), fmt(medbpv[key], 3)
+		p99m[key] = med(key, 7)
+	}
+	print ""
+	printf "%-58s %9s %8s %8s %8s\n", "strata / peer, to rest", "values/s", "p99", "io-wa", "B/value"
+	for (k = 1; k <= n_keys; k++) {
+		b = order[k]; a = "strata-compact-http-" cn[b]
+		if (b !~ /^(vm|influx)-compact-/ || !(a in nrun) || !(b in nrun)) continue
+		printf "%-58s %9s %8s %8s %8s\n", label[a] " / " label[b],
+			(medv[a] != "nan" && medv[b] != "nan" && medv[b] > 0) ? sprintf("%.2f", medv[a] / medv[b]) : "-",
+			(p99m[a] != "nan" && p99m[b] != "nan" && p99m[b] > 0) ? sprintf("%.2f", p99m[a] / p99m[b]) : "-",
+			(iowa[a] != "nan" && iowa[b] != "nan" && iowa[b] > 0) ? sprintf("%.2f", iowa[a] / iowa[b]) : "-",
 			(medbpv[a] != "nan" && medbpv[b] != "nan" && medbpv[b] > 0) ? sprintf("%.2f", medbpv[a] / medbpv[b]) : "-"
 	}
 }' values_total="$file_values" pairs="$(
@@ -483,8 +672,22 @@ columns: values/s and lines/s over the whole file (HTTP: first request to last 2
   kernel); CPUs/Mval: server CPU-seconds (utime+stime) during the client run per million values (import:
   the whole process); RSS: peak (VmHWM) MB; fsync/s and pts/fsync: strata WAL fdatasyncs per second and
   points per fdatasync; B/value: data directory bytes on disk (du) after a clean stop / field values
-  (strata: no compaction yet; InfluxDB: a clean stop leaves the cache in its WAL, not compacted to TSM).
-  The client and the server share the machine's cores.
+  (ingest rows: right after the load, strata's compaction not at rest; InfluxDB: a clean stop leaves the
+  cache in its WAL, not compacted to TSM). The client and the server share the machine's cores.
+after compaction: the file over HTTP, $compact_conns connections, with each system's compaction running
+  (InfluxDB told to write its cache and compact 5 s / 10 s after the last write), then waited for until at
+  rest: strata no compaction debt and none running, VictoriaMetrics no merge, no pending rows and its
+  directory's size, InfluxDB WAL written to TSM and no TSM file being written; each unchanged for 3 s
+  (VictoriaMetrics 10 s: it writes the parts it holds in memory every 5 s). values/s, p50/p99:
+  the load (durable acks for strata and InfluxDB, not for VictoriaMetrics); rest s: from the last answer
+  to at rest; io-wa: bytes the server process had written to storage (/proc/PID/io write_bytes less
+  cancelled_write_bytes) from the start of the load to rest, per byte of line protocol: WAL, tables,
+  indexes, merges alike, not what the stop writes (strata's memtable, VictoriaMetrics' caches); strata engine-wa: strata_engine_write_amplification at rest after the load
+  ((WAL + flushed + compacted bytes) / WAL bytes, docs/metrics.md); strata tables-wa: table bytes written
+  (flushes, compactions, the stop's flush and the compaction after the restart) / line protocol bytes;
+  space-a: strata_space_amplification at the end (docs/metrics.md); B/value: data directory bytes (du) after a clean
+  stop at rest / field values (strata: stopped, restarted on its data and at rest again, so that the
+  memtable the stop flushes is compacted too). CPUs/Mval of these rows covers the load and the time to rest.
 raw results: $results   (elapsed ${elapsed} s)
 EOF
 if [ -n "$perf_report" ]; then

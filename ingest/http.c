@@ -495,10 +495,32 @@ static enum MHD_Result handle_metrics(ingest_http *h, struct MHD_Connection *con
 		(double)st.compact_ns / 1e9);
 	GAUGE("strata_compaction_debt_bytes", "Bytes of windows a compaction would rewrite now.",
 	      st.compaction_debt_bytes);
+	GAUGE("strata_compaction_active", "1 while a compaction (or a retention drop) holds the compaction lock.",
+	      st.compaction_active);
+	/* Bytes per second of compacting, over every compaction since the start (0 before the first). */
+	fprintf(f, "# HELP strata_compaction_write_bytes_per_second Table bytes written by compactions per second "
+		   "spent compacting, since the start.\n# TYPE strata_compaction_write_bytes_per_second gauge\n"
+		   "strata_compaction_write_bytes_per_second %.0f\n",
+		st.compact_ns ? (double)st.compact_bytes_written / ((double)st.compact_ns / 1e9) : 0.0);
 	/* Bytes written to tables per byte flushed (1 without compaction). */
 	fprintf(f, "# HELP strata_write_amplification Table bytes written (flushes and compactions) per flushed byte.\n"
 		   "# TYPE strata_write_amplification gauge\nstrata_write_amplification %.3f\n",
 		st.flush_bytes ? (double)(st.flush_bytes + st.compact_bytes_written) / (double)st.flush_bytes : 1.0);
+	/* Everything the engine wrote per byte of data it was given (the WAL holds each write once). */
+	fprintf(f, "# HELP strata_engine_write_amplification Bytes written to the WAL and to tables (flushes and "
+		   "compactions) per byte written to the WAL.\n# TYPE strata_engine_write_amplification gauge\n"
+		   "strata_engine_write_amplification %.3f\n",
+		st.commit.bytes ? (double)(st.commit.bytes + st.flush_bytes + st.compact_bytes_written) /
+					  (double)st.commit.bytes
+				: 1.0);
+	GAUGE("strata_sstable_entries", "Entries of the live SSTables, every version of a point counted.",
+	      st.table_entries);
+	GAUGE("strata_sstable_merged_bytes_estimate",
+	      "Estimated bytes of the live SSTables once every time window were merged.", st.est_merged_bytes);
+	fprintf(f, "# HELP strata_space_amplification Bytes of the live SSTables per byte they would take once every "
+		   "time window were merged (estimated).\n# TYPE strata_space_amplification gauge\n"
+		   "strata_space_amplification %.3f\n",
+		st.est_merged_bytes ? (double)st.file_bytes / (double)st.est_merged_bytes : 1.0);
 	GAUGE("strata_series", "Series in the catalog.", lsm_catalog_series_count(h->engine->catalog));
 	GAUGE("strata_read_only", "1 when a failed write made the engine read-only.", st.error != 0);
 	fprintf(f, "# HELP strata_wal_sync_mode_relaxed 1 in relaxed sync mode (acknowledged before fdatasync).\n"

@@ -605,6 +605,108 @@ int lsm_close(lsm_db *db)
 	return rc;
 }
 
+/* The user-key ranges of two tables meet (they may hold a key in common). */
+static bool keys_overlap(const lsm_sst_props *a, const lsm_sst_props *b)
+{
+	return memcmp(a->smallest, b->largest, LSM_UKEY_LEN) <= 0 &&
+	       memcmp(b->smallest, a->largest, LSM_UKEY_LEN) <= 0;
+}
+
+typedef struct span {
+	double lo, hi; /* inclusive, in ns (doubles: a span may be wider than int64) */
+} span;
+
+/*
+ * Entries of window w that a merge would fold away, estimated from the
+ * properties alone: an entry of a table is counted when its timestamp lies
+ * in the time span of a newer table of the window whose user-key range
+ * meets the table's, its entries taken as spread evenly over the table's
+ * time span, and at most as many as those newer tables hold. Tables written
+ * in time order share no span and count nothing; a rewrite of the same
+ * points counts them all; a late point that is new in an older table's span
+ * is counted too (the properties cannot tell it from an overwrite).
+ * scratch holds w->n_files spans.
+ */
+static uint64_t window_redundant_entries(const lsm_window_files *w, span *scratch)
+{
+	uint64_t redundant = 0;
+
+	for (size_t i = 1; i < w->n_files; i++) {
+		const lsm_sst_props *p = &w->files[i]->props;
+		double lo = (double)p->min_ts, hi = (double)p->max_ts, covered = 0, end = lo - 1;
+		uint64_t newer = 0, r;
+		size_t n = 0, k;
+
+		for (size_t j = 0; j < i; j++) {
+			const lsm_sst_props *q = &w->files[j]->props;
+			span s = { (double)q->min_ts, (double)q->max_ts };
+
+			if (!keys_overlap(p, q))
+				continue;
+			newer += q->n_entries;
+			if (s.lo < lo)
+				s.lo = lo;
+			if (s.hi > hi)
+				s.hi = hi;
+			if (s.lo > s.hi)
+				continue;
+			/* Insertion by start: a window holds a few dozen tables at most. */
+			for (k = n++; k > 0 && scratch[k - 1].lo > s.lo; k--)
+				scratch[k] = scratch[k - 1];
+			scratch[k] = s;
+		}
+		/* The length of the union of the newer spans within this one. */
+		for (k = 0; k < n; k++) {
+			double from = scratch[k].lo > end + 1 ? scratch[k].lo : end + 1;
+
+			if (scratch[k].hi >= from)
+				covered += scratch[k].hi - from + 1;
+			if (scratch[k].hi > end)
+				end = scratch[k].hi;
+		}
+		r = (uint64_t)((double)p->n_entries * (covered / (hi - lo + 1)) + 0.5);
+		if (r > p->n_entries)
+			r = p->n_entries;
+		redundant += r < newer ? r : newer;
+	}
+	return redundant;
+}
+
+/*
+ * Fills the table totals of v into out: entries, and the bytes once merged,
+ * each window's bytes scaled by the share of its entries a merge would keep
+ * (window_redundant_entries). A window of one table keeps all of them.
+ */
+static void table_totals(const lsm_version *v, lsm_stats *out)
+{
+	size_t most = 0;
+	span *scratch;
+	double merged = 0;
+
+	for (size_t i = 0; i < v->n_windows; i++) {
+		if (v->windows[i].n_files > most)
+			most = v->windows[i].n_files;
+		if (v->windows[i].n_files > out->max_files_per_window)
+			out->max_files_per_window = v->windows[i].n_files;
+	}
+	scratch = most ? strata_malloc(most * sizeof(*scratch)) : NULL;
+	for (size_t i = 0; i < v->n_windows; i++) {
+		const lsm_window_files *w = &v->windows[i];
+		uint64_t entries = 0, bytes = 0, redundant;
+
+		for (size_t k = 0; k < w->n_files; k++) {
+			entries += w->files[k]->props.n_entries;
+			bytes += w->files[k]->props.file_bytes;
+		}
+		out->table_entries += entries;
+		/* Without memory for the spans the window counts as merged already. */
+		redundant = scratch && entries ? window_redundant_entries(w, scratch) : 0;
+		merged += entries ? (double)bytes * (double)(entries - redundant) / (double)entries : (double)bytes;
+	}
+	strata_free(scratch);
+	out->est_merged_bytes = (uint64_t)(merged + 0.5);
+}
+
 void lsm_get_stats(lsm_db *db, lsm_stats *out)
 {
 	memset(out, 0, sizeof *out);
@@ -627,9 +729,7 @@ void lsm_get_stats(lsm_db *db, lsm_stats *out)
 		lsm_version *v = lsm_versions_current(db->versions);
 
 		out->n_windows = v->n_windows;
-		for (size_t i = 0; i < v->n_windows; i++)
-			if (v->windows[i].n_files > out->max_files_per_window)
-				out->max_files_per_window = v->windows[i].n_files;
+		table_totals(v, out);
 		lsm_version_unref(v);
 	}
 	out->wal_torn_tails = db->wal_torn_tails;
@@ -639,4 +739,9 @@ void lsm_get_stats(lsm_db *db, lsm_stats *out)
 	out->compact_bytes_written = atomic_load(&db->compact_bytes_written);
 	out->compact_ns = atomic_load(&db->compact_ns);
 	out->compaction_debt_bytes = lsm_compact_debt(db);
+	/* Held by each job (and by a retention drop): busy means one runs now. */
+	if (pthread_mutex_trylock(&db->compact_mu) == 0)
+		pthread_mutex_unlock(&db->compact_mu);
+	else
+		out->compaction_active = true;
 }

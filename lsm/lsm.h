@@ -144,6 +144,14 @@ typedef struct lsm_stats {
 	uint64_t compaction_debt_bytes; /* bytes of windows that a compaction would rewrite now */
 	uint64_t wal_torn_tails;      /* torn WAL tails trimmed at open */
 	int error;                    /* sticky error (read-only), or 0 */
+	uint64_t table_entries;       /* entries of the live tables, every version counted */
+	/*
+	 * The bytes the live tables would take once every window were merged,
+	 * estimated from the tables' properties without reading them (how:
+	 * docs/metrics.md); file_bytes / this is the space amplification.
+	 */
+	uint64_t est_merged_bytes;
+	bool compaction_active;       /* a compaction (or a retention drop) holds the compaction lock now */
 } lsm_stats;
 
 void lsm_get_stats(lsm_db *db, lsm_stats *out);

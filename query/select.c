@@ -82,6 +82,8 @@ struct exec {
 	lsm_row_field *fbuf;
 	size_t fcap;
 	int32_t *idx_by_id;     /* field id -> field index, or -1 */
+	size_t *needed_idx;     /* the field indexes the statement reads (the others stay NONE) */
+	size_t n_needed;
 	bool *want_id;          /* field id -> the statement reads it */
 
 	/* the group at hand */
@@ -451,8 +453,8 @@ static void decode_span_point(struct exec *x, const struct cursor *c)
 {
 	size_t i = c->pos;
 
-	for (size_t k = 0; k < x->p->n_fields; k++)
-		x->vals[k].type = QUERY_VALUE_NONE;
+	for (size_t k = 0; k < x->n_needed; k++)
+		x->vals[x->needed_idx[k]].type = QUERY_VALUE_NONE;
 	for (size_t k = 0; k < c->n_cols; k++)
 		if (lsm_colset_present(c->cols[k].col, i))
 			span_value(&c->cols[k], i, &x->vals[c->cols[k].idx]);
@@ -487,8 +489,8 @@ static int decode_point(struct exec *x, struct cursor *c)
 	if (rc)
 		return strata_error(rc, "series %llu at %lld: undecodable point",
 				    (unsigned long long)c->series->id, (long long)c->t);
-	for (size_t i = 0; i < x->p->n_fields; i++)
-		x->vals[i].type = QUERY_VALUE_NONE;
+	for (size_t k = 0; k < x->n_needed; k++)
+		x->vals[x->needed_idx[k]].type = QUERY_VALUE_NONE;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t id = x->fbuf[i].id;
 		int32_t idx = id <= x->p->max_field_id ? x->idx_by_id[id] : -1;
@@ -1657,6 +1659,7 @@ static int prepare(struct exec *x)
 	x->vals = strata_calloc(p->n_fields + 1, sizeof(*x->vals));
 	x->idx_by_id = strata_malloc((p->max_field_id + 1) * sizeof(*x->idx_by_id));
 	x->want_id = strata_calloc(p->max_field_id + 1, sizeof(*x->want_id));
+	x->needed_idx = strata_malloc((p->n_fields + 1) * sizeof(*x->needed_idx));
 	x->fcap = 16;
 	x->fbuf = strata_malloc(x->fcap * sizeof(*x->fbuf));
 	x->colvals = strata_calloc(p->n_columns, sizeof(*x->colvals));
@@ -1666,7 +1669,8 @@ static int prepare(struct exec *x)
 	x->carry = strata_calloc(p->n_slots + 1, sizeof(*x->carry));
 	x->has_carry = strata_calloc(p->n_slots + 1, sizeof(*x->has_carry));
 	x->aux_cur = strata_calloc(p->n_aux + 1, sizeof(*x->aux_cur));
-	if (!x->order || !x->cur || !x->heap || !x->vals || !x->idx_by_id || !x->want_id || !x->fbuf || !x->colvals ||
+	if (!x->order || !x->cur || !x->heap || !x->vals || !x->idx_by_id || !x->want_id || !x->needed_idx ||
+	    !x->fbuf || !x->colvals ||
 	    !x->tr || !x->accs || !x->acc_live || !x->carry || !x->has_carry || !x->aux_cur)
 		return oom();
 	for (uint32_t i = 0; i <= p->max_field_id; i++)
@@ -1674,6 +1678,8 @@ static int prepare(struct exec *x)
 	for (size_t i = 0; i < p->n_fields; i++) {
 		x->idx_by_id[p->fields[i].id] = (int32_t)i;
 		x->want_id[p->fields[i].id] = p->needed[i];
+		if (p->needed[i])
+			x->needed_idx[x->n_needed++] = i;
 	}
 	for (size_t i = 0; i < n; i++)
 		x->order[i] = &x->set.v[i];
@@ -1734,6 +1740,7 @@ static void release(struct exec *x)
 	strata_free(x->vals);
 	strata_free(x->idx_by_id);
 	strata_free(x->want_id);
+	strata_free(x->needed_idx);
 	strata_free(x->fbuf);
 	strata_free(x->colvals);
 	strata_free(x->tr);

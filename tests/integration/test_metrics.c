@@ -8,7 +8,8 @@
  * checked against what was sent: the per-listener counters, the write
  * errors by kind, and the histograms (group-commit latency, WAL group
  * sizes, query latency by kind), whose buckets must be cumulative with
- * +Inf equal to _count.
+ * +Inf equal to _count. A second server, with a tiny memtable, checks the
+ * compaction figures once its compaction is at rest.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <cmocka.h>
 
 #include "tests/server.h"
+
+#include <math.h>
 
 /* The value of the sample whose name and labels are exactly series ("name" or "name{a=\"b\"}"), or -1. */
 static double sample(const char *text, const char *series)
@@ -212,10 +215,99 @@ static void test_metrics_promtool_and_values(void **state)
 	test_remove_tree(dir);
 }
 
+/*
+ * The compaction figures: a server with a tiny memtable flushes every
+ * write of points from 2023 (a closed window), and the background
+ * compaction merges the window into its final form. At rest, every point
+ * flushed is one entry, the space amplification is 1, and the engine wrote more
+ * than its WAL (flushes and compactions) per WAL byte.
+ */
+static void test_metrics_compaction_figures(void **state)
+{
+	static char text[1 << 20];
+	const char *extra[] = { "--memtable-bytes", "1024", NULL };
+	char dir[64], data[128], log[128], lp[128], metrics[128], cmd[1024], out[8192];
+	test_server srv;
+	int rc, settled = 0;
+	double wal, flushed, compacted, wa;
+
+	(void)state;
+	if (test_run("command -v promtool", out, sizeof out) != 0)
+		fail_msg("promtool not found: install Debian's prometheus package (scripts/deps.sh --test)");
+	assert_int_equal(test_make_temp_dir(dir, sizeof dir), 0);
+	snprintf(data, sizeof data, "%s/data", dir);
+	snprintf(log, sizeof log, "%s/serve.log", dir);
+	snprintf(lp, sizeof lp, "%s/points.lp", dir);
+	snprintf(metrics, sizeof metrics, "%s/metrics.txt", dir);
+	if (!test_server_start(&srv, data, log, extra))
+		fail_msg("strata serve did not come up; see %s", log);
+	query(&srv, "CREATE DATABASE db0", "200");
+	/* Four writes of 50 points each (2 hosts x 25 times), in time order. */
+	for (int w = 0; w < 4; w++) {
+		char body[8192];
+		size_t len = 0;
+
+		for (int t = 0; t < 25; t++)
+			for (int h = 0; h < 2; h++)
+				len += (size_t)snprintf(body + len, sizeof body - len,
+							"cpu,host=h%d usage=%d.5 %lld\n", h, w * 25 + t,
+							1700000000000000000LL + (long long)(w * 25 + t) * 10000000000LL);
+		test_write_file(lp, body);
+		post(&srv, "/write?db=db0", "", lp, "204");
+	}
+	/* A write finds the memtable full and switches it first: this one sends the last 50 to a table. */
+	test_write_file(lp, "cpu,host=h0 usage=0 1700001000000000000\n");
+	post(&srv, "/write?db=db0", "", lp, "204");
+	/*
+	 * At rest: the four flushes done (none in flight), no debt and no
+	 * compaction running, seen twice in a row (bounded).
+	 */
+	for (int i = 0; i < 200 && settled < 2; i++) {
+		scrape(&srv, text, sizeof text);
+		if (sample(text, "strata_flushes_total") >= 4 && sample(text, "strata_immutable_memtable_bytes") == 0 &&
+		    sample(text, "strata_compactions_total") >= 1 && sample(text, "strata_compaction_debt_bytes") == 0 &&
+		    sample(text, "strata_compaction_active") == 0)
+			settled++;
+		else
+			settled = 0;
+		usleep(50000);
+	}
+	if (settled < 2)
+		fail_msg("compaction not at rest after 10 s: %.0f flushes, %.0f compactions, debt %.0f bytes, active %.0f",
+			 sample(text, "strata_flushes_total"), sample(text, "strata_compactions_total"),
+			 sample(text, "strata_compaction_debt_bytes"), sample(text, "strata_compaction_active"));
+
+	test_write_file(metrics, text);
+	snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", metrics);
+	rc = test_run(cmd, out, sizeof out);
+	if (rc != 0 || out[0] != '\0')
+		fail_msg("promtool check metrics exited %d:\n%s", rc, out);
+
+	assert_true(sample(text, "strata_ingest_points_total") == 201);
+	/* The 200 points of the tables, one entry each once merged; the last point is in the memtable. */
+	assert_true(sample(text, "strata_sstable_entries") == 200);
+	assert_true(sample(text, "strata_sstable_bytes") > 0);
+	assert_true(sample(text, "strata_sstable_merged_bytes_estimate") == sample(text, "strata_sstable_bytes"));
+	assert_true(sample(text, "strata_space_amplification") == 1);
+	assert_true(sample(text, "strata_compaction_written_bytes_total") > 0);
+	assert_true(sample(text, "strata_compaction_write_bytes_per_second") > 0);
+	/* (WAL + flushed + compacted) / WAL, as printed (three decimals). */
+	wal = sample(text, "strata_wal_bytes_total");
+	flushed = sample(text, "strata_flush_bytes_total");
+	compacted = sample(text, "strata_compaction_written_bytes_total");
+	wa = sample(text, "strata_engine_write_amplification");
+	assert_true(wal > 0 && flushed > 0);
+	assert_true(wa > 1 && fabs(wa - (wal + flushed + compacted) / wal) < 0.001);
+
+	assert_int_equal(test_server_stop(&srv), 0);
+	test_remove_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_metrics_promtool_and_values),
+		cmocka_unit_test(test_metrics_compaction_figures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

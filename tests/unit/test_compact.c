@@ -647,6 +647,88 @@ static void test_compact_many_tables_read_the_same(void **state)
 	snap_free(before);
 }
 
+/* The estimate of the bytes once merged: st.file_bytes * kept / entries, within rounding. */
+static void assert_merged_estimate(const lsm_stats *st, uint64_t kept, uint64_t entries, const char *what)
+{
+	double want = (double)st->file_bytes * (double)kept / (double)entries;
+
+	if ((double)st->est_merged_bytes < want - 1 || (double)st->est_merged_bytes > want + 1)
+		fail_msg("%s: %" PRIu64 " bytes estimated once merged, want %.1f (%" PRIu64 " bytes, %" PRIu64
+			 " of %" PRIu64 " entries kept)",
+			 what, st->est_merged_bytes, want, st->file_bytes, kept, entries);
+}
+
+/*
+ * Space amplification (lsm_stats.est_merged_bytes): tables written in time
+ * order fold nothing away, a rewrite of the same points counts the older
+ * copies, a table of other series over the same time counts nothing, and a
+ * whole merge brings the estimate back to the bytes on disk.
+ */
+static void test_compact_space_amplification(void **state)
+{
+	fixture *f = *state;
+	lsm_stats st;
+	uint64_t w0_bytes;
+	double want;
+
+	open_db(f);
+	st = stats(f->db);
+	assert_int_equal(st.table_entries, 0);
+	assert_int_equal(st.est_merged_bytes, 0);
+	assert_false(st.compaction_active);
+
+	/* A: series 1-3 at points 0-99 of window 0; B: the same series at points 100-199. */
+	for (int t = 0; t < 2; t++) {
+		for (uint64_t s = 1; s <= 3; s++)
+			for (int64_t i = 0; i < 100; i++)
+				write_row(f->db, LSM_KIND_PUT, s, 0, t * 100 + i, 3, (uint64_t)(t * 1000 + i));
+		flush(f->db);
+		st = stats(f->db);
+		assert_int_equal(st.n_files, (uint64_t)t + 1);
+		assert_int_equal(st.table_entries, 300 * ((uint64_t)t + 1));
+		assert_int_equal(st.est_merged_bytes, st.file_bytes); /* time spans apart: nothing to fold */
+	}
+
+	/* C rewrites A's points: A's 300 entries are older copies. */
+	for (uint64_t s = 1; s <= 3; s++)
+		for (int64_t i = 0; i < 100; i++)
+			write_row(f->db, LSM_KIND_PUT, s, 0, i, 5, (uint64_t)(7000 + i));
+	flush(f->db);
+	st = stats(f->db);
+	assert_int_equal(st.table_entries, 900);
+	assert_merged_estimate(&st, 600, 900, "a rewrite of the oldest table");
+	assert_true((double)st.file_bytes / (double)st.est_merged_bytes > 1.3);
+
+	/* D: series 10-12 over the same time, keys apart from every other table. */
+	for (uint64_t s = 10; s <= 12; s++)
+		for (int64_t i = 0; i < 100; i++)
+			write_row(f->db, LSM_KIND_PUT, s, 0, i, 1, (uint64_t)(9000 + i));
+	flush(f->db);
+	st = stats(f->db);
+	assert_int_equal(st.table_entries, 1200);
+	assert_merged_estimate(&st, 900, 1200, "a table of other series");
+	w0_bytes = st.file_bytes;
+	/* E: window 1, one table: kept whole. */
+	for (int64_t i = 0; i < 50; i++)
+		write_row(f->db, LSM_KIND_PUT, 1, 1, i, 1, (uint64_t)i);
+	flush(f->db);
+	st = stats(f->db);
+	assert_int_equal(st.table_entries, 1250);
+	want = (double)w0_bytes * 900.0 / 1200.0 + (double)(st.file_bytes - w0_bytes);
+	assert_true((double)st.est_merged_bytes >= want - 1 && (double)st.est_merged_bytes <= want + 1);
+
+	compact_ok(f->db, true);
+	st = stats(f->db);
+	assert_int_equal(st.n_files, 2);
+	assert_int_equal(st.table_entries, 950); /* 3 x 200 + 3 x 100 + 50 distinct points */
+	assert_int_equal(st.est_merged_bytes, st.file_bytes);
+	assert_false(st.compaction_active);
+	reopen_db(f);
+	st = stats(f->db);
+	assert_int_equal(st.table_entries, 950);
+	assert_int_equal(st.est_merged_bytes, st.file_bytes);
+}
+
 /* MERGE operands spread over tables: the merged value survives compaction. */
 static void test_compact_merges_fields_across_tables(void **state)
 {
@@ -1589,6 +1671,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_compact_many_tables_read_the_same, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_space_amplification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_merges_fields_across_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_partial_run_keeps_older_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_drops_tombstones_at_the_bottom, setup, teardown),
