@@ -28,6 +28,7 @@ void lsm_compact_options_default(lsm_compact_options *out)
 	out->live_trigger = 4;
 	out->max_files = 16;
 	out->closed_grace_ns = INT64_C(3600) * 1000000000;
+	out->late_settle_ns = INT64_C(600) * 1000000000;
 	out->max_file_bytes = (uint64_t)256 << 20;
 	out->rate_bytes_per_s = 0;
 	out->clock = NULL;
@@ -96,8 +97,35 @@ static bool full(const lsm_compact_options *o, const lsm_file *f)
 }
 
 /*
+ * Size-tiered from the newest of w's first k tables: the run to merge when
+ * it reaches the trigger (*n), stopping at a table more than twice the run.
+ */
+static void tier(const lsm_compact_options *o, const lsm_window_files *w, size_t k, size_t *n, uint64_t *score)
+{
+	uint64_t run_bytes;
+	size_t i;
+
+	if (k < o->live_trigger)
+		return;
+	run_bytes = w->files[0]->props.file_bytes;
+	for (i = 1; i < k; i++) {
+		uint64_t b = w->files[i]->props.file_bytes;
+
+		if (b > 2 * run_bytes)
+			break;
+		run_bytes += b;
+	}
+	if (i >= o->live_trigger) {
+		*n = i;
+		*score = i;
+	}
+}
+
+/*
  * The run of window w to merge now: [*first, *first + *n) of its tables
  * (newest first), or *n == 0. Sets *score (bigger: more urgent) and *final.
+ * Under probe (the compaction thread, compact_mu held) it may open tables
+ * and stamps the tables it sees for the first time.
  */
 static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, int64_t now, bool probe,
 			size_t *first, size_t *n, uint64_t *score, bool *final)
@@ -105,7 +133,6 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 	const lsm_compact_options *o = &db->opt.compact;
 	bool closed = all || window_closed(db, w->window, now);
 	size_t k;
-	uint64_t run_bytes;
 
 	*first = 0;
 	*n = 0;
@@ -115,16 +142,46 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 		/*
 		 * Closed: merged down once into its final form, which may be
 		 * several key-disjoint tables (split at max_file_bytes); again
-		 * only when a late write added a table that is not final.
+		 * only when late writes added tables that are not final. Those
+		 * are the newest; rewriting the whole window for each of them
+		 * would make loading old data quadratic, so they are tiered
+		 * among themselves and folded in when they hold a quarter of
+		 * the final bytes (the final form grows geometrically: each byte
+		 * is rewritten a bounded number of times), when there are
+		 * max_files of them, or when the window has been quiet for
+		 * late_settle_ns.
 		 */
-		size_t not_final = 0;
+		uint64_t final_bytes = 0, late_bytes = 0;
+		size_t n_late = 0;
+		int64_t seen = 0;
 
-		for (k = 0; k < w->n_files; k++)
-			not_final += !is_final(w->files[k], probe);
-		if (not_final == 0)
+		for (k = 0; k < w->n_files; k++) {
+			if (is_final(w->files[k], probe)) {
+				final_bytes += w->files[k]->props.file_bytes;
+				continue;
+			}
+			late_bytes += w->files[k]->props.file_bytes;
+			n_late++;
+		}
+		if (n_late == 0)
 			return;
-		*n = w->n_files;
-		*score = w->n_files + (all ? 0 : 1000000);
+		if (probe) {
+			int64_t unseen = 0;
+
+			atomic_compare_exchange_strong(&w->files[0]->seen_ns, &unseen, now);
+		}
+		seen = atomic_load(&w->files[0]->seen_ns);
+		if (all || final_bytes == 0 || late_bytes >= final_bytes / 4 || n_late >= o->max_files ||
+		    (seen != 0 && now - seen >= o->late_settle_ns)) {
+			*n = w->n_files;
+			*score = w->n_files + (all ? 0 : 1000000);
+			return;
+		}
+		/* The late tables lie above the final ones: tier the newest of them. */
+		for (k = 0; k < w->n_files && !is_final(w->files[k], probe); k++)
+			;
+		*final = false;
+		tier(o, w, k, n, score);
 		return;
 	}
 	*final = false;
@@ -142,21 +199,7 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 		*score = k + 1000000;
 		return;
 	}
-	if (k < o->live_trigger)
-		return;
-	/* Size-tiered from the newest: stop at a table more than twice the run. */
-	run_bytes = w->files[0]->props.file_bytes;
-	for (k = 1; k < w->n_files && !full(o, w->files[k]); k++) {
-		uint64_t b = w->files[k]->props.file_bytes;
-
-		if (b > 2 * run_bytes)
-			break;
-		run_bytes += b;
-	}
-	if (k >= o->live_trigger) {
-		*n = k;
-		*score = k;
-	}
+	tier(o, w, k, n, score);
 }
 
 /* Pins the most urgent job of v into *j; false when none is due. */

@@ -47,6 +47,12 @@ typedef struct lsm_compact_options {
 	unsigned live_trigger;     /* tables in a live window that start a merge (4) */
 	unsigned max_files;        /* tables in any window that force a whole merge (16) */
 	int64_t closed_grace_ns;   /* a window closes this long after its end (1 h) */
+	/*
+	 * Late tables of a closed window already in final form are tiered among
+	 * themselves and folded into the final form once they hold a quarter of
+	 * its bytes, or once no new table has come for this long (10 min).
+	 */
+	int64_t late_settle_ns;
 	uint64_t max_file_bytes;   /* an output table is cut after this many bytes (256 MiB) */
 	uint64_t rate_bytes_per_s; /* compaction writes at most this fast; 0: no limit */
 	/* Wall clock in ns for closing windows (tests inject one); NULL: the real clock. */

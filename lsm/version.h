@@ -33,6 +33,8 @@ typedef struct lsm_file {
 	lsm_sst *table;          /* opened at first use */
 	int open_rc;
 	struct lsm_versions *owner;
+	/* When compaction first saw the table (its clock), 0 before: how long a closed window has been quiet. */
+	_Atomic int64_t seen_ns;
 } lsm_file;
 
 /*

@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+#include <unistd.h>
 
 #define WINDOW_NS (INT64_C(3600) * 1000000000) /* one hour */
 #define GRACE_NS (WINDOW_NS / 2)
@@ -938,6 +939,7 @@ static void test_compact_closed_window_in_background(void **state)
 	f->opt.compact.disable = false;
 	f->opt.compact.live_trigger = 100;
 	f->opt.compact.max_files = 100;
+	f->opt.compact.late_settle_ns = 0; /* a late table is folded in at once (see the test below) */
 	open_db(f);
 	for (int t = 0; t < 5; t++) {
 		for (int64_t w = 0; w < 2; w++)
@@ -988,6 +990,96 @@ static void test_compact_closed_window_in_background(void **state)
 		fail_msg("window closed without a flush not compacted: %" PRIu64 " tables",
 			 stats(f->db).n_files);
 	assert_db_equals(f->db, before, "after the idle compaction");
+	reopen_db(f);
+	assert_db_equals(f->db, before, "after reopen");
+	snap_free(before);
+}
+
+/* The tables of the database that are in final form. */
+static uint64_t final_tables(const fixture *f, lsm_db *db)
+{
+	char path[256];
+	uint64_t n = 0;
+
+	(void)db;
+	for (uint64_t no = 1; no < 10000; no++) {
+		lsm_sst *t;
+
+		snprintf(path, sizeof path, "%s/sst/%06" PRIu64 ".sst", f->dir, no);
+		if (access(path, F_OK) != 0 || lsm_sst_open(&t, path, no, NULL) != 0)
+			continue;
+		n += (lsm_sst_get_props(t)->flags & LSM_SST_FLAG_FINAL) != 0;
+		lsm_sst_unref(t);
+	}
+	return n;
+}
+
+/* Writes n late points into closed window 0 as one table, and runs the compactions due: the data reads the same. */
+static void late_table(fixture *f, int64_t from, int64_t n, uint64_t salt)
+{
+	snap *want = &snaps[SNAP_CHECK];
+
+	for (int64_t i = 0; i < n; i++)
+		write_row(f->db, LSM_KIND_MERGE, 1 + (uint64_t)(i % 3), 0, from + i, 1u << (i % N_FIELDS),
+			  salt + (uint64_t)i);
+	flush(f->db);
+	snap_take(f->db, want);
+	compact_ok(f->db, false);
+	assert_db_equals(f->db, want, "after the compactions due");
+	snap_free(want);
+}
+
+/*
+ * Late tables in a closed window already in final form are not merged
+ * into it one by one (loading old data would rewrite the whole window at
+ * every flush): they are tiered among themselves, folded in once they hold
+ * a quarter of the final bytes, and folded in when the window has been
+ * quiet for late_settle_ns; the data reads the same throughout.
+ */
+static void test_compact_late_tables_tiered(void **state)
+{
+	fixture *f = *state;
+	snap *before = &snaps[SNAP_BEFORE];
+	uint64_t written;
+
+	f->opt.compact.live_trigger = 4;
+	f->opt.compact.late_settle_ns = 10 * WINDOW_NS;
+	atomic_store(&f->clock_ns, WINDOW_NS + GRACE_NS); /* window 0 is closed */
+	open_db(f);
+	for (int64_t i = 0; i < 3000; i++)
+		write_row(f->db, LSM_KIND_PUT, 1 + (uint64_t)(i % 3), 0, i, 0x3f, (uint64_t)i);
+	flush(f->db);
+	compact_ok(f->db, false);
+	assert_int_equal(stats(f->db).n_files, 1);
+	assert_int_equal(final_tables(f, f->db), 1);
+
+	/* Three small late tables: left beside the final form. */
+	for (int t = 0; t < 3; t++)
+		late_table(f, 5000 + t * 10, 10, (uint64_t)t * 100);
+	assert_int_equal(stats(f->db).n_files, 4);
+	assert_int_equal(final_tables(f, f->db), 1);
+	written = stats(f->db).compact_bytes_written;
+
+	/* A fourth: the four are merged into one (not final), the final form untouched. */
+	late_table(f, 5100, 10, 900);
+	assert_int_equal(stats(f->db).n_files, 2);
+	assert_int_equal(final_tables(f, f->db), 1);
+	assert_true(stats(f->db).compact_bytes_written - written < stats(f->db).file_bytes / 2);
+
+	/* Late data of more than a quarter of the final bytes: folded in, one final table again. */
+	late_table(f, 0, 1500, 7000);
+	assert_int_equal(stats(f->db).n_files, 1);
+	assert_int_equal(final_tables(f, f->db), 1);
+
+	/* One small late table, then quiet: folded in after late_settle_ns. */
+	late_table(f, 6000, 5, 8000);
+	assert_int_equal(stats(f->db).n_files, 2);
+	snap_take(f->db, before);
+	atomic_store(&f->clock_ns, WINDOW_NS + GRACE_NS + 10 * WINDOW_NS);
+	compact_ok(f->db, false);
+	assert_int_equal(stats(f->db).n_files, 1);
+	assert_int_equal(final_tables(f, f->db), 1);
+	assert_db_equals(f->db, before, "after the quiet window's fold");
 	reopen_db(f);
 	assert_db_equals(f->db, before, "after reopen");
 	snap_free(before);
@@ -1676,6 +1768,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compact_partial_run_keeps_older_tables, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_drops_tombstones_at_the_bottom, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_closed_window_in_background, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_late_tables_tiered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_splits_outputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_split_window_is_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_split_live_window_is_done, setup, teardown),
