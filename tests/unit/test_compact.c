@@ -1017,7 +1017,7 @@ static uint64_t final_tables(const fixture *f, lsm_db *db)
 /* Writes n late points into closed window 0 as one table, and runs the compactions due: the data reads the same. */
 static void late_table(fixture *f, int64_t from, int64_t n, uint64_t salt)
 {
-	snap *want = &snaps[SNAP_CHECK];
+	snap *want = &snaps[SNAP_WANT];
 
 	for (int64_t i = 0; i < n; i++)
 		write_row(f->db, LSM_KIND_MERGE, 1 + (uint64_t)(i % 3), 0, from + i, 1u << (i % N_FIELDS),
