@@ -168,13 +168,6 @@ cpu_ticks() { # utime + stime of a process, in clock ticks
 }
 vm_hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 
-strata_metrics() { # name... -> values, space-separated, from strata's /metrics
-	curl -sf "http://127.0.0.1:$http_port/metrics" | awk -v names="$*" '
-		BEGIN { n = split(names, want, " ") }
-		{ v[$1] = $2 }
-		END { for (i = 1; i <= n; i++) printf "%s%s", (want[i] in v ? v[want[i]] : "nan"), (i < n ? " " : "\n") }'
-}
-
 result_field() { # key, bench_load output -> value of key= in the RESULT line
 	sed -n "s/^RESULT.* $1=\([^ ]*\).*/\1/p" <<<"$2"
 }
@@ -258,58 +251,6 @@ run_server() {
 io_written() { # bytes a process has had written to storage (write_bytes - cancelled_write_bytes), or nan
 	awk '/^write_bytes:/ { w = $2 } /^cancelled_write_bytes:/ { c = $2 } END { if (w == "") print "nan"; else print w - c }' \
 		"/proc/$1/io" 2>/dev/null || echo nan
-}
-
-# Prints what must stay unchanged while a system is at rest, or nothing while it is not.
-rest_state() {
-	local sys=$1 m
-	case "$sys" in
-	strata-*)
-		m=$(strata_metrics strata_compaction_debt_bytes strata_compaction_active)
-		[ "$m" = "0 0" ] && strata_metrics strata_compactions_total strata_sstables strata_sstable_bytes
-		;;
-	vm) # merges running and rows not yet in parts, summed over their label sets
-		m=$(curl -sf "http://127.0.0.1:$http_port/metrics" | awk '
-			/^vm_active_merges[{ ]/ || /^vm_pending_rows[{ ]/ { busy += $NF; seen = 1 }
-			END { if (seen) print busy }')
-		[ "$m" = 0 ] && du -s -B1 "$srv_dir/data" | cut -f1
-		;;
-	influx) # no WAL segment with data, no TSM file being written
-		local wal cur
-		wal=$(find "$srv_dir/data/wal" -name '*.wal' -size +1k 2>/dev/null | wc -l)
-		cur=$(find "$srv_dir/data/data" \( -name '*.tsm' -o -name '*.tmp' \) -printf '%f:%s\n' 2>/dev/null | sort)
-		[ "$wal" = 0 ] && [ -n "$cur" ] && ! grep -q '\.tmp:' <<<"$cur" && echo "$cur"
-		;;
-	esac
-	return 0
-}
-
-# Waits until rest_state is not empty and unchanged for 3 s (6 looks 0.5 s
-# apart; VictoriaMetrics 10 s, longer than the 5 s after which it writes the
-# parts it holds in memory), at most settle_timeout s. Sets settle_s, from
-# the call to the first of those looks (nan when it never came to rest: the
-# figures after are then taken anyway, with a note).
-wait_rest() {
-	local sys=$1 i prev="" cur stable=0 t0 need=6
-	[ "$sys" = vm ] && need=20
-	t0=$(date +%s.%N)
-	settle_s=nan
-	for ((i = 0; i < settle_timeout * 2; i++)); do
-		kill -0 "$srv_pid" 2>/dev/null || return 1
-		cur=$(rest_state "$sys")
-		if [ -n "$cur" ] && [ "$cur" = "$prev" ]; then
-			stable=$((stable + 1))
-			if [ "$stable" -ge "$need" ]; then
-				settle_s=$(awk -v a="$t0" -v b="$(date +%s.%N)" -v n="$need" 'BEGIN { s = b - a - n / 2; printf "%.1f", s < 0 ? 0 : s }')
-				return 0
-			fi
-		else
-			stable=0
-		fi
-		prev=$cur
-		sleep 0.5
-	done
-	return 1
 }
 
 # The compaction phase, one run of a system: key system run.

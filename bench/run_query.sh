@@ -239,7 +239,22 @@ load_system() {
 	fi
 	t1=$(date +%s.%N)
 	load_secs[$sys]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
-	[ "$sys" = influx ] && wait_influx_settled
+	# Every system queried at rest: its compaction done (strata: also after a restart, since
+	# its stop flushes the memtable into a late table that is then folded in).
+	case "$sys" in
+	influx) wait_influx_settled ;;
+	vm) wait_rest vm || sys_note[$sys]="not at rest after loading";;
+	strata)
+		if wait_rest strata-relaxed; then
+			sys_note[$sys]="compaction at rest ${settle_s} s after loading"
+		else
+			sys_note[$sys]="not at rest after loading"
+		fi
+		stop_server keep
+		start_server strata-relaxed "${sys_dir[$sys]}" || die "strata did not restart"
+		wait_rest strata-relaxed || sys_note[$sys]="${sys_note[$sys]:+${sys_note[$sys]}; }not at rest after a restart"
+		;;
+	esac
 	stop_server keep
 	[ -n "$stop_note" ] && sys_note[$sys]="${sys_note[$sys]:+${sys_note[$sys]}; }stop after load: $stop_note"
 	disk_mb[$sys]=$(awk -v b="$disk_bytes" 'BEGIN { printf "%.0f", b / 1e6 }')

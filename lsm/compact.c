@@ -249,6 +249,17 @@ static void job_release(job *j)
 	j->n = 0;
 }
 
+/* A closed window holds tables that are not in final form (folded in later, not now). */
+static bool late_pending(const lsm_db *db, const lsm_window_files *w, int64_t now)
+{
+	if (!window_closed(db, w->window, now))
+		return false;
+	for (size_t k = 0; k < w->n_files; k++)
+		if (!(__atomic_load_n(&w->files[k]->props.flags, __ATOMIC_RELAXED) & LSM_SST_FLAG_FINAL))
+			return true;
+	return false;
+}
+
 uint64_t lsm_compact_debt(lsm_db *db)
 {
 	lsm_version *v = lsm_versions_current(db->versions);
@@ -261,6 +272,11 @@ uint64_t lsm_compact_debt(lsm_db *db)
 		bool final;
 
 		plan_window(db, &v->windows[i], false, now, false, &first, &n, &score, &final);
+		if (n == 0 && late_pending(db, &v->windows[i], now)) {
+			/* Late tables waiting for the window to settle: the whole window is to be rewritten. */
+			first = 0;
+			n = v->windows[i].n_files;
+		}
 		for (size_t k = first; k < first + n; k++)
 			debt += v->windows[i].files[k]->props.file_bytes;
 	}

@@ -141,7 +141,7 @@ typedef struct lsm_stats {
 	uint64_t compact_bytes_read;  /* table bytes merged */
 	uint64_t compact_bytes_written;
 	uint64_t compact_ns;          /* time spent compacting */
-	uint64_t compaction_debt_bytes; /* bytes of windows that a compaction would rewrite now */
+	uint64_t compaction_debt_bytes; /* bytes of windows a compaction would rewrite now, or once their late tables settle */
 	uint64_t wal_torn_tails;      /* torn WAL tails trimmed at open */
 	int error;                    /* sticky error (read-only), or 0 */
 	uint64_t table_entries;       /* entries of the live tables, every version counted */

@@ -47,6 +47,7 @@ typedef struct serve_config {
 	query_limits limits;
 	size_t memtable_bytes; /* 0: the engine's default */
 	int64_t retention_check_interval_ns; /* how often expired windows are dropped */
+	int64_t compact_settle_ns;           /* -1: the engine's default */
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -91,6 +92,9 @@ static void serve_usage(FILE *f)
 	      "  --retention-check-interval DUR\n"
 	      "                         how often expired time windows are dropped (default 1m;\n"
 	      "                         docs/retention.md)\n"
+	      "  --compact-settle DUR   late writes into a closed window are folded into its final form\n"
+	      "                         once it has had no new table for this long, or once they hold\n"
+	      "                         a quarter of its bytes (default 10m; docs/storage-engine.md)\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
 }
@@ -380,7 +384,7 @@ static void serve_metrics_write(void *ctx, void *out)
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0 };
+			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0, -1 };
 	serve_listeners lis = { 0 };
 	serve_metrics metrics = { .listeners = &lis };
 	query_engine *qe = NULL;
@@ -483,6 +487,11 @@ int cli_serve(int argc, char **argv)
 				fprintf(stderr, "strata serve: --retention-check-interval takes a duration of 1s or more\n");
 				return 2;
 			}
+		} else if (cli_option(argc, argv, &i, "--compact-settle", &v)) {
+			if (parse_duration(v, &cfg.compact_settle_ns) != 0 || cfg.compact_settle_ns < 0) {
+				fprintf(stderr, "strata serve: --compact-settle takes a duration (0s or more)\n");
+				return 2;
+			}
 		} else if ((rc = security_option(argc, argv, &i, &sec)) != 0) {
 			if (rc < 0)
 				return 2;
@@ -513,6 +522,8 @@ int cli_serve(int argc, char **argv)
 	opt.commit.relaxed = cfg.relaxed;
 	if (cfg.memtable_bytes)
 		opt.memtable_bytes = cfg.memtable_bytes;
+	if (cfg.compact_settle_ns >= 0)
+		opt.compact.late_settle_ns = cfg.compact_settle_ns;
 	if (cli_store_open(&store, cfg.data_dir, &opt, "cannot open the data directory") != 0)
 		return 1;
 	ingest_options_default(&ingest_opt);
