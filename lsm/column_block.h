@@ -102,7 +102,7 @@ typedef struct lsm_colset {
  */
 int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len);
 void lsm_colset_free(lsm_colset *cs);
-/* Bytes the set may hold once every column is decoded (its block-cache charge). */
+/* The set's block-cache charge: its bytes with the few columns a reader usually decodes. */
 size_t lsm_colset_charge(const lsm_colset *cs);
 
 /*

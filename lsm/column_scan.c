@@ -340,3 +340,55 @@ void lsm_scan_free(lsm_scan *s)
 		lsm_version_unref(s->version);
 	strata_free(s);
 }
+
+int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series)
+{
+	lsm_memtable *mems[2];
+	lsm_version *v;
+	int64_t bound = INT64_MIN, t;
+	int rc = 0;
+
+	pthread_mutex_lock(&db->mu);
+	mems[0] = db->mem;
+	lsm_memtable_ref(mems[0]);
+	mems[1] = db->imm;
+	if (mems[1])
+		lsm_memtable_ref(mems[1]);
+	v = lsm_versions_current(db->versions);
+	pthread_mutex_unlock(&db->mu);
+
+	for (int i = 0; i < 2 && mems[i]; i++) {
+		if (bound != INT64_MAX && memtable_first(mems[i], series, INT64_MIN, INT64_MAX, &t, &rc))
+			bound = INT64_MAX;
+		lsm_memtable_unref(mems[i]);
+	}
+	if (rc)
+		bound = INT64_MAX; /* could not look: no bound */
+	/* Newest windows first: the first table holding the series bounds it. */
+	for (size_t w = v->n_windows; w-- > 0 && bound != INT64_MAX;) {
+		const lsm_window_files *wf = &v->windows[w];
+		int64_t newest = INT64_MIN;
+
+		for (size_t j = 0; j < wf->n_files; j++) {
+			lsm_file *f = wf->files[j];
+			lsm_sst *table;
+
+			if (lsm_ukey_series(f->props.smallest) > series || lsm_ukey_series(f->props.largest) < series ||
+			    f->props.max_ts <= newest)
+				continue;
+			if (lsm_file_table(f, &table) != 0) {
+				newest = INT64_MAX; /* unreadable here: the read itself will say why */
+				break;
+			}
+			if (lsm_sst_may_contain_series(table, series))
+				newest = f->props.max_ts;
+		}
+		if (newest != INT64_MIN) {
+			if (newest > bound)
+				bound = newest;
+			break;
+		}
+	}
+	lsm_version_unref(v);
+	return bound;
+}

@@ -50,4 +50,12 @@ int lsm_scan_next(lsm_scan *s, lsm_span *span, int64_t *resume);
 
 void lsm_scan_free(lsm_scan *s);
 
+/*
+ * A time no point of series is newer than: the newest time of the tables
+ * that may hold it (their properties and bloom filters), or INT64_MAX when
+ * a memtable holds a point of it. INT64_MIN when nothing holds it. Lets a
+ * search for the newest point start where the data ends, not at now().
+ */
+int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series);
+
 #endif

@@ -1353,27 +1353,54 @@ static int scan_range(struct exec *x, const query_series *s, int64_t lo, int64_t
 }
 
 /*
+ * Is there a point of series sid in [b, hi]? One step of a column scan
+ * where the storage allows (no block decoded into rows), else a seek of the
+ * iterator from where the scan hands over. Sets *rc on an error.
+ */
+static bool has_point(struct exec *x, lsm_db_iter *it, uint64_t sid, int64_t b, int64_t hi, int *rc)
+{
+	uint8_t k[LSM_UKEY_LEN];
+	lsm_scan *scan;
+	lsm_span span;
+	int64_t resume;
+	int step;
+
+	if (lsm_scan_new(&scan, x->ctx->e->db, sid, b, hi) == 0) {
+		step = lsm_scan_next(scan, &span, &resume);
+		lsm_scan_free(scan);
+		if (step == LSM_SCAN_SPAN || step == LSM_SCAN_END)
+			return step == LSM_SCAN_SPAN;
+		if (step < 0) {
+			*rc = step;
+			return false;
+		}
+		b = resume; /* the tables hold nothing before it */
+	}
+	lsm_ukey_encode(k, sid, b);
+	lsm_db_iter_seek(it, k);
+	*rc = lsm_db_iter_status(it);
+	return *rc == 0 && lsm_db_iter_valid(it) && lsm_ukey_ts(lsm_db_iter_key(it)) <= hi;
+}
+
+/*
  * The start of a short range that holds the newest point of the iterator's
  * series at or below top (and at or above lo): false when there is none.
  * Seeks only: first back in doubling steps until a step holds a point, then
  * halving that step down to about a minute. Each probe is one seek, so a
  * series costs a few dozen seeks whatever its age or density.
  */
-static bool newest_from(lsm_db_iter *it, uint64_t sid, int64_t lo, int64_t top, int64_t *from)
+static bool newest_from(struct exec *x, lsm_db_iter *it, uint64_t sid, int64_t lo, int64_t top, int64_t *from,
+			int *rc)
 {
 	const int64_t minute = 60 * (int64_t)1000000000;
 	int64_t step = minute, b, hi = top;
-	uint8_t k[LSM_UKEY_LEN];
 
-	/* Is there a point in [b, hi]? */
-#define HAS_POINT(b_) (lsm_ukey_encode(k, sid, (b_)), lsm_db_iter_seek(it, k), \
-		       lsm_db_iter_valid(it) && lsm_ukey_ts(lsm_db_iter_key(it)) <= hi)
 	for (;;) {
 		if (__builtin_sub_overflow(top, step - 1, &b) || b < lo)
 			b = lo;
-		if (HAS_POINT(b))
+		if (has_point(x, it, sid, b, hi, rc))
 			break;
-		if (b == lo)
+		if (*rc || b == lo)
 			return false;
 		top = b - 1;
 		if (step < INT64_MAX / 2)
@@ -1383,12 +1410,13 @@ static bool newest_from(lsm_db_iter *it, uint64_t sid, int64_t lo, int64_t top, 
 	while (top - b > minute) {
 		int64_t mid = b + (top - b) / 2;
 
-		if (HAS_POINT(mid))
+		if (has_point(x, it, sid, mid, hi, rc))
 			b = mid;
+		else if (*rc)
+			return false;
 		else
 			top = mid - 1;
 	}
-#undef HAS_POINT
 	*from = b;
 	return true;
 }
@@ -1407,7 +1435,7 @@ static int run_last_only(struct exec *x)
 
 	for (size_t k = x->g_first; rc == 0 && k < x->g_end; k++) {
 		const query_series *s = x->order[k];
-		int64_t top = p->hi, from;
+		int64_t top = p->hi, from, bound;
 		uint64_t before[p->n_slots];
 		uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN];
 		lsm_db_iter *it;
@@ -1420,11 +1448,18 @@ static int run_last_only(struct exec *x)
 		}
 		if (rc || all_fed(x, before))
 			continue;
+		/* Nothing is newer than the data: the search starts there, not at now(). */
+		bound = lsm_scan_newest_bound(x->ctx->e->db, s->id);
+		if (bound < top)
+			top = bound;
+		if (top < p->lo)
+			continue;
 		key_bounds(p, s->id, klo, khi);
 		rc = lsm_db_iter_new(&it, x->ctx->e->db, klo, khi);
 		if (rc)
 			break;
-		while (rc == 0 && !all_fed(x, before) && top >= p->lo && newest_from(it, s->id, p->lo, top, &from)) {
+		while (rc == 0 && !all_fed(x, before) && top >= p->lo &&
+		       newest_from(x, it, s->id, p->lo, top, &from, &rc)) {
 			rc = lsm_db_iter_status(it);
 			if (rc == 0)
 				rc = scan_range(x, s, from, top);

@@ -26,6 +26,7 @@
 #include "query/exec.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +49,7 @@ typedef struct serve_config {
 	size_t memtable_bytes; /* 0: the engine's default */
 	int64_t retention_check_interval_ns; /* how often expired windows are dropped */
 	int64_t compact_settle_ns;           /* -1: the engine's default */
+	uint64_t cache_bytes;                /* 0: an eighth of the memory (default_cache_bytes) */
 } serve_config;
 
 static void serve_usage(FILE *f)
@@ -92,6 +94,8 @@ static void serve_usage(FILE *f)
 	      "  --retention-check-interval DUR\n"
 	      "                         how often expired time windows are dropped (default 1m;\n"
 	      "                         docs/retention.md)\n"
+	      "  --cache-bytes N        block cache of decoded blocks, in bytes (default an eighth of\n"
+	      "                         the machine's memory, at least 256 MiB)\n"
 	      "  --compact-settle DUR   late writes into a closed window are folded into its final form\n"
 	      "                         once it has had no new table for this long, or once they hold\n"
 	      "                         a quarter of its bytes (default 10m; docs/storage-engine.md)\n"
@@ -100,6 +104,18 @@ static void serve_usage(FILE *f)
 }
 
 /* A byte count in 1 KiB .. 2 GiB. 0 or -1. */
+/*
+ * An eighth of the machine's memory, at least 256 MiB: a server's memory is
+ * there to keep decoded blocks, and the page cache keeps the files beside.
+ */
+static size_t default_cache_bytes(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	uint64_t eighth = pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page / 8 : 0;
+
+	return eighth > (256u << 20) ? (size_t)eighth : (size_t)256 << 20;
+}
+
 static int parse_size(const char *text, size_t *out)
 {
 	char *end;
@@ -384,7 +400,7 @@ static void serve_metrics_write(void *ctx, void *out)
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0, -1 };
+			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0, -1, 0 };
 	serve_listeners lis = { 0 };
 	serve_metrics metrics = { .listeners = &lis };
 	query_engine *qe = NULL;
@@ -487,6 +503,15 @@ int cli_serve(int argc, char **argv)
 				fprintf(stderr, "strata serve: --retention-check-interval takes a duration of 1s or more\n");
 				return 2;
 			}
+		} else if (cli_option(argc, argv, &i, "--cache-bytes", &v)) {
+			char *end;
+
+			errno = 0;
+			cfg.cache_bytes = strtoull(v, &end, 10);
+			if (errno || *end || end == v || cfg.cache_bytes < (1u << 20) || cfg.cache_bytes > (UINT64_C(1) << 40)) {
+				fprintf(stderr, "strata serve: --cache-bytes takes 1048576 .. 1099511627776\n");
+				return 2;
+			}
 		} else if (cli_option(argc, argv, &i, "--compact-settle", &v)) {
 			if (parse_duration(v, &cfg.compact_settle_ns) != 0 || cfg.compact_settle_ns < 0) {
 				fprintf(stderr, "strata serve: --compact-settle takes a duration (0s or more)\n");
@@ -524,6 +549,7 @@ int cli_serve(int argc, char **argv)
 		opt.memtable_bytes = cfg.memtable_bytes;
 	if (cfg.compact_settle_ns >= 0)
 		opt.compact.late_settle_ns = cfg.compact_settle_ns;
+	opt.block_cache_bytes = cfg.cache_bytes ? (size_t)cfg.cache_bytes : default_cache_bytes();
 	if (cli_store_open(&store, cfg.data_dir, &opt, "cannot open the data directory") != 0)
 		return 1;
 	ingest_options_default(&ingest_opt);
