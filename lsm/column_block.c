@@ -147,6 +147,18 @@ static uint64_t br_get32(struct bitr *r, unsigned k)
 
 	if (k == 0)
 		return 0;
+	if (r->n < k && r->end - r->p >= 8) {
+		/*
+		 * A word at once: the whole bytes that fit go in; the bits of a
+		 * byte that only partly fits land above n, where the next refill
+		 * puts the same bits again.
+		 */
+		unsigned take = (63 - r->n) / 8;
+
+		r->acc |= lsm_get_le64(r->p) << r->n;
+		r->p += take;
+		r->n += 8 * take;
+	}
 	while (r->n < k) {
 		if (r->p == r->end) {
 			r->bad = true;
@@ -762,6 +774,20 @@ static bool bit_at(const uint8_t *bits, size_t i)
 	return (bits[i / 8] >> (i % 8)) & 1;
 }
 
+/* The set bits among the first n of a bitmap. */
+static size_t count_bits(const uint8_t *bits, size_t n)
+{
+	size_t count = 0, i = 0;
+
+	for (; i + 64 <= n; i += 64)
+		count += (size_t)__builtin_popcountll(lsm_get_le64(bits + i / 8));
+	for (; i + 8 <= n; i += 8)
+		count += (size_t)__builtin_popcount(bits[i / 8]);
+	if (i < n)
+		count += (size_t)__builtin_popcount(bits[i / 8] & ((1u << (n - i)) - 1));
+	return count;
+}
+
 /*
  * Decodes column c's payload: its n_vals present values, in order, into the
  * first n_vals slots of out (lsm_colval, or lsm_colstr for strings; strings
@@ -875,11 +901,16 @@ static int decode_payload(const lsm_colvec *c, void *out)
 	return corrupt("unknown field type");
 }
 
+static size_t value_size(const lsm_colvec *c)
+{
+	return c->type == LSM_FIELD_STRING ? sizeof(lsm_colstr) : sizeof(lsm_colval);
+}
+
 /* Column k's values laid out by entry: the present ones decoded, moved to their entries from the back. */
 static int decode_column(const lsm_colset *cs, size_t k, void **out)
 {
 	const lsm_colvec *c = &cs->cols[k];
-	size_t size = c->type == LSM_FIELD_STRING ? sizeof(lsm_colstr) : sizeof(lsm_colval);
+	size_t size = value_size(c);
 	uint8_t *v = strata_calloc(cs->n + 1, size);
 	int rc;
 
@@ -913,6 +944,10 @@ const void *lsm_colset_values(lsm_colset *cs, size_t k, int *rc)
 	*rc = 0;
 	if (v)
 		return v;
+	if (!c->payload) {
+		*rc = STRATA_ENOTFOUND;
+		return NULL;
+	}
 	*rc = decode_column(cs, k, &v);
 	if (*rc)
 		return NULL;
@@ -936,26 +971,84 @@ void lsm_colset_free(lsm_colset *cs)
 	strata_free(cs->run_start);
 	strata_free(cs->ts);
 	strata_free(cs->buf);
+	strata_free(cs->presence);
 	strata_free(cs);
 }
 
-/* Columns a reader of a set is expected to decode: queries read a few fields of wide rows. */
-#define CHARGED_COLUMNS 2
+static bool wanted(const lsm_colwant *want, uint32_t id)
+{
+	return !want || (id < want->n_ids && want->by_id[id]);
+}
+
+/* Whether set has column c (same field and type) decoded. */
+static bool holds_decoded(const lsm_colset *set, const lsm_colvec *c)
+{
+	for (size_t k = 0; set && k < set->n_cols; k++)
+		if (set->cols[k].id == c->id && set->cols[k].type == c->type)
+			return atomic_load_explicit(&set->cols[k].vals, memory_order_acquire) != NULL;
+	return false;
+}
+
+int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *keep)
+{
+	size_t bm = (cs->n + 7) / 8;
+	bool strings = false;
+	uint8_t *presence;
+	int rc = 0;
+
+	for (size_t k = 0; k < cs->n_cols; k++) {
+		lsm_colvec *c = &cs->cols[k];
+
+		if (!wanted(want, c->id) && !holds_decoded(keep, c))
+			continue;
+		if (!lsm_colset_values(cs, k, &rc))
+			return rc;
+		strings |= c->type == LSM_FIELD_STRING;
+	}
+	if (strings)
+		return 0; /* decoded strings point into the buffer: it stays, and every column with it */
+	presence = strata_malloc(cs->n_cols * bm + 1);
+	if (!presence)
+		return -ENOMEM;
+	for (size_t k = 0; k < cs->n_cols; k++) {
+		lsm_colvec *c = &cs->cols[k];
+
+		memcpy(presence + k * bm, c->present, bm);
+		c->present = presence + k * bm;
+		c->payload = NULL;
+		c->payload_len = 0;
+	}
+	cs->presence = presence;
+	cs->trailers = NULL;
+	strata_free(cs->buf);
+	cs->buf = NULL;
+	cs->buf_len = 0;
+	return 0;
+}
+
+bool lsm_colset_has(const lsm_colset *cs, const lsm_colwant *want)
+{
+	for (size_t k = 0; k < cs->n_cols; k++) {
+		const lsm_colvec *c = &cs->cols[k];
+
+		if (wanted(want, c->id) && !c->payload && !atomic_load_explicit(&c->vals, memory_order_acquire))
+			return false;
+	}
+	return true;
+}
 
 size_t lsm_colset_charge(const lsm_colset *cs)
 {
-	size_t cols = cs->n_cols < CHARGED_COLUMNS ? cs->n_cols : CHARGED_COLUMNS;
+	size_t bytes = sizeof(*cs) + cs->buf_len + cs->n * sizeof(int64_t) +
+		       cs->n_runs * sizeof(uint64_t) + (cs->n_runs + 1) * sizeof(size_t) +
+		       cs->n_cols * sizeof(lsm_colvec);
 
-	/*
-	 * The encoding, the keys, and as many decoded columns as a reader
-	 * usually asks for: charging every column would count several times
-	 * the memory a set holds and keep a third as many in the cache. A
-	 * statement reading every field of many blocks holds more than its
-	 * charge while it runs.
-	 */
-	return sizeof(*cs) + cs->buf_len + cs->n * sizeof(int64_t) +
-	       cs->n_runs * (sizeof(uint64_t) + sizeof(size_t)) + cs->n_cols * sizeof(lsm_colvec) +
-	       cols * cs->n * sizeof(lsm_colstr);
+	if (cs->presence)
+		bytes += cs->n_cols * ((cs->n + 7) / 8);
+	for (size_t k = 0; k < cs->n_cols; k++)
+		if (atomic_load_explicit(&cs->cols[k].vals, memory_order_acquire))
+			bytes += (cs->n + 1) * value_size(&cs->cols[k]);
+	return bytes;
 }
 
 int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len)
@@ -1080,8 +1173,7 @@ int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len)
 			rc = corrupt("column cut short");
 			goto out;
 		}
-		for (uint64_t i = 0; i < n; i++)
-			c->n_vals += bit_at(c->present, i);
+		c->n_vals = count_bits(c->present, (size_t)n);
 	}
 	if (r.p != r.end)
 		rc = corrupt("trailing bytes");

@@ -71,7 +71,7 @@ typedef struct lsm_colvec {
 	enum lsm_field_type type;
 	const uint8_t *present; /* one bit per entry, least significant first */
 	size_t n_vals;          /* entries present */
-	const uint8_t *payload; /* the encoded values */
+	const uint8_t *payload; /* the encoded values (NULL once dropped by lsm_colset_keep) */
 	size_t payload_len;
 	_Atomic(void *) vals;   /* lsm_colval[n] (lsm_colstr[n] for strings) once decoded */
 } lsm_colvec;
@@ -92,8 +92,18 @@ typedef struct lsm_colset {
 	size_t n_cols;
 	lsm_colvec *cols;       /* ascending by field id, then type */
 	uint8_t *buf;           /* the encoding: presence, payloads and strings point into it */
-	size_t buf_len;
+	size_t buf_len;         /* (NULL and 0 once lsm_colset_keep has let it go) */
+	uint8_t *presence;      /* the bitmaps, copied out of buf by lsm_colset_keep */
 } lsm_colset;
+
+/*
+ * The fields a reader of a set wants, by field id (any type): want[id] for
+ * id < n_ids. A NULL lsm_colwant wants every column.
+ */
+typedef struct lsm_colwant {
+	const bool *by_id;
+	uint32_t n_ids;
+} lsm_colwant;
 
 /*
  * Parses the encoding in buf[0..len) (a heap buffer the set takes over,
@@ -102,13 +112,29 @@ typedef struct lsm_colset {
  */
 int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len);
 void lsm_colset_free(lsm_colset *cs);
-/* The set's block-cache charge: its bytes with the few columns a reader usually decodes. */
+
+/*
+ * Readies a freshly decoded set for sharing (the block cache): decodes the
+ * columns `want` names (every column when want is NULL), and lets go of
+ * the encoding of the others and of the buffer (kept only while a decoded
+ * string column points into it). A query reading one field of ten then
+ * keeps its keys and that column, about a fifth of the block, and touches
+ * no more memory than that. Columns are decoded also with keep from
+ * another set (the columns it holds decoded; may be NULL), so a set read
+ * again for more columns keeps what the old one had. 0; STRATA_ECORRUPT;
+ * -ENOMEM (the set stays usable as decoded).
+ */
+int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *keep);
+/* Whether every column of the set that want names can be read (is decoded or still encoded). */
+bool lsm_colset_has(const lsm_colset *cs, const lsm_colwant *want);
+/* The set's heap bytes (its block-cache charge), after lsm_colset_keep. */
 size_t lsm_colset_charge(const lsm_colset *cs);
 
 /*
  * Column k's values by entry, decoding them on the first call. Any number
  * of threads may call this on a shared set (the first decoding published
- * wins). NULL with *rc set (STRATA_ECORRUPT, -ENOMEM) on failure.
+ * wins). NULL with *rc set on failure: STRATA_ECORRUPT, -ENOMEM, or
+ * STRATA_ENOTFOUND for a column lsm_colset_keep dropped.
  */
 const void *lsm_colset_values(lsm_colset *cs, size_t k, int *rc);
 

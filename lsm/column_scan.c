@@ -27,6 +27,7 @@ struct lsm_scan {
 	lsm_db *db;
 	uint64_t series;
 	int64_t lo, hi;
+	const lsm_colwant *want;
 	lsm_version *version;
 	uint64_t snapshot;
 	bool mem_hit;           /* a memtable holds a point of the range... */
@@ -69,7 +70,7 @@ static bool memtable_first(lsm_memtable *m, uint64_t series, int64_t lo, int64_t
 	return found;
 }
 
-int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_t hi)
+int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_t hi, const lsm_colwant *want)
 {
 	lsm_memtable *mems[2];
 	lsm_scan *s;
@@ -83,6 +84,7 @@ int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_
 	s->series = series;
 	s->lo = lo;
 	s->hi = hi;
+	s->want = want;
 	s->cur = lo;
 	s->done = lo > hi;
 
@@ -235,7 +237,7 @@ static int scan_block(lsm_scan *s, lsm_span *span)
 		end_window(s);
 		return 0;
 	}
-	rc = lsm_sst_blocks_columns(s->blocks, &s->pin, &set);
+	rc = lsm_sst_blocks_columns(s->blocks, s->want, &s->pin, &set);
 	if (rc == STRATA_ENOTFOUND)
 		return LSM_SCAN_ROWS;
 	if (rc)

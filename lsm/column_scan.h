@@ -38,8 +38,12 @@ enum lsm_scan_step {
 	LSM_SCAN_ROWS = 2, /* the points from *resume to hi must be read through lsm_db_iter */
 };
 
-/* A scan of series' points with lo <= time <= hi. 0, or -ENOMEM. */
-int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_t hi);
+/*
+ * A scan of series' points with lo <= time <= hi, whose spans hold at
+ * least the columns want names (NULL: every column; the caller keeps want
+ * alive while the scan is). 0, or -ENOMEM.
+ */
+int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_t hi, const lsm_colwant *want);
 
 /*
  * The next step: an enum lsm_scan_step, or an error (STRATA_ECORRUPT with

@@ -985,8 +985,13 @@ static void colset_deleter(void *v)
 	lsm_colset_free(v);
 }
 
-/* Reads block h and parses its columns: STRATA_ENOTFOUND when it is stored as entries. */
-static int read_colset(lsm_sst_blocks *b, struct handle h, lsm_colset **out)
+/*
+ * Reads block h and parses its columns, keeping those want names and those
+ * `also` holds decoded (lsm_colset_keep): STRATA_ENOTFOUND when the block
+ * is stored as entries.
+ */
+static int read_colset(lsm_sst_blocks *b, struct handle h, const lsm_colwant *want, const lsm_colset *also,
+		       lsm_colset **out)
 {
 	lsm_sst *s = b->sst;
 	struct stored st = { 0 };
@@ -1005,11 +1010,20 @@ static int read_colset(lsm_sst_blocks *b, struct handle h, lsm_colset **out)
 	rc = unzstd_stored(s->path, h.offset, &st, &cols, &len, &raw_len);
 	if (rc)
 		return rc;
-	return name_block(lsm_colset_decode(out, cols, len), s->path, h.offset);
+	rc = lsm_colset_decode(out, cols, len);
+	if (rc == 0) {
+		rc = lsm_colset_keep(*out, want, also);
+		if (rc) {
+			lsm_colset_free(*out);
+			*out = NULL;
+		}
+	}
+	return name_block(rc, s->path, h.offset);
 }
 
-int lsm_sst_blocks_columns(lsm_sst_blocks *b, lsm_cache_handle **pin, lsm_colset **out)
+int lsm_sst_blocks_columns(lsm_sst_blocks *b, const lsm_colwant *want, lsm_cache_handle **pin, lsm_colset **out)
 {
+	lsm_colset *old;
 	lsm_sst *s = b->sst;
 	const uint8_t *v;
 	struct handle h;
@@ -1028,10 +1042,18 @@ int lsm_sst_blocks_columns(lsm_sst_blocks *b, lsm_cache_handle **pin, lsm_colset
 		*pin = lsm_cache_lookup(s->cache, s->file_no, h.offset | COLSET_KEY_BIT);
 		if (*pin) {
 			*out = lsm_cache_value(*pin);
-			return 0;
+			if (lsm_colset_has(*out, want))
+				return 0;
 		}
 	}
-	rc = read_colset(b, h, out);
+	/* Not cached, or cached without a column wanted now: the new set keeps the old one's too. */
+	old = *out;
+	*out = NULL;
+	rc = read_colset(b, h, want, old, out);
+	if (*pin) {
+		lsm_cache_release(s->cache, *pin);
+		*pin = NULL;
+	}
 	if (rc)
 		return rc;
 	if (s->cache) {

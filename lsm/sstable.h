@@ -82,13 +82,18 @@ const uint8_t *lsm_sst_blocks_last_key(const lsm_sst_blocks *b);
 /* 0, or the error (STRATA_ECORRUPT, -errno) that ended the walk. */
 int lsm_sst_blocks_status(const lsm_sst_blocks *b);
 /*
- * The block at hand as a column set, through the cache: 0 with *out, pinned
- * by *pin (release it with lsm_cache_release), or, for a table opened
- * without a cache, *pin NULL and *out the caller's to free. STRATA_ENOTFOUND
- * when the block is stored as entries; STRATA_ECORRUPT, -errno, -ENOMEM.
+ * The block at hand as a column set holding at least the columns want
+ * names (NULL: every column; lsm_colset_keep), through the cache: 0 with
+ * *out, pinned by *pin (release it with lsm_cache_release), or, for a table
+ * opened without a cache, *pin NULL and *out the caller's to free. A cached
+ * set that lacks a wanted column is read again and replaced by one holding
+ * both its columns and the wanted ones. STRATA_ENOTFOUND when the block is
+ * stored as entries; STRATA_ECORRUPT, -errno, -ENOMEM.
  */
 struct lsm_colset;
-int lsm_sst_blocks_columns(lsm_sst_blocks *b, lsm_cache_handle **pin, struct lsm_colset **out);
+struct lsm_colwant;
+int lsm_sst_blocks_columns(lsm_sst_blocks *b, const struct lsm_colwant *want, lsm_cache_handle **pin,
+			   struct lsm_colset **out);
 
 /*
  * Reads every block of the file and checks its checksum and structure,

@@ -85,6 +85,7 @@ struct exec {
 	size_t *needed_idx;     /* the field indexes the statement reads (the others stay NONE) */
 	size_t n_needed;
 	bool *want_id;          /* field id -> the statement reads it */
+	lsm_colwant want;       /* the same, for column scans */
 
 	/* the group at hand */
 	size_t g_first, g_end;   /* its series in order[] */
@@ -391,7 +392,7 @@ static int cursor_open(struct exec *x, struct cursor *c, const query_series *s, 
 	c->span.set = NULL;
 	if (lo > hi)
 		return 0;
-	rc = lsm_scan_new(&c->scan, x->ctx->e->db, s->id, lo, hi);
+	rc = lsm_scan_new(&c->scan, x->ctx->e->db, s->id, lo, hi, &x->want);
 	if (rc) {
 		c->scan = NULL;
 		return rc;
@@ -1365,7 +1366,7 @@ static bool has_point(struct exec *x, lsm_db_iter *it, uint64_t sid, int64_t b, 
 	int64_t resume;
 	int step;
 
-	if (lsm_scan_new(&scan, x->ctx->e->db, sid, b, hi) == 0) {
+	if (lsm_scan_new(&scan, x->ctx->e->db, sid, b, hi, &x->want) == 0) {
 		step = lsm_scan_next(scan, &span, &resume);
 		lsm_scan_free(scan);
 		if (step == LSM_SCAN_SPAN || step == LSM_SCAN_END)
@@ -1716,6 +1717,7 @@ static int prepare(struct exec *x)
 		if (p->needed[i])
 			x->needed_idx[x->n_needed++] = i;
 	}
+	x->want = (lsm_colwant){ .by_id = x->want_id, .n_ids = p->max_field_id + 1 };
 	for (size_t i = 0; i < n; i++)
 		x->order[i] = &x->set.v[i];
 	if (p->n_group_tags) {
