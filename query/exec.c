@@ -19,6 +19,7 @@ void query_limits_default(query_limits *out)
 	memset(out, 0, sizeof(*out));
 	out->max_buckets = 1000000;
 	out->max_values = (size_t)1 << 20;
+	out->parallel_min_groups = 32;
 }
 
 int query_engine_new(query_engine **out, lsm_db *db, lsm_catalog *catalog, const query_limits *limits)

@@ -39,6 +39,8 @@ typedef struct query_limits {
 	size_t max_values;    /* values one aggregate may buffer: median, distinct... (default 1 Mi) */
 	int64_t timeout_ns;   /* run time of one query text (default 0) */
 	uint64_t max_rows;    /* rows a statement may return (default 0) */
+	/* Not a limit: one-series groups from which a statement runs on two threads (default 32). */
+	size_t parallel_min_groups;
 } query_limits;
 
 void query_limits_default(query_limits *out);

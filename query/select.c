@@ -28,8 +28,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How often (in points) a long scan looks at the clock. */
 #define DEADLINE_EVERY 16384
@@ -1635,6 +1638,275 @@ static int run_aggregate_group(struct exec *x)
 	return rc ? rc : emit_aggregate_group(x);
 }
 
+/* ---- groups on two cores ---- */
+
+/*
+ * A statement of many one-series groups fed by spans (GROUP BY every tag
+ * of its series, as a dashboard's "per host" panel) spends its time in
+ * reading and summing each group's points, which no other group shares.
+ * The groups are taken in batches (up to GROUP_BATCH): a helper thread computes
+ * every other batch's buckets into an exec of its own, and the statement's
+ * thread writes them out in their turn, so the output is the same, in the
+ * same order, as from one thread. The helper works one batch ahead at
+ * most: memory stays that of two batches. From limits.parallel_min_groups
+ * groups on (0: never).
+ */
+#define GROUP_BATCH 32
+
+/* One group's closed buckets, as exec keeps them (entries, evals). */
+struct group_result {
+	struct entry *entries;
+	query_value *evals;
+	size_t n_entries, cap_entries;
+};
+
+struct helper {
+	struct exec h;            /* the helper's own cursors, accumulators and entries */
+	const size_t *starts;     /* group boundaries in order[] */
+	size_t first, n;          /* groups picked, in output order */
+	size_t batch;             /* groups a batch (at most GROUP_BATCH; fewer for fewer groups) */
+	bool desc;
+	struct group_result res[GROUP_BATCH];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t done_batch;        /* the batch whose results res holds... */
+	bool full;                /* ...until the statement's thread wrote them */
+	bool stop;                /* the statement's thread gave up */
+	int rc;
+	char msg[256];
+};
+
+static size_t group_at(const struct helper *hp, size_t k)
+{
+	return hp->first + (hp->desc ? hp->n - 1 - k : k);
+}
+
+/* Trades x's entries for r's: the results move out, and r's old arrays are reused. */
+static void swap_results(struct exec *x, struct group_result *r)
+{
+	struct group_result t = { x->entries, x->evals, x->n_entries, x->cap_entries };
+
+	x->entries = r->entries;
+	x->evals = r->evals;
+	x->n_entries = r->n_entries;
+	x->cap_entries = r->cap_entries;
+	*r = t;
+}
+
+/* Computes the helper's batch into res: 0 or an error. */
+static int helper_batch(struct helper *hp, size_t batch)
+{
+	struct exec *h = &hp->h;
+	size_t k0 = batch * hp->batch;
+	int rc = 0;
+
+	query_arena_deinit(&h->garena);
+	query_arena_init(&h->garena, 0);
+	for (size_t i = 0; i < hp->batch && k0 + i < hp->n && rc == 0; i++) {
+		size_t g = group_at(hp, k0 + i);
+
+		swap_results(h, &hp->res[i]);
+		h->g_first = hp->starts[g];
+		h->g_end = hp->starts[g + 1];
+		h->n_entries = 0;
+		h->bucket_open = false;
+		rc = run_direct(h);
+		close_cursors(h);
+		if (rc == 0)
+			rc = close_bucket(h);
+		swap_results(h, &hp->res[i]);
+	}
+	return rc;
+}
+
+static void *helper_main(void *arg)
+{
+	struct helper *hp = arg;
+	size_t n_batches = (hp->n + hp->batch - 1) / hp->batch;
+
+	for (size_t b = 1; b < n_batches; b += 2) {
+		int rc;
+
+		pthread_mutex_lock(&hp->mu);
+		while (hp->full && !hp->stop)
+			pthread_cond_wait(&hp->cv, &hp->mu);
+		pthread_mutex_unlock(&hp->mu);
+		if (hp->stop)
+			break;
+		rc = helper_batch(hp, b);
+		pthread_mutex_lock(&hp->mu);
+		hp->done_batch = b;
+		hp->full = true;
+		if (rc) {
+			hp->rc = rc;
+			snprintf(hp->msg, sizeof hp->msg, "%s", strata_last_error());
+		}
+		pthread_cond_broadcast(&hp->cv);
+		pthread_mutex_unlock(&hp->mu);
+		if (rc)
+			break;
+	}
+	return NULL;
+}
+
+/* The helper's exec: x's plan and series, state of its own. */
+static int helper_init(struct helper *hp, const struct exec *x)
+{
+	const select_plan *p = x->p;
+	struct exec *h = &hp->h;
+
+	*h = (struct exec){
+		.ctx = x->ctx, .p = x->p, .expired_before = x->expired_before, .order = x->order,
+		.idx_by_id = x->idx_by_id, .want_id = x->want_id, .needed_idx = x->needed_idx,
+		.n_needed = x->n_needed, .want = x->want, .spans_direct = true,
+	};
+	h->cur = strata_calloc(2, sizeof(*h->cur));
+	h->vals = strata_calloc(p->n_fields + 1, sizeof(*h->vals));
+	h->fcap = 16;
+	h->fbuf = strata_malloc(h->fcap * sizeof(*h->fbuf));
+	h->accs = strata_calloc(p->n_slots + 1, sizeof(*h->accs));
+	h->acc_live = strata_calloc(p->n_slots + 1, sizeof(*h->acc_live));
+	h->aux_cur = strata_calloc(1, sizeof(*h->aux_cur));
+	query_arena_init(&h->garena, 0);
+	if (!h->cur || !h->vals || !h->fbuf || !h->accs || !h->acc_live || !h->aux_cur)
+		return oom();
+	for (size_t i = 0; i < p->n_slots; i++) {
+		query_agg_args args = p->slots[i].args;
+		int rc;
+
+		args.max_values = x->ctx->e->limits.max_values;
+		rc = query_agg_init(&h->accs[i], p->slots[i].fn, &args);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void helper_deinit(struct helper *hp)
+{
+	struct exec *h = &hp->h;
+
+	for (size_t i = 0; h->accs && i < h->p->n_slots; i++)
+		query_agg_deinit(&h->accs[i]);
+	for (size_t i = 0; i < GROUP_BATCH; i++) {
+		strata_free(hp->res[i].entries);
+		strata_free(hp->res[i].evals);
+	}
+	strata_free(h->cur);
+	strata_free(h->vals);
+	strata_free(h->fbuf);
+	strata_free(h->accs);
+	strata_free(h->acc_live);
+	strata_free(h->aux_cur);
+	strata_free(h->entries);
+	strata_free(h->evals);
+	query_arena_deinit(&h->garena);
+}
+
+/* Writes the helper's batch (waiting for it) through x, then lets the helper go on. */
+static int emit_helper_batch(struct exec *x, struct helper *hp, size_t batch)
+{
+	size_t k0 = batch * hp->batch;
+	int rc;
+
+	pthread_mutex_lock(&hp->mu);
+	while (!(hp->full && hp->done_batch == batch))
+		pthread_cond_wait(&hp->cv, &hp->mu);
+	rc = hp->rc;
+	pthread_mutex_unlock(&hp->mu);
+	if (rc)
+		return strata_error(rc, "%s", hp->msg);
+	for (size_t i = 0; i < hp->batch && k0 + i < hp->n && rc == 0; i++) {
+		size_t g = group_at(hp, k0 + i);
+
+		x->g_first = hp->starts[g];
+		x->g_end = hp->starts[g + 1];
+		swap_results(x, &hp->res[i]);
+		rc = emit_aggregate_group(x);
+		swap_results(x, &hp->res[i]);
+		if (rc == 0)
+			rc = end_series(x);
+	}
+	pthread_mutex_lock(&hp->mu);
+	hp->full = false;
+	pthread_cond_broadcast(&hp->cv);
+	pthread_mutex_unlock(&hp->mu);
+	return rc;
+}
+
+/*
+ * Whether the picked groups may run on two threads: aggregates fed
+ * straight from spans, one series per group, no first()/last() search, no
+ * point budget to share (max-select-point counts one thread's points).
+ */
+static bool parallel_groups(const struct exec *x, size_t n_groups, size_t n_picked)
+{
+	static _Atomic long cores; /* looked up once */
+	long n_cores = atomic_load_explicit(&cores, memory_order_relaxed);
+	size_t min = x->ctx->e->limits.parallel_min_groups;
+
+	if (!n_cores) {
+		n_cores = sysconf(_SC_NPROCESSORS_ONLN);
+		atomic_store_explicit(&cores, n_cores, memory_order_relaxed);
+	}
+	return n_cores > 1 && min && n_picked >= min && n_groups == x->set.n &&
+	       x->p->mode == SELECT_AGGREGATE && x->spans_direct && !x->ctx->e->limits.max_points &&
+	       !only_fn(x->p, QUERY_AGG_FIRST) && !only_fn(x->p, QUERY_AGG_LAST);
+}
+
+/* The picked groups, every other batch computed by a helper thread (parallel_groups). */
+static int run_groups_parallel(struct exec *x, const size_t *starts, size_t first, size_t n, bool desc)
+{
+	struct helper *hp = strata_calloc(1, sizeof(*hp));
+	pthread_t thread;
+	bool started = false;
+	int rc;
+
+	if (!hp)
+		return oom();
+	*hp = (struct helper){ .starts = starts, .first = first, .n = n, .desc = desc };
+	/* Eight batches at least, so that both threads have some. */
+	hp->batch = n / 8 < 1 ? 1 : n / 8 > GROUP_BATCH ? GROUP_BATCH : n / 8;
+	pthread_mutex_init(&hp->mu, NULL);
+	pthread_cond_init(&hp->cv, NULL);
+	rc = helper_init(hp, x);
+	if (rc == 0) {
+		rc = pthread_create(&thread, NULL, helper_main, hp);
+		rc = rc ? strata_error(-rc, "cannot start a query thread") : 0;
+		started = rc == 0;
+	}
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		size_t batch = k / hp->batch, g = group_at(hp, k);
+
+		if (batch % 2) {
+			rc = emit_helper_batch(x, hp, batch);
+			k = (batch + 1) * hp->batch - 1;
+			continue;
+		}
+		x->g_first = starts[g];
+		x->g_end = starts[g + 1];
+		rc = run_aggregate_group(x);
+		close_cursors(x);
+		if (rc == 0)
+			rc = end_series(x);
+		query_arena_deinit(&x->garena);
+		query_arena_init(&x->garena, 0);
+	}
+	if (started) {
+		pthread_mutex_lock(&hp->mu);
+		hp->stop = true;
+		pthread_cond_broadcast(&hp->cv);
+		pthread_mutex_unlock(&hp->mu);
+		pthread_join(thread, NULL);
+	}
+	x->points += hp->h.points;
+	helper_deinit(hp);
+	pthread_mutex_destroy(&hp->mu);
+	pthread_cond_destroy(&hp->cv);
+	strata_free(hp);
+	return rc;
+}
+
 /* ---- groups ---- */
 
 static const select_plan *sort_plan; /* qsort has no context argument */
@@ -1849,6 +2121,10 @@ static int run_measurement(query_stmt_ctx *ctx, const struct query_select *stmt,
 
 		n_picked = to - from;
 		first_picked = from;
+	}
+	if (parallel_groups(&x, n_groups, n_picked)) {
+		rc = run_groups_parallel(&x, starts, first_picked, n_picked, stmt->order_desc);
+		n_picked = 0;
 	}
 	for (size_t k = 0; rc == 0 && k < n_picked; k++) {
 		size_t g = first_picked + (stmt->order_desc ? n_picked - 1 - k : k);

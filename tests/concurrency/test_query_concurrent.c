@@ -13,7 +13,8 @@
  *       query began, so the count is exactly (a + 1) * N_SERIES;
  *   count(f) over all time — never below that, never above what was
  *       written, and never lower than this thread's previous answer;
- *   max(f) over [T0, T0 + a] GROUP BY host — every series, each max = a;
+ *   max(f) over [T0, T0 + a] GROUP BY host — every series, each max = a
+ *       (its groups on two threads);
  *   a raw SELECT f of one series, newest first, LIMIT 5 — times strictly
  *       decreasing, f matching its time, the first row at least a.
  *
@@ -354,7 +355,13 @@ static void test_query_concurrent_writes_flushes_queries(void **state)
 	assert_int_equal(lsm_catalog_create_database(catalog, "db"), 0);
 	ingest_options_default(&iopt);
 	ingest_engine_init(&ingest, db, catalog, &iopt);
-	assert_int_equal(query_engine_new(&qe, db, catalog, NULL), 0);
+	{
+		query_limits lim;
+
+		query_limits_default(&lim);
+		lim.parallel_min_groups = 2; /* GROUP BY host runs its groups on two threads (select.c) */
+		assert_int_equal(query_engine_new(&qe, db, catalog, &lim), 0);
+	}
 
 	pthread_create(&writer, NULL, writer_main, NULL);
 	pthread_create(&flusher, NULL, flusher_main, NULL);

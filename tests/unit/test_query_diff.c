@@ -422,7 +422,16 @@ static void env_open(struct env *e, bool reopen)
 	ingest_options_default(&iopt);
 	ingest_engine_init(&e->ingest, e->db, e->catalog, &iopt);
 	assert_int_equal(ingest_session_new(&e->session, &e->ingest), 0);
-	assert_int_equal(query_engine_new(&e->qe, e->db, e->catalog, NULL), 0);
+	{
+		/* Every other engine runs groups on two threads from two groups on (select.c). */
+		static unsigned opens;
+		query_limits lim;
+
+		query_limits_default(&lim);
+		if (opens++ % 2 == 0)
+			lim.parallel_min_groups = 2;
+		assert_int_equal(query_engine_new(&e->qe, e->db, e->catalog, &lim), 0);
+	}
 }
 
 static void env_close(struct env *e, bool keep)
