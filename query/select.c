@@ -118,6 +118,10 @@ struct exec {
 	int64_t bucket_end;      /* first time past the open bucket (INT64_MAX: none) */
 	bool has_integral;       /* a slot is integral(): buckets are bridged */
 	bool spans_direct;       /* spans feed the accumulators without point-by-point evaluation */
+	query_agg *bank;         /* by_series: n_slots accumulators per bucket from bank_first... */
+	bool *bank_live;
+	int64_t bank_first;
+	size_t n_bank;           /* ...buckets */
 	struct entry *entries;
 	query_value *evals;      /* n_slots per entry */
 	size_t n_entries, cap_entries;
@@ -922,13 +926,30 @@ static int capture_aux(struct exec *x)
 	return 0;
 }
 
-/* Opens bucket b, closing the open one first when it is another. */
+/*
+ * Opens bucket b, closing the open one first when it is another; with a
+ * bank (run_by_series), points x->accs at b's accumulators instead, every
+ * bucket staying open until the group ends.
+ */
 static int enter_bucket(struct exec *x, int64_t b)
 {
 	int rc;
 
 	if (x->bucket_open && b == x->bucket)
 		return 0;
+	if (x->bank) {
+		size_t k = (size_t)((b - x->bank_first) / x->p->interval);
+
+		if (b < x->bank_first || k >= x->n_bank)
+			return strata_error(STRATA_EINVAL, "internal error: a point outside the statement's buckets");
+		x->accs = &x->bank[k * x->p->n_slots];
+		x->acc_live = &x->bank_live[k * x->p->n_slots];
+		x->bucket_open = true;
+		x->bucket = b;
+		if (__builtin_add_overflow(b, x->p->interval, &x->bucket_end))
+			x->bucket_end = INT64_MAX;
+		return 0;
+	}
 	rc = close_bucket(x);
 	if (rc)
 		return rc;
@@ -1578,14 +1599,14 @@ static int feed_span(struct exec *x, struct cursor *c)
 	return 0;
 }
 
-/* A group of one series for a spans_direct statement: spans fed whole, rows point by point. */
-static int run_direct(struct exec *x)
+/* Series s of a spans_direct statement into the accumulators: spans fed whole, rows point by point. */
+static int run_direct_series(struct exec *x, const query_series *s)
 {
 	struct cursor *c = &x->cur[0];
 	int rc;
 
 	c->order = 0;
-	for (rc = cursor_open(x, c, x->order[x->g_first], x->p->scan_lo, x->p->hi); rc == 1; rc = cursor_next(x, c)) {
+	for (rc = cursor_open(x, c, s, x->p->scan_lo, x->p->hi); rc == 1; rc = cursor_next(x, c)) {
 		if (c->scan) {
 			rc = feed_span(x, c);
 			if (rc < 0)
@@ -1603,6 +1624,101 @@ static int run_direct(struct exec *x)
 	return rc < 0 ? rc : 0;
 }
 
+/* A group of one series for a spans_direct statement. */
+static int run_direct(struct exec *x)
+{
+	return run_direct_series(x, x->order[x->g_first]);
+}
+
+/* Accumulators a group read series by series may hold at most (run_by_series). */
+#define BANK_MAX (1u << 14)
+
+/*
+ * Whether a group of several series may be read one series after another
+ * (run_by_series): every call is count, sum or mean, whose bucket results
+ * do not depend on the order points come in (but for the rounding of float
+ * sums), fed from spans, with the buckets few enough to hold at once.
+ */
+static bool by_series(const struct exec *x)
+{
+	const select_plan *p = x->p;
+	__int128 nb;
+
+	if (!x->spans_direct || p->multi_row || x->g_end - x->g_first < 2)
+		return false;
+	for (size_t i = 0; i < p->n_slots; i++) {
+		enum query_agg_fn fn = p->slots[i].fn;
+
+		if ((fn != QUERY_AGG_COUNT && fn != QUERY_AGG_SUM && fn != QUERY_AGG_MEAN) || p->slots[i].count_distinct)
+			return false;
+	}
+	if (!p->interval)
+		return true;
+	if (!p->has_lo || p->scan_lo > p->hi)
+		return false;
+	nb = ((__int128)bucket_of(p, p->hi) - bucket_of(p, p->scan_lo)) / p->interval + 1;
+	return nb * (__int128)(p->n_slots ? p->n_slots : 1) <= BANK_MAX;
+}
+
+/*
+ * A group of several series (by_series): each series read alone, straight
+ * from its spans, into the accumulators of the buckets its points fall in
+ * (one set per bucket when there are several), then the buckets closed in
+ * time order. Without it the group's series are merged point by point
+ * through a heap: a mean over every host of a measurement would cost a
+ * heap step per point.
+ */
+static int run_by_series(struct exec *x)
+{
+	const select_plan *p = x->p;
+	size_t ns = p->n_slots, n_init = 0;
+	query_agg *own = x->accs;
+	bool *own_live = x->acc_live;
+	int rc = 0;
+
+	if (p->interval) {
+		size_t nb = (size_t)((bucket_of(p, p->hi) - bucket_of(p, p->scan_lo)) / p->interval) + 1;
+
+		x->bank_first = bucket_of(p, p->scan_lo);
+		x->bank = strata_calloc(nb * ns + 1, sizeof(*x->bank));
+		x->bank_live = strata_calloc(nb * ns + 1, sizeof(*x->bank_live));
+		if (!x->bank || !x->bank_live)
+			rc = oom();
+		for (; n_init < nb * ns && rc == 0; n_init++) {
+			query_agg_args args = p->slots[n_init % ns].args;
+
+			args.max_values = x->ctx->e->limits.max_values;
+			rc = query_agg_init(&x->bank[n_init], p->slots[n_init % ns].fn, &args);
+			if (rc)
+				break;
+		}
+		x->n_bank = nb;
+	}
+	/* Without GROUP BY time every series feeds the one bucket, open from the first point on. */
+	for (size_t g = x->g_first; g < x->g_end && rc == 0; g++)
+		rc = run_direct_series(x, x->order[g]);
+	/* The buckets in time order, each closed as the point-by-point path would. */
+	for (size_t k = 0; k < x->n_bank && rc == 0; k++) {
+		x->accs = &x->bank[k * ns];
+		x->acc_live = &x->bank_live[k * ns];
+		x->bucket = x->bank_first + (int64_t)k * p->interval;
+		x->bucket_open = true;
+		rc = close_bucket(x);
+	}
+	if (x->bank)
+		x->bucket_open = false;
+	for (size_t k = 0; k < n_init; k++)
+		query_agg_deinit(&x->bank[k]);
+	strata_free(x->bank);
+	strata_free(x->bank_live);
+	x->bank = NULL;
+	x->bank_live = NULL;
+	x->n_bank = 0;
+	x->accs = own;
+	x->acc_live = own_live;
+	return rc;
+}
+
 static int run_aggregate_group(struct exec *x)
 {
 	bool advance = false, first_only = only_fn(x->p, QUERY_AGG_FIRST);
@@ -1616,6 +1732,8 @@ static int run_aggregate_group(struct exec *x)
 		rc = run_last_only(x);
 	} else if (x->spans_direct && !first_only && x->g_end - x->g_first == 1) {
 		rc = run_direct(x);
+	} else if (!first_only && by_series(x)) {
+		rc = run_by_series(x);
 	} else {
 		rc = open_cursors(x);
 		while (rc == 0 && (rc = next_point(x, &advance)) == 1) {
