@@ -1031,7 +1031,12 @@ bool lsm_colset_has(const lsm_colset *cs, const lsm_colwant *want)
 	for (size_t k = 0; k < cs->n_cols; k++) {
 		const lsm_colvec *c = &cs->cols[k];
 
-		if (wanted(want, c->id) && !c->payload && !atomic_load_explicit(&c->vals, memory_order_acquire))
+		/*
+		 * Decoded only: a column still encoded would be decoded into the
+		 * shared set past its cache charge; reading the set again keeps
+		 * the charge true.
+		 */
+		if (wanted(want, c->id) && !atomic_load_explicit(&c->vals, memory_order_acquire))
 			return false;
 	}
 	return true;
@@ -1088,9 +1093,14 @@ int lsm_colset_decode(lsm_colset **out, uint8_t *buf, size_t len)
 		uint64_t sid = 0, total = 0;
 
 		for (uint64_t k = 0; k < n_runs; k++) {
-			uint64_t count;
+			uint64_t count, delta = rd_varint(&r);
 
-			sid += rd_varint(&r);
+			/* Runs ascend by series (readers binary-search them): no zero or wrapping delta after the first. */
+			if (k > 0 && (delta == 0 || sid + delta < sid)) {
+				rc = corrupt("series runs out of order");
+				goto out;
+			}
+			sid += delta;
 			count = rd_varint(&r);
 			if (count == 0 || count > n - total) {
 				rc = corrupt("bad series run");

@@ -125,7 +125,7 @@ void lsm_colset_free(lsm_colset *cs);
  * -ENOMEM (the set stays usable as decoded).
  */
 int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *keep);
-/* Whether every column of the set that want names can be read (is decoded or still encoded). */
+/* Whether every column of the set that want names is decoded. */
 bool lsm_colset_has(const lsm_colset *cs, const lsm_colwant *want);
 /* The set's heap bytes (its block-cache charge), after lsm_colset_keep. */
 size_t lsm_colset_charge(const lsm_colset *cs);

@@ -20,13 +20,10 @@
 #include <errno.h>
 #include <string.h>
 
-/* Sorts before every version of a key: no sequence number is this large. */
-#define ALL_VERSIONS (UINT64_MAX >> 8)
-
 struct lsm_scan {
 	lsm_db *db;
 	uint64_t series;
-	int64_t lo, hi;
+	int64_t hi;
 	const lsm_colwant *want;
 	lsm_version *version;
 	uint64_t snapshot;
@@ -56,7 +53,7 @@ static bool memtable_first(lsm_memtable *m, uint64_t series, int64_t lo, int64_t
 		return false;
 	}
 	lsm_ukey_encode(ukey, series, lo);
-	lsm_ikey_seek_key(target, ukey, ALL_VERSIONS);
+	lsm_ikey_seek_key(target, ukey, LSM_SEQ_MAX);
 	lsm_iter_seek(it, target, sizeof target);
 	if (lsm_iter_valid(it)) {
 		const uint8_t *k = lsm_iter_key(it, &len);
@@ -82,7 +79,6 @@ int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_
 		return -ENOMEM;
 	s->db = db;
 	s->series = series;
-	s->lo = lo;
 	s->hi = hi;
 	s->want = want;
 	s->cur = lo;
@@ -187,7 +183,7 @@ static int start_window(lsm_scan *s)
 	s->blocks = lsm_sst_blocks_new(table);
 	if (!s->blocks)
 		return -ENOMEM;
-	lsm_ikey_seek_key(target, klo, ALL_VERSIONS);
+	lsm_ikey_seek_key(target, klo, LSM_SEQ_MAX);
 	lsm_sst_blocks_seek(s->blocks, target);
 	return 1;
 }

@@ -242,13 +242,31 @@ static query_eval_env env_for(struct exec *x, query_eval_lookup lookup)
 
 /* ---- reading points ---- */
 
-static void key_bounds(const select_plan *p, uint64_t sid, uint8_t lo[LSM_UKEY_LEN], uint8_t hi[LSM_UKEY_LEN])
+/* The keys of series sid's points in [from, to]: [lo, hi). */
+static void key_bounds(uint64_t sid, int64_t from, int64_t to, uint8_t lo[LSM_UKEY_LEN], uint8_t hi[LSM_UKEY_LEN])
 {
-	lsm_ukey_encode(lo, sid, p->scan_lo);
-	if (p->hi == INT64_MAX)
+	lsm_ukey_encode(lo, sid, from);
+	if (to == INT64_MAX)
 		lsm_ukey_encode(hi, sid + 1, INT64_MIN);
 	else
-		lsm_ukey_encode(hi, sid, p->hi + 1);
+		lsm_ukey_encode(hi, sid, to + 1);
+}
+
+/* Accumulators accs[0..n) for the statement's calls, slot i % n_slots each. 0 or an error. */
+static int init_accs(const struct exec *x, query_agg *accs, size_t n)
+{
+	const select_plan *p = x->p;
+
+	for (size_t i = 0; i < n; i++) {
+		query_agg_args args = p->slots[i % p->n_slots].args;
+		int rc;
+
+		args.max_values = x->ctx->e->limits.max_values;
+		rc = query_agg_init(&accs[i], p->slots[i % p->n_slots].fn, &args);
+		if (rc)
+			return rc;
+	}
+	return 0;
 }
 
 static bool heap_less(const struct exec *x, size_t a, size_t b)
@@ -332,11 +350,7 @@ static int cursor_rows(struct exec *x, struct cursor *c, int64_t from)
 	uint8_t lo[LSM_UKEY_LEN], hi[LSM_UKEY_LEN];
 	int rc;
 
-	lsm_ukey_encode(lo, c->series->id, from);
-	if (c->hi == INT64_MAX)
-		lsm_ukey_encode(hi, c->series->id + 1, INT64_MIN);
-	else
-		lsm_ukey_encode(hi, c->series->id, c->hi + 1);
+	key_bounds(c->series->id, from, c->hi, lo, hi);
 	rc = lsm_db_iter_new(&c->it, x->ctx->e->db, lo, hi);
 	if (rc) {
 		c->it = NULL;
@@ -1479,7 +1493,7 @@ static int run_last_only(struct exec *x)
 			top = bound;
 		if (top < p->lo)
 			continue;
-		key_bounds(p, s->id, klo, khi);
+		key_bounds(s->id, p->scan_lo, p->hi, klo, khi);
 		rc = lsm_db_iter_new(&it, x->ctx->e->db, klo, khi);
 		if (rc)
 			break;
@@ -1671,7 +1685,7 @@ static bool by_series(const struct exec *x)
 static int run_by_series(struct exec *x)
 {
 	const select_plan *p = x->p;
-	size_t ns = p->n_slots, n_init = 0;
+	size_t ns = p->n_slots;
 	query_agg *own = x->accs;
 	bool *own_live = x->acc_live;
 	int rc = 0;
@@ -1682,17 +1696,8 @@ static int run_by_series(struct exec *x)
 		x->bank_first = bucket_of(p, p->scan_lo);
 		x->bank = strata_calloc(nb * ns + 1, sizeof(*x->bank));
 		x->bank_live = strata_calloc(nb * ns + 1, sizeof(*x->bank_live));
-		if (!x->bank || !x->bank_live)
-			rc = oom();
-		for (; n_init < nb * ns && rc == 0; n_init++) {
-			query_agg_args args = p->slots[n_init % ns].args;
-
-			args.max_values = x->ctx->e->limits.max_values;
-			rc = query_agg_init(&x->bank[n_init], p->slots[n_init % ns].fn, &args);
-			if (rc)
-				break;
-		}
 		x->n_bank = nb;
+		rc = x->bank && x->bank_live ? init_accs(x, x->bank, nb * ns) : oom();
 	}
 	/* Without GROUP BY time every series feeds the one bucket, open from the first point on. */
 	for (size_t g = x->g_first; g < x->g_end && rc == 0; g++)
@@ -1705,10 +1710,11 @@ static int run_by_series(struct exec *x)
 		x->bucket_open = true;
 		rc = close_bucket(x);
 	}
-	if (x->bank)
+	if (x->bank) {
 		x->bucket_open = false;
-	for (size_t k = 0; k < n_init; k++)
-		query_agg_deinit(&x->bank[k]);
+		for (size_t k = 0; k < x->n_bank * ns; k++)
+			query_agg_deinit(&x->bank[k]); /* also those never initialized: zeroed */
+	}
 	strata_free(x->bank);
 	strata_free(x->bank_live);
 	x->bank = NULL;
@@ -1888,16 +1894,7 @@ static int helper_init(struct helper *hp, const struct exec *x)
 	query_arena_init(&h->garena, 0);
 	if (!h->cur || !h->vals || !h->fbuf || !h->accs || !h->acc_live || !h->aux_cur)
 		return oom();
-	for (size_t i = 0; i < p->n_slots; i++) {
-		query_agg_args args = p->slots[i].args;
-		int rc;
-
-		args.max_values = x->ctx->e->limits.max_values;
-		rc = query_agg_init(&h->accs[i], p->slots[i].fn, &args);
-		if (rc)
-			return rc;
-	}
-	return 0;
+	return init_accs(x, h->accs, p->n_slots);
 }
 
 static void helper_deinit(struct helper *hp)
@@ -2125,12 +2122,9 @@ static int prepare(struct exec *x)
 		if (rc)
 			return rc;
 	}
-	for (size_t i = 0; i < p->n_slots; i++) {
-		query_agg_args args = p->slots[i].args;
-		int rc;
+	{
+		int rc = init_accs(x, x->accs, p->n_slots);
 
-		args.max_values = x->ctx->e->limits.max_values;
-		rc = query_agg_init(&x->accs[i], p->slots[i].fn, &args);
 		if (rc)
 			return rc;
 	}

@@ -103,7 +103,6 @@ static void serve_usage(FILE *f)
 	      f);
 }
 
-/* A byte count in 1 KiB .. 2 GiB. 0 or -1. */
 /*
  * An eighth of the machine's memory, at least 256 MiB: a server's memory is
  * there to keep decoded blocks, and the page cache keeps the files beside.
@@ -116,6 +115,7 @@ static size_t default_cache_bytes(void)
 	return eighth > (256u << 20) ? (size_t)eighth : (size_t)256 << 20;
 }
 
+/* A byte count in 1 KiB .. 2 GiB. 0 or -1. */
 static int parse_size(const char *text, size_t *out)
 {
 	char *end;
@@ -504,11 +504,8 @@ int cli_serve(int argc, char **argv)
 				return 2;
 			}
 		} else if (cli_option(argc, argv, &i, "--cache-bytes", &v)) {
-			char *end;
-
-			errno = 0;
-			cfg.cache_bytes = strtoull(v, &end, 10);
-			if (errno || *end || end == v || cfg.cache_bytes < (1u << 20) || cfg.cache_bytes > (UINT64_C(1) << 40)) {
+			if (parse_count(v, &cfg.cache_bytes) != 0 || cfg.cache_bytes < (1u << 20) ||
+			    cfg.cache_bytes > (UINT64_C(1) << 40)) {
 				fprintf(stderr, "strata serve: --cache-bytes takes 1048576 .. 1099511627776\n");
 				return 2;
 			}
