@@ -10,6 +10,7 @@
 #include "query/parser.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -60,6 +61,8 @@ static int64_t clock_ns(clockid_t id)
 
 int query_check_deadline(const query_stmt_ctx *ctx)
 {
+	if (ctx->req->cancel && atomic_load_explicit(ctx->req->cancel, memory_order_relaxed))
+		return strata_error(-ECANCELED, "query cancelled: the client went away");
 	if (ctx->deadline_ns && clock_ns(CLOCK_MONOTONIC) > ctx->deadline_ns)
 		return strata_error(-ETIMEDOUT, "query timeout: the query ran longer than the %g s limit",
 				    (double)ctx->e->limits.timeout_ns / 1e9);

@@ -27,6 +27,7 @@
 #include "query/ast.h"
 #include "query/output.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +70,8 @@ typedef struct query_request {
 	const char *db;   /* the db= parameter: database of statements that name none; may be NULL */
 	const char *rp;   /* the rp= parameter; may be NULL */
 	int64_t now_ns;   /* now() of the query; 0: the real-time clock at the call */
+	/* Set by another thread when nobody waits for the answer any more: the query stops; may be NULL. */
+	const atomic_bool *cancel;
 } query_request;
 
 /*

@@ -46,7 +46,7 @@ int query_delete_run(query_stmt_ctx *ctx, const struct query_stmt *s);
  */
 int query_resolve_db(query_stmt_ctx *ctx, const char *name, uint32_t *out);
 
-/* -ETIMEDOUT with a message once the deadline has passed; else 0. */
+/* -ETIMEDOUT with a message once the deadline has passed, -ECANCELED once the request is cancelled; else 0. */
 int query_check_deadline(const query_stmt_ctx *ctx);
 
 #endif

@@ -93,6 +93,7 @@ struct query_output {
 	size_t n_stmt_docs;   /* documents written for the current statement */
 	bool doc_open;        /* a chunk document is open, its closing brackets due */
 	size_t n_csv_rows;    /* CSV: rows since the last flush */
+	bool at_boundary;     /* what the sink has ends a document (query_output_at_boundary) */
 	bool capture;         /* put() appends to head instead of the output */
 	char *head;           /* the current series' {"name":...,"columns":[...] (compact) */
 	size_t head_len, head_cap;
@@ -129,6 +130,28 @@ int query_output_flush(query_output *o)
 	return rc;
 }
 
+/* Flushes bytes that end a document: the sink may take the response as ending here. */
+static int flush_doc(query_output *o)
+{
+	int rc = query_output_flush(o);
+
+	if (rc == 0)
+		o->at_boundary = true;
+	return rc;
+}
+
+/* Flushes bytes inside a document. */
+static int flush_part(query_output *o)
+{
+	o->at_boundary = false;
+	return query_output_flush(o);
+}
+
+bool query_output_at_boundary(const query_output *o)
+{
+	return o->at_boundary;
+}
+
 static void put_raw(query_output *o, const char *p, size_t n)
 {
 	while (n > 0 && !o->sink_rc) {
@@ -140,7 +163,7 @@ static void put_raw(query_output *o, const char *p, size_t n)
 		p += k;
 		n -= k;
 		if (o->len == OUT_BUF_BYTES)
-			query_output_flush(o);
+			flush_part(o);
 	}
 }
 
@@ -983,6 +1006,7 @@ int query_output_new(query_output **out, enum query_output_format format,
 	o->format = format;
 	o->epoch = epoch;
 	o->write = write;
+	o->at_boundary = true;
 	o->ctx = ctx;
 	*out = o;
 	return 0;
@@ -1115,7 +1139,7 @@ static int chunk_close(query_output *o, bool series_partial, bool result_partial
 	puts_(o, "}]}\n");
 	o->doc_open = false;
 	o->n_stmt_docs++;
-	return query_output_flush(o);
+	return flush_doc(o);
 }
 
 int query_output_statement_error(query_output *o, const char *msg)
@@ -1137,7 +1161,7 @@ int query_output_statement_error(query_output *o, const char *msg)
 		json_string(o, msg, strlen(msg));
 		puts_(o, "}]}\n");
 		o->n_stmt_docs++;
-		return query_output_flush(o);
+		return flush_doc(o);
 	}
 	if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_series)
@@ -1418,7 +1442,7 @@ int query_output_row(query_output *o, int64_t time_ns, const query_value *values
 		putc_(o, '\n');
 		if (o->chunked && o->chunk_rows && ++o->n_csv_rows >= o->chunk_rows) {
 			o->n_csv_rows = 0;
-			return query_output_flush(o);
+			return flush_part(o); /* rows of a statement not yet ended */
 		}
 	}
 	return o->sink_rc;
@@ -1463,12 +1487,12 @@ int query_output_end_statement(query_output *o)
 			snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d}]}\n", o->stmt_id);
 			puts_(o, num);
 		}
-		return query_output_flush(o);
+		return flush_doc(o);
 	}
 	if (o->format == QUERY_OUTPUT_CSV && o->chunked) {
 		o->state = ST_RESULTS;
 		o->n_csv_rows = 0;
-		return query_output_flush(o);
+		return flush_doc(o);
 	}
 	if (o->format == QUERY_OUTPUT_JSON) {
 		if (o->n_series && !o->stmt_error)
@@ -1478,7 +1502,7 @@ int query_output_end_statement(query_output *o)
 			/* the statement's document is complete: send it on */
 			puts_(o, "]}\n");
 			o->state = ST_RESULTS;
-			return query_output_flush(o);
+			return flush_doc(o);
 		}
 	}
 	o->state = ST_RESULTS;
@@ -1494,7 +1518,7 @@ int query_output_end_results(query_output *o)
 	if (o->format == QUERY_OUTPUT_JSON && !o->chunked)
 		puts_(o, o->n_statements ? "]}\n" : "{}\n");
 	o->state = ST_DONE;
-	return query_output_flush(o);
+	return flush_doc(o);
 }
 
 int query_output_error(query_output *o, const char *msg)
@@ -1516,5 +1540,5 @@ int query_output_error(query_output *o, const char *msg)
 		putc_(o, '\n');
 	}
 	o->state = ST_DONE;
-	return query_output_flush(o);
+	return flush_doc(o);
 }

@@ -235,4 +235,13 @@ int query_output_error(query_output *o, const char *msg);
 /* Sends the buffered bytes to the sink (for streaming responses). */
 int query_output_flush(query_output *o);
 
+/*
+ * Whether the bytes the sink has received end a document (a chunk, a
+ * statement, the response): true before any and after each document's
+ * last byte, false while the sink holds part of one. A streamed response
+ * that fails at a boundary may still tell the failure in a document of
+ * its own; inside one it must be cut.
+ */
+bool query_output_at_boundary(const query_output *o);
+
 #endif

@@ -417,6 +417,17 @@ static bool blank(const char *s, size_t n)
 	return true;
 }
 
+/* The response writer of a request: its format, epoch= and pretty=. */
+static int output_open(query_output **o, enum query_output_format format, const params *p, query_output_write_fn write,
+		       void *ctx)
+{
+	int rc = query_output_new(o, format, query_output_epoch_parse(p->v[P_EPOCH]), write, ctx);
+
+	if (rc == 0)
+		rc = query_output_set_pretty(*o, p->v[P_PRETTY] && strcmp(p->v[P_PRETTY], "true") == 0);
+	return rc;
+}
+
 /* ---- chunked responses: streamed from a thread of their own ---- */
 
 #define STREAM_RING_BYTES ((size_t)256 << 10) /* between the query and the socket */
@@ -426,8 +437,9 @@ static bool blank(const char *s, size_t n)
  * One chunked response. Threads: the producer (stream_main) runs the query
  * and writes the ring through stream_write; libmicrohttpd's worker reads
  * it in stream_read and, once, calls stream_free. mu guards ring_head,
- * ring_len, done, cancelled and failed; the query's own fields (ast, p, o,
- * at_boundary) are the producer's until it is joined.
+ * ring_len, done, cancelled and failed; the query's own fields (ast, p, o)
+ * are the producer's until it is joined. stop tells the query itself to
+ * end at its next deadline check (query_request.cancel).
  */
 typedef struct stream {
 	http_query *q;
@@ -439,6 +451,7 @@ typedef struct stream {
 	bool cancelled; /* the response is gone: the producer's writes fail */
 	bool failed;    /* the response cannot end well: cut the connection */
 	bool started;   /* thread runs and must be joined */
+	atomic_bool stop;
 	pthread_t thread;
 
 	query_ast *ast;
@@ -446,7 +459,6 @@ typedef struct stream {
 	query_output *o;
 	enum query_output_format format;
 	bool has_select;
-	bool at_boundary; /* nothing written, or the last byte written ends a document */
 	uint64_t t0;
 } stream;
 
@@ -456,8 +468,6 @@ static int stream_write(void *ctx, const char *p, size_t n)
 	stream *s = ctx;
 	int rc = 0;
 
-	if (n)
-		s->at_boundary = p[n - 1] == '\n';
 	pthread_mutex_lock(&s->mu);
 	while (n > 0) {
 		size_t tail, k;
@@ -495,7 +505,7 @@ static bool split_select(void *ctx, int id)
 static void *stream_main(void *arg)
 {
 	stream *s = arg;
-	query_request req = { .db = s->p.v[P_DB], .rp = s->p.v[P_RP], .now_ns = 0 };
+	query_request req = { .db = s->p.v[P_DB], .rp = s->p.v[P_RP], .now_ns = 0, .cancel = &s->stop };
 	int rc = query_execute(s->q->engine, s->ast, &req, s->o);
 	size_t stmt_errors = query_output_error_count(s->o);
 	bool cancelled, failed = false;
@@ -518,7 +528,7 @@ static void *stream_main(void *arg)
 		 * failure is told as a last document, {"error":...}; inside one the
 		 * connection is cut, so that no client takes the response for whole.
 		 */
-		failed = !s->at_boundary;
+		failed = !query_output_at_boundary(s->o);
 		if (!failed) {
 			failed = query_output_new(&e, s->format, QUERY_EPOCH_RFC3339, stream_write, s) != 0 ||
 				 query_output_error(e, msg) != 0;
@@ -573,6 +583,7 @@ static void stream_free(void *cls)
 {
 	stream *s = cls;
 
+	atomic_store(&s->stop, true);
 	pthread_mutex_lock(&s->mu);
 	s->cancelled = true;
 	pthread_cond_broadcast(&s->cv);
@@ -620,15 +631,12 @@ static int stream_start(http_query *q, struct MHD_Connection *conn, params *p, q
 	pthread_cond_init(&s->cv, NULL);
 	s->format = format;
 	s->has_select = has_select;
-	s->at_boundary = true;
 	s->t0 = t0;
 	s->p = *p;
 	memset(p, 0, sizeof *p);
 	s->ast = *ast;
 	*ast = NULL;
-	rc = query_output_new(&s->o, format, query_output_epoch_parse(s->p.v[P_EPOCH]), stream_write, s);
-	if (rc == 0)
-		rc = query_output_set_pretty(s->o, s->p.v[P_PRETTY] && strcmp(s->p.v[P_PRETTY], "true") == 0);
+	rc = output_open(&s->o, format, &s->p, stream_write, s);
 	if (rc == 0)
 		rc = query_output_set_chunked(s->o, true);
 	if (rc == 0)
@@ -740,17 +748,17 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 	if (chunked && p.v[P_CHUNK_SIZE] && p.v[P_CHUNK_SIZE][0] &&
 	    chunk_size_parse(p.v[P_CHUNK_SIZE], &chunk_size, msg, sizeof msg) != 0)
 		goto out;
+	rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
+	if (rc) {
+		if (rc == -ENOMEM)
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		snprintf(msg, sizeof msg, rc == -ENOMEM ? "out of memory" : "error parsing query: %s",
+			 perr.message[0] ? perr.message : strata_last_error());
+		goto out;
+	}
+	for (uint32_t i = 0; i < ast->n_stmts; i++)
+		has_select |= ast->stmts[i].kind == QUERY_STMT_SELECT;
 	if (chunked) {
-		rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
-		if (rc) {
-			if (rc == -ENOMEM)
-				status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-			snprintf(msg, sizeof msg, rc == -ENOMEM ? "out of memory" : "error parsing query: %s",
-				 perr.message[0] ? perr.message : strata_last_error());
-			goto out;
-		}
-		for (uint32_t i = 0; i < ast->n_stmts; i++)
-			has_select |= ast->stmts[i].kind == QUERY_STMT_SELECT;
 		rc = stream_start(q, conn, &p, &ast, format, type, chunk_size, has_select, t0, &ret, msg, sizeof msg);
 		if (rc == 0)
 			return ret; /* the producer observes the latency when the query ends */
@@ -759,19 +767,7 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 	}
 
 	b.max = q->opt.max_response_bytes;
-	rc = query_output_new(&o, format, query_output_epoch_parse(p.v[P_EPOCH]), membuf_write, &b);
-	if (rc == 0)
-		rc = query_output_set_pretty(o, p.v[P_PRETTY] && strcmp(p.v[P_PRETTY], "true") == 0);
-	if (rc == 0) {
-		rc = query_parse(&ast, p.v[P_Q], p.len[P_Q], NULL, &perr);
-		if (rc && rc != -ENOMEM) {
-			snprintf(msg, sizeof msg, "error parsing query: %s",
-				 perr.message[0] ? perr.message : strata_last_error());
-			goto out;
-		}
-		for (uint32_t i = 0; rc == 0 && i < ast->n_stmts; i++)
-			has_select |= ast->stmts[i].kind == QUERY_STMT_SELECT;
-	}
+	rc = output_open(&o, format, &p, membuf_write, &b);
 	if (rc == 0) {
 		req.db = p.v[P_DB];
 		req.rp = p.v[P_RP];

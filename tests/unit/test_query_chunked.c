@@ -371,6 +371,59 @@ static void test_query_chunked_errors(void **state)
 		  "\"values\":[[0,1]],\"partial\":true}],\"partial\":true}]}\n");
 }
 
+/*
+ * A streamed response that fails may add an error document only where a
+ * document ends: the writer says where that is, also when a flush of a
+ * full buffer inside a pretty document happens to end in a newline.
+ */
+static void test_query_chunked_boundary(void **state)
+{
+	static const char *const cols[] = { "time", "v" };
+	struct sink s;
+	query_output *o = open_chunked(&s, 1000000);
+	bool inside_seen = false;
+
+	(void)state;
+	assert_true(query_output_at_boundary(o));
+	assert_int_equal(query_output_set_pretty(o, true), 0);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	assert_int_equal(query_output_begin_series(o, "m", NULL, 0, cols, 2, true), 0);
+	for (int i = 0; i < 20000; i++) {
+		query_value v = { .type = QUERY_VALUE_INTEGER, .v.i = i };
+
+		assert_int_equal(query_output_row(o, i * S, &v, NULL, 1), 0);
+		if (s.len > 0) {
+			assert_false(query_output_at_boundary(o));
+			inside_seen = true;
+		}
+	}
+	assert_true(inside_seen); /* the rows outgrew the writer's buffer mid-document */
+	assert_int_equal(query_output_end_series(o), 0);
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_true(query_output_at_boundary(o));
+	assert_int_equal(query_output_end_results(o), 0);
+	assert_true(query_output_at_boundary(o));
+	query_output_free(o);
+	strata_free(s.buf);
+
+	/* CSV: a chunk of rows flushed before its statement ends is not a boundary either */
+	memset(&s, 0, sizeof s);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, QUERY_EPOCH_S, sink_write, &s), 0);
+	assert_int_equal(query_output_set_chunked(o, true), 0);
+	assert_int_equal(query_output_set_chunk_size(o, 2, NULL, NULL), 0);
+	assert_int_equal(query_output_begin_results(o), 0);
+	assert_int_equal(query_output_begin_statement(o, 0), 0);
+	series(o, "a", 3);
+	assert_true(s.len > 0);
+	assert_false(query_output_at_boundary(o));
+	assert_int_equal(query_output_end_statement(o), 0);
+	assert_true(query_output_at_boundary(o));
+	assert_int_equal(query_output_end_results(o), 0);
+	query_output_free(o);
+	strata_free(s.buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -382,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_query_chunked_many_rows),
 		cmocka_unit_test(test_query_chunked_csv),
 		cmocka_unit_test(test_query_chunked_errors),
+		cmocka_unit_test(test_query_chunked_boundary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

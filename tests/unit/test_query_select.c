@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include <setjmp.h>
@@ -1122,6 +1123,22 @@ static void test_select_limits(void **state)
 	check(f, "SELECT usage FROM cpu WHERE host = 'a'", ONE(S("cpu", "'usage'", "[" T(00) ",1.5],[" T(10) ",2.5]")));
 	check(f, "SELECT idle FROM cpu WHERE time > '2026-01-01T00:00:15Z'",
 	      ERR("max-select-series limit exceeded: more than 2 series selected"));
+	/* A cancelled request (its client went away) stops at the next deadline check. */
+	{
+		static const char text[] = "SELECT usage FROM cpu WHERE host = 'a'";
+		atomic_bool cancel = true;
+		struct test_sink s = { 0 };
+		query_output *o = NULL;
+		query_request req = { .db = "db", .now_ns = f->now_ns, .cancel = &cancel };
+
+		assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339, test_sink_write, &s), 0);
+		assert_int_equal(query_run(f->qe, text, strlen(text), &req, o), 0);
+		query_output_free(o);
+		assert_non_null(s.buf);
+		assert_non_null(strstr(s.buf, "query cancelled: the client went away"));
+		assert_null(strstr(s.buf, "series"));
+		strata_free(s.buf);
+	}
 }
 
 /* ---- SELECT ... INTO ---- */
