@@ -25,8 +25,7 @@ struct lsm_scan {
 	uint64_t series;
 	int64_t hi;
 	const lsm_colwant *want;
-	lsm_version *version;
-	uint64_t snapshot;
+	lsm_read_view view;     /* its version and snapshot (the memtables let go once checked) */
 	bool mem_hit;           /* a memtable holds a point of the range... */
 	int64_t mem_first;      /* ...first at this time */
 	int64_t cur;            /* the first time not handed out yet */
@@ -69,7 +68,6 @@ static bool memtable_first(lsm_memtable *m, uint64_t series, int64_t lo, int64_t
 
 int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_t hi, const lsm_colwant *want)
 {
-	lsm_memtable *mems[2];
 	lsm_scan *s;
 	int rc = 0;
 
@@ -84,31 +82,26 @@ int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_
 	s->cur = lo;
 	s->done = lo > hi;
 
-	pthread_mutex_lock(&db->mu);
-	mems[0] = db->mem;
-	lsm_memtable_ref(mems[0]);
-	mems[1] = db->imm;
-	if (mems[1])
-		lsm_memtable_ref(mems[1]);
-	s->version = lsm_versions_current(db->versions);
-	s->snapshot = lsm_commit_visible_seq(db->commit);
-	pthread_mutex_unlock(&db->mu);
-
+	lsm_read_view_pin(db, &s->view);
 	/* Whatever a memtable holds from here on is left to rows: the check needs no pin after. */
-	for (int i = 0; i < 2 && mems[i]; i++) {
+	for (int i = 0; i < 2; i++) {
+		lsm_memtable **m = i ? &s->view.imm : &s->view.mem;
 		int64_t t;
 
-		if (rc == 0 && memtable_first(mems[i], series, lo, hi, &t, &rc) && (!s->mem_hit || t < s->mem_first)) {
+		if (!*m)
+			continue;
+		if (rc == 0 && memtable_first(*m, series, lo, hi, &t, &rc) && (!s->mem_hit || t < s->mem_first)) {
 			s->mem_hit = true;
 			s->mem_first = t;
 		}
-		lsm_memtable_unref(mems[i]);
+		lsm_memtable_unref(*m);
+		*m = NULL;
 	}
 	if (rc) {
 		lsm_scan_free(s);
 		return rc;
 	}
-	s->win = lsm_version_find_window(s->version, lsm_window_of(lo, db->opt.window_ns));
+	s->win = lsm_version_find_window(s->view.version, lsm_window_of(lo, db->opt.window_ns));
 	*out = s;
 	return 0;
 }
@@ -140,7 +133,7 @@ static void end_window(lsm_scan *s)
  */
 static int start_window(lsm_scan *s)
 {
-	const lsm_window_files *wf = &s->version->windows[s->win];
+	const lsm_window_files *wf = &s->view.version->windows[s->win];
 	int64_t window_ns = s->db->opt.window_ns, start;
 	uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN], target[LSM_IKEY_LEN];
 	lsm_sst *table = NULL;
@@ -178,7 +171,7 @@ static int start_window(lsm_scan *s)
 		end_window(s);
 		return 0;
 	}
-	if (!(lsm_sst_get_props(table)->flags & LSM_SST_FLAG_FINAL) || lsm_sst_get_props(table)->max_seq > s->snapshot)
+	if (!(lsm_sst_get_props(table)->flags & LSM_SST_FLAG_FINAL) || lsm_sst_get_props(table)->max_seq > s->view.snapshot)
 		return LSM_SCAN_ROWS;
 	s->blocks = lsm_sst_blocks_new(table);
 	if (!s->blocks)
@@ -296,8 +289,8 @@ int lsm_scan_next(lsm_scan *s, lsm_span *span, int64_t *resume)
 			return LSM_SCAN_END;
 		}
 		if (!s->blocks) {
-			if (s->win == s->version->n_windows ||
-			    s->version->windows[s->win].window > lsm_window_of(s->hi, s->db->opt.window_ns)) {
+			if (s->win == s->view.version->n_windows ||
+			    s->view.version->windows[s->win].window > lsm_window_of(s->hi, s->db->opt.window_ns)) {
 				/* No table holds more of the range: what is left is in a memtable, or nowhere. */
 				s->done = true;
 				continue;
@@ -334,32 +327,25 @@ void lsm_scan_free(lsm_scan *s)
 		return;
 	release_set(s);
 	lsm_sst_blocks_free(s->blocks);
-	if (s->version)
-		lsm_version_unref(s->version);
+	lsm_read_view_unpin(&s->view);
 	strata_free(s);
 }
 
 int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series)
 {
+	lsm_read_view view;
 	lsm_memtable *mems[2];
 	lsm_version *v;
 	int64_t bound = INT64_MIN, t;
 	int rc = 0;
 
-	pthread_mutex_lock(&db->mu);
-	mems[0] = db->mem;
-	lsm_memtable_ref(mems[0]);
-	mems[1] = db->imm;
-	if (mems[1])
-		lsm_memtable_ref(mems[1]);
-	v = lsm_versions_current(db->versions);
-	pthread_mutex_unlock(&db->mu);
-
-	for (int i = 0; i < 2 && mems[i]; i++) {
+	lsm_read_view_pin(db, &view);
+	mems[0] = view.mem;
+	mems[1] = view.imm;
+	v = view.version;
+	for (int i = 0; i < 2 && mems[i]; i++)
 		if (bound != INT64_MAX && memtable_first(mems[i], series, INT64_MIN, INT64_MAX, &t, &rc))
 			bound = INT64_MAX;
-		lsm_memtable_unref(mems[i]);
-	}
 	if (rc)
 		bound = INT64_MAX; /* could not look: no bound */
 	/* Newest windows first: the first table holding the series bounds it. */
@@ -387,6 +373,6 @@ int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series)
 			break;
 		}
 	}
-	lsm_version_unref(v);
+	lsm_read_view_unpin(&view);
 	return bound;
 }

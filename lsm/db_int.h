@@ -94,4 +94,18 @@ void lsm_db_set_bg_error(lsm_db *db, int rc, const char *what);
 /* Monotonic clock in nanoseconds. */
 uint64_t lsm_now_ns(void);
 
+/*
+ * What one read sees, pinned together under db->mu: the memtables (imm may
+ * be NULL), the table version and the last visible sequence number.
+ */
+typedef struct lsm_read_view {
+	lsm_memtable *mem, *imm;
+	lsm_version *version;
+	uint64_t snapshot;
+} lsm_read_view;
+
+void lsm_read_view_pin(lsm_db *db, lsm_read_view *v);
+/* Lets go of what pin took (each part may already be NULL); leaves v empty. */
+void lsm_read_view_unpin(lsm_read_view *v);
+
 #endif

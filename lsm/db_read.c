@@ -19,12 +19,34 @@
 
 #include <errno.h>
 
+void lsm_read_view_pin(lsm_db *db, lsm_read_view *v)
+{
+	pthread_mutex_lock(&db->mu);
+	v->mem = db->mem;
+	lsm_memtable_ref(v->mem);
+	v->imm = db->imm;
+	if (v->imm)
+		lsm_memtable_ref(v->imm);
+	v->version = lsm_versions_current(db->versions);
+	v->snapshot = lsm_commit_visible_seq(db->commit);
+	pthread_mutex_unlock(&db->mu);
+}
+
+void lsm_read_view_unpin(lsm_read_view *v)
+{
+	if (v->mem)
+		lsm_memtable_unref(v->mem);
+	if (v->imm)
+		lsm_memtable_unref(v->imm);
+	if (v->version)
+		lsm_version_unref(v->version);
+	*v = (lsm_read_view){ 0 };
+}
+
 struct lsm_db_iter {
 	lsm_db *db;
 	lsm_iter *merged;
-	lsm_memtable *mem, *imm;
-	lsm_version *version;
-	uint64_t snapshot;
+	lsm_read_view view;
 	uint8_t lo[LSM_UKEY_LEN];
 	uint8_t hi[LSM_UKEY_LEN];
 	uint8_t key[LSM_UKEY_LEN];
@@ -89,7 +111,7 @@ static int child_list_push(child_list *l, lsm_iter *it)
 /* Adds an iterator for every table of the version that may hold keys in [lo, hi). */
 static int add_table_iters(lsm_db_iter *it, child_list *children)
 {
-	lsm_version *v = it->version;
+	lsm_version *v = it->view.version;
 	int64_t t0, t1, w0, w1;
 	bool single = single_series_range(it->lo, it->hi, &t0, &t1);
 	uint64_t series = lsm_ukey_series(it->lo);
@@ -141,20 +163,12 @@ int lsm_db_iter_new(lsm_db_iter **out, lsm_db *db, const uint8_t lo[LSM_UKEY_LEN
 	memcpy(it->hi, hi, LSM_UKEY_LEN);
 	lsm_resolve_init(&it->value, db->opt.merge, db->opt.merge_ctx);
 
-	pthread_mutex_lock(&db->mu);
-	it->mem = db->mem;
-	lsm_memtable_ref(it->mem);
-	it->imm = db->imm;
-	if (it->imm)
-		lsm_memtable_ref(it->imm);
-	it->version = lsm_versions_current(db->versions);
-	it->snapshot = lsm_commit_visible_seq(db->commit);
-	pthread_mutex_unlock(&db->mu);
+	lsm_read_view_pin(db, &it->view);
 
 	/* Newest sources first: on equal keys the merge prefers earlier children. */
-	rc = child_list_push(&children, lsm_memtable_iter_new(it->mem));
-	if (rc == 0 && it->imm)
-		rc = child_list_push(&children, lsm_memtable_iter_new(it->imm));
+	rc = child_list_push(&children, lsm_memtable_iter_new(it->view.mem));
+	if (rc == 0 && it->view.imm)
+		rc = child_list_push(&children, lsm_memtable_iter_new(it->view.imm));
 	if (rc == 0)
 		rc = add_table_iters(it, &children);
 	if (rc) {
@@ -191,7 +205,7 @@ static void find_visible(lsm_db_iter *it)
 
 		if (memcmp(k, it->hi, LSM_UKEY_LEN) >= 0)
 			return;
-		if (lsm_ikey_seq(k) > it->snapshot) {
+		if (lsm_ikey_seq(k) > it->view.snapshot) {
 			lsm_iter_next(m);
 			continue;
 		}
@@ -210,7 +224,7 @@ static void find_visible(lsm_db_iter *it)
 			 * same sequence number (sequence numbers are unique per entry;
 			 * the folded kind may differ). Take it once.
 			 */
-			if (lsm_ikey_seq(k) > it->snapshot || it->value.done ||
+			if (lsm_ikey_seq(k) > it->view.snapshot || it->value.done ||
 			    (have_last && lsm_ikey_seq(k) == last_seq))
 				continue;
 			last_seq = lsm_ikey_seq(k);
@@ -235,7 +249,7 @@ void lsm_db_iter_seek(lsm_db_iter *it, const uint8_t ukey[LSM_UKEY_LEN])
 
 	if (it->status)
 		return;
-	lsm_ikey_seek_key(target, from, it->snapshot);
+	lsm_ikey_seek_key(target, from, it->view.snapshot);
 	lsm_iter_seek(it->merged, target, sizeof target);
 	find_visible(it);
 }
@@ -279,12 +293,7 @@ void lsm_db_iter_free(lsm_db_iter *it)
 	if (!it)
 		return;
 	lsm_iter_free(it->merged);
-	if (it->mem)
-		lsm_memtable_unref(it->mem);
-	if (it->imm)
-		lsm_memtable_unref(it->imm);
-	if (it->version)
-		lsm_version_unref(it->version);
+	lsm_read_view_unpin(&it->view);
 	lsm_resolve_deinit(&it->value);
 	strata_free(it);
 }
@@ -371,6 +380,7 @@ static int get_collect(get_state *g, lsm_iter *it, const uint8_t *seek, const ui
 int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t *out_len)
 {
 	get_state g = { 0 };
+	lsm_read_view view;
 	lsm_memtable *mem, *imm;
 	lsm_version *v;
 	lsm_resolve r;
@@ -382,15 +392,11 @@ int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t 
 
 	*out = NULL;
 	*out_len = 0;
-	pthread_mutex_lock(&db->mu);
-	mem = db->mem;
-	lsm_memtable_ref(mem);
-	imm = db->imm;
-	if (imm)
-		lsm_memtable_ref(imm);
-	v = lsm_versions_current(db->versions);
-	snapshot = lsm_commit_visible_seq(db->commit);
-	pthread_mutex_unlock(&db->mu);
+	lsm_read_view_pin(db, &view);
+	mem = view.mem;
+	imm = view.imm;
+	v = view.version;
+	snapshot = view.snapshot;
 	lsm_resolve_init(&r, db->opt.merge, db->opt.merge_ctx);
 	lsm_ikey_seek_key(seek, ukey, snapshot);
 
@@ -445,9 +451,6 @@ int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t 
 	lsm_resolve_deinit(&r);
 	strata_free(g.versions);
 	strata_free(g.values);
-	lsm_version_unref(v);
-	if (imm)
-		lsm_memtable_unref(imm);
-	lsm_memtable_unref(mem);
+	lsm_read_view_unpin(&view);
 	return rc;
 }
