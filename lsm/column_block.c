@@ -1222,10 +1222,22 @@ static lsm_row_field row_field_at(const lsm_colset *cs, size_t m, const void *va
 
 int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out)
 {
+	uint8_t *copy = strata_malloc(len ? len : 1);
+
+	*out = NULL;
+	if (!copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(copy, in, len);
+	return lsm_column_decode_buf(copy, len, block_len, out);
+}
+
+int lsm_column_decode_buf(uint8_t *buf, size_t len, size_t block_len, uint8_t **out)
+{
 	lsm_block_builder bb;
 	lsm_colset *cs = NULL;
 	const void **vals = NULL;
-	uint8_t *copy, *rowbuf = NULL;
+	uint8_t *rowbuf = NULL;
 	lsm_row_field *fields = NULL;
 	const uint8_t *block;
 	size_t block_out_len, rowcap = 0;
@@ -1234,12 +1246,7 @@ int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t *
 	int rc;
 
 	*out = NULL;
-	copy = strata_malloc(len ? len : 1);
-	if (!copy)
-		return -ENOMEM;
-	if (len)
-		memcpy(copy, in, len);
-	rc = lsm_colset_decode(&cs, copy, len);
+	rc = lsm_colset_decode(&cs, buf, len);
 	if (rc)
 		return rc;
 	lsm_block_builder_init(&bb, cs->restart_interval);

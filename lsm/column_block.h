@@ -47,6 +47,8 @@ int lsm_column_encode(const uint8_t *block, size_t len, int restart_interval, ui
  * of another size (never reading outside in); -ENOMEM.
  */
 int lsm_column_decode(const uint8_t *in, size_t len, size_t block_len, uint8_t **out);
+/* The same, taking over buf (a heap buffer, freed also on failure): no copy of the input. */
+int lsm_column_decode_buf(uint8_t *buf, size_t len, size_t block_len, uint8_t **out);
 
 /*
  * The same columns kept as columns, for readers that want a few fields of

@@ -293,8 +293,7 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	if (rc)
 		return rc;
 	if (s->type == LSM_SST_COMP_COLUMNS) {
-		rc = name_block(lsm_column_decode(dst, zlen, raw_len, &block), path, off);
-		strata_free(dst);
+		rc = name_block(lsm_column_decode_buf(dst, zlen, raw_len, &block), path, off);
 		if (rc)
 			return rc;
 		dst = block;
