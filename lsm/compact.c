@@ -272,8 +272,11 @@ uint64_t lsm_compact_debt(lsm_db *db)
 		bool final;
 
 		plan_window(db, &v->windows[i], false, now, false, &first, &n, &score, &final);
-		if (n == 0 && late_pending(db, &v->windows[i], now)) {
-			/* Late tables waiting for the window to settle: the whole window is to be rewritten. */
+		if (late_pending(db, &v->windows[i], now)) {
+			/*
+			 * Late tables of a closed window, tiered meanwhile or waiting
+			 * to settle: the whole window is to be rewritten either way.
+			 */
 			first = 0;
 			n = v->windows[i].n_files;
 		}
