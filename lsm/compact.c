@@ -555,7 +555,9 @@ static int compact_once(lsm_db *db, bool all)
 	lsm_version_unref(v);
 	if (!due)
 		return 0;
+	atomic_store(&db->compacting, true);
 	rc = run_job(db, &j);
+	atomic_store(&db->compacting, false);
 	job_release(&j);
 	return rc ? rc : 1;
 }

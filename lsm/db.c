@@ -739,9 +739,5 @@ void lsm_get_stats(lsm_db *db, lsm_stats *out)
 	out->compact_bytes_written = atomic_load(&db->compact_bytes_written);
 	out->compact_ns = atomic_load(&db->compact_ns);
 	out->compaction_debt_bytes = lsm_compact_debt(db);
-	/* Held by each job (and by a retention drop): busy means one runs now. */
-	if (pthread_mutex_trylock(&db->compact_mu) == 0)
-		pthread_mutex_unlock(&db->compact_mu);
-	else
-		out->compaction_active = true;
+	out->compaction_active = atomic_load(&db->compacting);
 }

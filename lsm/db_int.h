@@ -66,6 +66,7 @@ struct lsm_db {
 	atomic_uint_fast64_t compact_bytes_read;
 	atomic_uint_fast64_t compact_bytes_written;
 	atomic_uint_fast64_t compact_ns;
+	atomic_bool compacting;              /* a compaction job runs now (not while one is planned) */
 
 	atomic_uint_fast64_t write_stalls;
 	atomic_uint_fast64_t write_stall_ns;

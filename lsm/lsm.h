@@ -151,7 +151,7 @@ typedef struct lsm_stats {
 	 * docs/metrics.md); file_bytes / this is the space amplification.
 	 */
 	uint64_t est_merged_bytes;
-	bool compaction_active;       /* a compaction (or a retention drop) holds the compaction lock now */
+	bool compaction_active;       /* a compaction job runs now */
 } lsm_stats;
 
 void lsm_get_stats(lsm_db *db, lsm_stats *out);
