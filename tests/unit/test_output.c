@@ -11,6 +11,7 @@
 #include "lsm/alloc.h"
 #include "lsm/status.h"
 #include "query/output.h"
+#include "tests/query_sink.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -28,49 +29,20 @@
 #define S INT64_C(1000000000)
 #define T2026 (INT64_C(1767225600) * S)
 
-/* ---- a sink that collects everything ---- */
+/* ---- writers into a test_sink (tests/query_sink.h) ---- */
 
-struct sink {
-	char *buf;
-	size_t len, cap;
-	size_t n_writes;
-	int fail_at; /* write number that fails (1-based); 0: never */
-};
-
-static int sink_write(void *ctx, const char *p, size_t n)
-{
-	struct sink *s = ctx;
-
-	s->n_writes++;
-	if (s->fail_at && (int)s->n_writes >= s->fail_at)
-		return -EIO;
-	if (s->len + n + 1 > s->cap) {
-		size_t c = s->cap ? s->cap : 256;
-
-		while (c < s->len + n + 1)
-			c *= 2;
-		s->buf = strata_realloc(s->buf, c);
-		assert_non_null(s->buf);
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return 0;
-}
-
-static query_output *open_out(struct sink *s, enum query_output_format f,
+static query_output *open_out(struct test_sink *s, enum query_output_format f,
 			      enum query_output_epoch e)
 {
 	query_output *o = NULL;
 
 	memset(s, 0, sizeof(*s));
-	assert_int_equal(query_output_new(&o, f, e, sink_write, s), 0);
+	assert_int_equal(query_output_new(&o, f, e, test_sink_write, s), 0);
 	assert_non_null(o);
 	return o;
 }
 
-static void close_out(query_output *o, struct sink *s, const char *expected)
+static void close_out(query_output *o, struct test_sink *s, const char *expected)
 {
 	query_output_free(o);
 	assert_non_null(s->buf);
@@ -113,7 +85,7 @@ static void write_simple(query_output *o)
 
 static void test_output_one_series_json(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
 
 	(void)state;
@@ -126,7 +98,7 @@ static void test_output_one_series_json(void **state)
 
 static void test_output_one_series_csv(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_RFC3339);
 
 	(void)state;
@@ -183,7 +155,7 @@ static void write_several(query_output *o)
 
 static void test_output_several_json(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
 
 	(void)state;
@@ -203,7 +175,7 @@ static void test_output_several_json(void **state)
 
 static void test_output_several_csv(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_S);
 
 	(void)state;
@@ -223,7 +195,7 @@ static void test_output_several_csv(void **state)
 
 static void test_output_csv_same_columns_one_header(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
 	query_output_tag ta[] = { TAG("host", "a") }, tb[] = { TAG("host", "b") };
 	query_value v = F(0.25);
@@ -253,7 +225,7 @@ static void test_output_csv_same_columns_one_header(void **state)
 
 static void test_output_statement_error_after_series(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_value v = I(1);
 
@@ -278,7 +250,7 @@ static void test_output_statement_error_after_series(void **state)
 
 static void test_output_empty_result(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
 
 	(void)state;
@@ -317,7 +289,7 @@ static void test_output_empty_result(void **state)
 
 static void test_output_request_error(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
 
 	(void)state;
@@ -351,7 +323,7 @@ static const char *const cols5[] = { "time", "a", "b", "c", "d", "e" };
 
 static void test_output_nulls(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_value v[5] = { F(1), I(2), STR("x"), B(true), { .type = QUERY_VALUE_NONE } };
 	bool nulls[5] = { true, false, true, false, false };
@@ -367,7 +339,7 @@ static void test_output_nulls(void **state)
 
 static void test_output_value_types(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_value v[5] = { I(INT64_MIN), I(INT64_MAX), U(UINT64_MAX), B(false),
 			     query_value_string(NULL, 0) };
@@ -424,7 +396,7 @@ static void test_output_floats(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sink s;
+		struct test_sink s;
 		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 		query_value v = F(cases[i].f);
 
@@ -467,7 +439,7 @@ static void test_output_json_string_escapes(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sink s;
+		struct test_sink s;
 		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 		query_value v = STR(cases[i].in);
 
@@ -480,7 +452,7 @@ static void test_output_json_string_escapes(void **state)
 	}
 
 	/* a NUL inside a borrowed string, names and tags escaped too */
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_output_tag t = { "k\"", 2, "v\n", 2 };
 	static const char *const c2[] = { "time", "<v>" };
@@ -501,7 +473,7 @@ static void test_output_json_string_escapes(void **state)
 
 static void test_output_csv_quoting(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
 	query_output_tag tags[] = { TAG("dc", ""), TAG("host", "x,y"), TAG("k=1", "a b") };
 	static const char *const cols[] = { "time", "say, what", "b", "c", "d" };
@@ -542,7 +514,7 @@ static void test_output_epochs(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sink s;
+		struct test_sink s;
 		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, cases[i].e);
 		query_value v = B(true);
 
@@ -603,7 +575,7 @@ static void test_output_times(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct sink s;
+		struct test_sink s;
 		query_output *o = open_out(&s, QUERY_OUTPUT_JSON, cases[i].e);
 		query_value v = I(1);
 
@@ -618,7 +590,7 @@ static void test_output_times(void **state)
 
 static void test_output_sequence_errors(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_value v[2] = { I(1), I(2) };
 
@@ -651,17 +623,17 @@ static void test_output_sequence_errors(void **state)
 			 STRATA_EINVAL);
 	assert_null(o);
 	assert_int_equal(query_output_new(&o, (enum query_output_format)7, QUERY_EPOCH_NS,
-					  sink_write, &s),
+					  test_sink_write, &s),
 			 STRATA_EINVAL);
 	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, (enum query_output_epoch)42,
-					  sink_write, &s),
+					  test_sink_write, &s),
 			 STRATA_EINVAL);
 	query_output_free(NULL);
 }
 
 static void test_output_pretty_json(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_RFC3339);
 	query_output_tag tags[] = { TAG("host", "a[0],{b}:\"c\"") };
 	query_value v = F(1.5);
@@ -732,7 +704,7 @@ static void test_output_pretty_json(void **state)
 static void test_output_large_streams_through_buffer(void **state)
 {
 	enum { N_ROWS = 20000 };
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
 	char *want = strata_malloc((size_t)N_ROWS * 48 + 64);
 	size_t len = 0;
@@ -761,7 +733,7 @@ static void test_output_large_streams_through_buffer(void **state)
 
 static void test_output_sink_failure_sticky(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS);
 	query_value v = STR("0123456789abcdef0123456789abcdef");
 	int rc = 0;
@@ -789,7 +761,7 @@ static void test_output_sink_failure_sticky(void **state)
 
 static void test_output_chunked_json(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_JSON, QUERY_EPOCH_S);
 
 	(void)state;
@@ -850,7 +822,7 @@ static void test_output_chunked_json(void **state)
 
 static void test_output_table(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_S);
 
 	(void)state;
@@ -899,7 +871,7 @@ static void test_output_table(void **state)
  */
 static void test_output_table_values(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_out(&s, QUERY_OUTPUT_TABLE, QUERY_EPOCH_RFC3339);
 	query_value r1[5] = { F(0.1), I(-42), STR("h\xc3\xa9llo"), B(false), F(7) };
 	query_value r2[5] = { F(NAN), U(UINT64_MAX), STR(""), B(true), F(1e21) };
@@ -967,7 +939,7 @@ static void test_output_float_shortest_random(void **state)
 
 	(void)state;
 	for (int i = 0; i < 20000; i++) {
-		struct sink s;
+		struct test_sink s;
 		query_output *o = open_out(&s, QUERY_OUTPUT_CSV, QUERY_EPOCH_NS);
 		const char *cols[] = { "time", "v" };
 		query_value v;

@@ -11,6 +11,7 @@
 #include "lsm/alloc.h"
 #include "lsm/status.h"
 #include "query/output.h"
+#include "tests/query_sink.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -26,53 +27,21 @@
 
 #define S INT64_C(1000000000)
 
-/* ---- a sink that keeps everything and counts its writes ---- */
-
-struct sink {
-	char *buf;
-	size_t len, cap;
-	size_t n_writes;
-	size_t max_write; /* largest single write */
-	int fail_at;      /* write number that fails (1-based); 0: never */
-};
-
-static int sink_write(void *ctx, const char *p, size_t n)
-{
-	struct sink *s = ctx;
-
-	s->n_writes++;
-	if (s->fail_at && (int)s->n_writes >= s->fail_at)
-		return -EIO;
-	if (n > s->max_write)
-		s->max_write = n;
-	if (s->len + n + 1 > s->cap) {
-		size_t c = s->cap ? s->cap : 256;
-
-		while (c < s->len + n + 1)
-			c *= 2;
-		s->buf = strata_realloc(s->buf, c);
-		assert_non_null(s->buf);
-		s->cap = c;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return 0;
-}
+/* ---- writers into a test_sink (tests/query_sink.h) ---- */
 
 /* A JSON writer (epoch s) chunked by rows rows, all statements split. */
-static query_output *open_chunked(struct sink *s, size_t rows)
+static query_output *open_chunked(struct test_sink *s, size_t rows)
 {
 	query_output *o = NULL;
 
 	memset(s, 0, sizeof(*s));
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_S, sink_write, s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_S, test_sink_write, s), 0);
 	assert_int_equal(query_output_set_chunked(o, true), 0);
 	assert_int_equal(query_output_set_chunk_size(o, rows, NULL, NULL), 0);
 	return o;
 }
 
-static void close_out(query_output *o, struct sink *s, const char *expected)
+static void close_out(query_output *o, struct test_sink *s, const char *expected)
 {
 	query_output_free(o);
 	assert_non_null(s->buf);
@@ -112,7 +81,7 @@ static const char *rows_json(char *out, int from, int to)
 /* 25 rows, chunk_size 10: three documents, 10, 10 and 5 rows. */
 static void test_query_chunked_one_series(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 10);
 	char r1[512], r2[512], r3[512], want[4096];
 
@@ -138,7 +107,7 @@ static void test_query_chunked_one_series(void **state)
  */
 static void test_query_chunked_several_series(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 10);
 	char r1[512], r2[512], r3[512], r4[512], want[8192];
 
@@ -168,7 +137,7 @@ static void test_query_chunked_several_series(void **state)
 static void test_query_chunked_statements_and_errors(void **state)
 {
 	static const char *const cols[] = { "name" };
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 2);
 
 	(void)state;
@@ -212,13 +181,13 @@ static bool split_odd(void *ctx, int id)
 /* Statements the split function refuses stay one document, series together. */
 static void test_query_chunked_split_choice(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = NULL;
 	int calls = 0;
 
 	(void)state;
 	memset(&s, 0, sizeof s);
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_S, sink_write, &s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_S, test_sink_write, &s), 0);
 	assert_int_equal(query_output_set_chunked(o, true), 0);
 	assert_int_equal(query_output_set_chunk_size(o, 1, split_odd, &calls), 0);
 	assert_int_equal(query_output_begin_results(o), 0);
@@ -241,7 +210,7 @@ static void test_query_chunked_split_choice(void **state)
 static void test_query_chunked_pretty(void **state)
 {
 	static const char *const cols[] = { "time", "v" };
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 1);
 
 	(void)state;
@@ -280,7 +249,7 @@ static void test_query_chunked_pretty(void **state)
  */
 static void test_query_chunked_many_rows(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 1000);
 	const char *p;
 	size_t docs = 0;
@@ -320,12 +289,12 @@ static void test_query_chunked_many_rows(void **state)
 /* CSV: the same bytes as unchunked, flushed every chunk of rows. */
 static void test_query_chunked_csv(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = NULL;
 
 	(void)state;
 	memset(&s, 0, sizeof s);
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, QUERY_EPOCH_S, sink_write, &s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, QUERY_EPOCH_S, test_sink_write, &s), 0);
 	assert_int_equal(query_output_set_chunked(o, true), 0);
 	assert_int_equal(query_output_set_chunk_size(o, 2, NULL, NULL), 0);
 	assert_int_equal(query_output_begin_results(o), 0);
@@ -343,7 +312,7 @@ static void test_query_chunked_csv(void **state)
 /* Sequence and sink errors. */
 static void test_query_chunked_errors(void **state)
 {
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 1);
 	query_value v = { .type = QUERY_VALUE_INTEGER, .v.i = 1 };
 	static const char *const cols[] = { "time", "value" };
@@ -379,7 +348,7 @@ static void test_query_chunked_errors(void **state)
 static void test_query_chunked_boundary(void **state)
 {
 	static const char *const cols[] = { "time", "v" };
-	struct sink s;
+	struct test_sink s;
 	query_output *o = open_chunked(&s, 1000000);
 	bool inside_seen = false;
 
@@ -409,7 +378,7 @@ static void test_query_chunked_boundary(void **state)
 
 	/* CSV: a chunk of rows flushed before its statement ends is not a boundary either */
 	memset(&s, 0, sizeof s);
-	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, QUERY_EPOCH_S, sink_write, &s), 0);
+	assert_int_equal(query_output_new(&o, QUERY_OUTPUT_CSV, QUERY_EPOCH_S, test_sink_write, &s), 0);
 	assert_int_equal(query_output_set_chunked(o, true), 0);
 	assert_int_equal(query_output_set_chunk_size(o, 2, NULL, NULL), 0);
 	assert_int_equal(query_output_begin_results(o), 0);
