@@ -1110,13 +1110,20 @@ int query_output_begin_statement(query_output *o, int id)
 
 /* ---- chunks ---- */
 
-/* Starts a chunk document of the current series: the result, then its head. */
-static void chunk_open(query_output *o)
+/* Starts a document of the current statement: {"results":[{"statement_id":N */
+static void doc_begin(query_output *o)
 {
 	char num[64];
 
-	snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d,\"series\":[", o->stmt_id);
+	snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d", o->stmt_id);
 	puts_(o, num);
+}
+
+/* Starts a chunk document of the current series: the result, then its head. */
+static void chunk_open(query_output *o)
+{
+	doc_begin(o);
+	puts_(o, ",\"series\":[");
 	put(o, o->head, o->head_len);
 	o->n_rows = o->head_empty ? SIZE_MAX : 0;
 	o->doc_open = true;
@@ -1151,13 +1158,11 @@ int query_output_statement_error(query_output *o, const char *msg)
 	o->stmt_error = true;
 	o->n_errors++;
 	if (o->split_stmt) {
-		char num[64];
-
 		/* the error is a document of its own, after the statement's series */
 		if (o->doc_open)
 			chunk_close(o, false, true);
-		snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d,\"error\":", o->stmt_id);
-		puts_(o, num);
+		doc_begin(o);
+		puts_(o, ",\"error\":");
 		json_string(o, msg, strlen(msg));
 		puts_(o, "}]}\n");
 		o->n_stmt_docs++;
@@ -1477,15 +1482,13 @@ int query_output_end_statement(query_output *o)
 	if (o->state != ST_STATEMENT)
 		return seq_error("end_statement");
 	if (o->split_stmt) {
-		char num[64];
-
 		o->state = ST_RESULTS;
 		if (o->doc_open)
 			return chunk_close(o, false, false);
 		if (o->n_stmt_docs == 0) {
 			/* no series, no error: the statement still answers */
-			snprintf(num, sizeof(num), "{\"results\":[{\"statement_id\":%d}]}\n", o->stmt_id);
-			puts_(o, num);
+			doc_begin(o);
+			puts_(o, "}]}\n");
 		}
 		return flush_doc(o);
 	}

@@ -344,6 +344,19 @@ static int map_span(struct exec *x, struct cursor *c)
 	return 0;
 }
 
+/* The point the cursor's iterator is on: 1, 0 at its end, or its error. */
+static int iter_point(struct cursor *c)
+{
+	int rc = lsm_db_iter_status(c->it);
+
+	if (rc)
+		return rc;
+	if (!lsm_db_iter_valid(c->it))
+		return 0;
+	c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
+	return 1;
+}
+
 /* Rows from time `from` to the cursor's end: 1 on a point, 0 at the end, or an error. */
 static int cursor_rows(struct exec *x, struct cursor *c, int64_t from)
 {
@@ -357,13 +370,7 @@ static int cursor_rows(struct exec *x, struct cursor *c, int64_t from)
 		return rc;
 	}
 	lsm_db_iter_seek_first(c->it);
-	rc = lsm_db_iter_status(c->it);
-	if (rc)
-		return rc;
-	if (!lsm_db_iter_valid(c->it))
-		return 0;
-	c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
-	return 1;
+	return iter_point(c);
 }
 
 /* Moves to the cursor's next point (its first after cursor_open): 1, 0 at the end, or an error. */
@@ -394,13 +401,7 @@ static int cursor_next(struct exec *x, struct cursor *c)
 	if (!c->it)
 		return 0;
 	lsm_db_iter_next(c->it);
-	rc = lsm_db_iter_status(c->it);
-	if (rc)
-		return rc;
-	if (!lsm_db_iter_valid(c->it))
-		return 0;
-	c->t = lsm_ukey_ts(lsm_db_iter_key(c->it));
-	return 1;
+	return iter_point(c);
 }
 
 /* Opens c on series s over [lo, hi] and moves to its first point: 1, 0 when none, or an error. */
