@@ -61,6 +61,9 @@ struct ingest_http {
 	size_t n_sessions, sessions_cap;
 	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large, overloaded;
 	atomic_size_t inflight_bytes; /* body bytes held by all requests */
+	pthread_mutex_t jobs_mu;
+	pthread_cond_t jobs_cv;
+	size_t n_jobs;                /* deferred hooks running */
 	atomic_uint_fast64_t timeouts, ip_refused, auth_refused, auth_limited, series_limited;
 	/* /metrics: what writes through this listener brought, and why writes were refused. */
 	atomic_uint_fast64_t points, body_bytes, lines_rejected;
@@ -83,7 +86,36 @@ typedef struct request {
 	bool overloaded; /* the in-flight budget was spent: answered 503 */
 	unsigned refused;        /* status the auth hook refused the request with (its body is dropped) */
 	const char *refused_msg;
+	struct deferred *job;    /* a hook running off the worker (the connection suspended) */
 } request;
+
+/*
+ * A route hook (/query, /debug/) run on a thread of its own while its
+ * connection is suspended, so that a long query or backup never holds up
+ * the other connections of its libmicrohttpd worker. The hook's response
+ * (ingest_http_queue_response) is kept here and queued by the worker when
+ * the connection is resumed.
+ */
+typedef struct deferred {
+	ingest_http *h;
+	struct MHD_Connection *conn;
+	ingest_http_handler fn;
+	void *ctx;
+	char *method, *url;
+	const char *body;
+	size_t len;
+	pthread_t thread;
+	struct MHD_Response *resp; /* queued on resume */
+	unsigned status;
+	int ret;                   /* the hook's MHD_YES / MHD_NO */
+	bool done;                 /* under h->jobs_mu */
+} deferred;
+
+/* Hooks running off the workers at most: past it (a flood of queries) they run on the workers. */
+#define MAX_JOBS 64
+
+/* The job of the hook this thread runs, if any. */
+static _Thread_local deferred *current_job;
 
 void ingest_http_options_default(ingest_http_options *out)
 {
@@ -744,6 +776,122 @@ static enum MHD_Result respond_refused(struct MHD_Connection *conn, const reques
 	return ret;
 }
 
+/* ---- hooks off the worker ---- */
+
+int ingest_http_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *resp)
+{
+	enum MHD_Result ret;
+
+	if (current_job && current_job->conn == conn && !current_job->resp) {
+		current_job->resp = resp;
+		current_job->status = status;
+		return MHD_YES;
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void *job_main(void *arg)
+{
+	deferred *j = arg;
+	ingest_http *h = j->h;
+	int ret;
+
+	current_job = j;
+	ret = j->fn(j->ctx, j->conn, j->method, j->url, j->body, j->len) ? MHD_YES : MHD_NO;
+	current_job = NULL;
+	pthread_mutex_lock(&h->jobs_mu);
+	j->ret = ret;
+	j->done = true;
+	MHD_resume_connection(j->conn); /* the worker queues the response */
+	h->n_jobs--;
+	pthread_cond_broadcast(&h->jobs_cv);
+	pthread_mutex_unlock(&h->jobs_mu);
+	return NULL;
+}
+
+static void job_discard(deferred *j)
+{
+	strata_free(j->method);
+	strata_free(j->url);
+	strata_free(j);
+}
+
+/* Frees a job whose thread has run (or is about to end): the response it made, if never queued. */
+static void job_free(deferred *j)
+{
+	if (!j)
+		return;
+	pthread_join(j->thread, NULL);
+	if (j->resp)
+		MHD_destroy_response(j->resp);
+	job_discard(j);
+}
+
+static deferred *job_new(ingest_http *h, struct MHD_Connection *conn, const request *r, ingest_http_handler fn,
+			 void *ctx, const char *method, const char *url)
+{
+	deferred *j = strata_calloc(1, sizeof *j);
+
+	if (!j)
+		return NULL;
+	*j = (deferred){ .h = h, .conn = conn, .fn = fn, .ctx = ctx, .body = r->body ? r->body : "", .len = r->len,
+			 .method = strata_strdup(method), .url = strata_strdup(url) };
+	if (!j->method || !j->url) {
+		job_discard(j);
+		return NULL;
+	}
+	return j;
+}
+
+/*
+ * Runs hook fn for the complete request r: first on a thread of its own
+ * with the connection suspended; once resumed, the response it made is
+ * queued here. Without a thread (MAX_JOBS run, or none can be started),
+ * the hook runs on the worker.
+ */
+static enum MHD_Result defer(ingest_http *h, struct MHD_Connection *conn, request *r, ingest_http_handler fn,
+			     void *ctx, const char *method, const char *url)
+{
+	deferred *j = r->job;
+	bool done;
+	int ret;
+
+	if (j) {
+		pthread_mutex_lock(&h->jobs_mu);
+		done = j->done;
+		pthread_mutex_unlock(&h->jobs_mu);
+		if (!done)
+			return MHD_YES; /* not ours to answer yet */
+		ret = j->ret;
+		if (j->resp) {
+			if (MHD_queue_response(conn, j->status, j->resp) != MHD_YES)
+				ret = MHD_NO;
+			MHD_destroy_response(j->resp);
+			j->resp = NULL;
+		}
+		r->job = NULL;
+		job_free(j);
+		return ret == MHD_YES ? MHD_YES : MHD_NO;
+	}
+	j = job_new(h, conn, r, fn, ctx, method, url);
+	if (j) {
+		pthread_mutex_lock(&h->jobs_mu);
+		MHD_suspend_connection(conn);
+		if (h->n_jobs < MAX_JOBS && pthread_create(&j->thread, NULL, job_main, j) == 0) {
+			h->n_jobs++;
+			r->job = j;
+			pthread_mutex_unlock(&h->jobs_mu);
+			return MHD_YES;
+		}
+		MHD_resume_connection(conn);
+		pthread_mutex_unlock(&h->jobs_mu);
+		job_discard(j);
+	}
+	return fn(ctx, conn, method, url, r->body ? r->body : "", r->len) ? MHD_YES : MHD_NO;
+}
+
 /* ---- dispatch ---- */
 
 static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -820,8 +968,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 		if (r->too_large)
 			return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, false, "", "request entity too large");
 		if (h->opt.query)
-			return h->opt.query(h->opt.query_ctx, conn, method, url, r->body ? r->body : "", r->len)
-				       ? MHD_YES : MHD_NO;
+			return defer(h, conn, r, h->opt.query, h->opt.query_ctx, method, url);
 		return respond_error(conn, MHD_HTTP_NOT_IMPLEMENTED, false, "",
 				     "queries are not served by this version of strata");
 	} else if (strcmp(url, "/metrics") == 0) {
@@ -833,8 +980,7 @@ static enum MHD_Result handle_request(void *cls, struct MHD_Connection *conn, co
 	} else if (h->opt.debug && strncmp(url, "/debug/", 7) == 0) {
 		if (r->too_large)
 			return respond_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, false, "", "request entity too large");
-		return h->opt.debug(h->opt.debug_ctx, conn, method, url, r->body ? r->body : "", r->len)
-			       ? MHD_YES : MHD_NO;
+		return defer(h, conn, r, h->opt.debug, h->opt.debug_ctx, method, url);
 	} else {
 		return respond_error(conn, MHD_HTTP_NOT_FOUND, false, "", "404 page not found");
 	}
@@ -852,8 +998,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (complete)
 		conn_deadline(cls, conn, true);
 	ret = handle_request(cls, conn, url, method, version, upload_data, upload_data_size, con_cls);
-	if (complete)
-		conn_deadline(cls, conn, false); /* the response must now leave in time */
+	/* The response must now leave in time; a hook still running off the worker is not counted. */
+	if (complete && !(*con_cls && ((request *)*con_cls)->job))
+		conn_deadline(cls, conn, false);
 	return ret;
 }
 
@@ -864,6 +1011,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 	(void)toe;
 	if (r) {
+		job_free(r->job);
 		atomic_fetch_sub(&h->inflight_bytes, r->cap);
 		strata_free(r->body);
 		strata_free(r);
@@ -892,6 +1040,8 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 	pthread_mutex_init(&h->sessions_mu, NULL);
 	pthread_key_create(&h->session_key, NULL);
 	pthread_mutex_init(&h->conns_mu, NULL);
+	pthread_mutex_init(&h->jobs_mu, NULL);
+	pthread_cond_init(&h->jobs_cv, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -901,6 +1051,7 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 		pthread_condattr_destroy(&ca);
 	}
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
+				     MHD_ALLOW_SUSPEND_RESUME |
 				     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				     0, NULL, NULL, on_request, h,
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
@@ -931,6 +1082,8 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 fail:
 	pthread_cond_destroy(&h->sweep_cv);
 	pthread_mutex_destroy(&h->conns_mu);
+	pthread_cond_destroy(&h->jobs_cv);
+	pthread_mutex_destroy(&h->jobs_mu);
 	pthread_key_delete(h->session_key);
 	pthread_mutex_destroy(&h->sessions_mu);
 	strata_free(h);
@@ -946,6 +1099,11 @@ void ingest_http_stop(ingest_http *h)
 {
 	if (!h)
 		return;
+	/* Hooks running off the workers end first: each resumes its connection, which the daemon then closes. */
+	pthread_mutex_lock(&h->jobs_mu);
+	while (h->n_jobs)
+		pthread_cond_wait(&h->jobs_cv, &h->jobs_mu);
+	pthread_mutex_unlock(&h->jobs_mu);
 	MHD_stop_daemon(h->daemon); /* joins the workers: no session is in use after this */
 	if (h->sweeper_running) {
 		pthread_mutex_lock(&h->conns_mu);
@@ -956,6 +1114,8 @@ void ingest_http_stop(ingest_http *h)
 	}
 	pthread_cond_destroy(&h->sweep_cv);
 	pthread_mutex_destroy(&h->conns_mu);
+	pthread_cond_destroy(&h->jobs_cv);
+	pthread_mutex_destroy(&h->jobs_mu);
 	for (size_t i = 0; i < h->n_sessions; i++)
 		ingest_session_free(h->sessions[i]);
 	strata_free(h->sessions);

@@ -19,7 +19,10 @@
  * waits in its worker while its group commit syncs: the pool size bounds
  * the requests being written, the body limit bounds the memory of each, and
  * max_inflight_bytes bounds the bodies of all connections together: what a
- * client sends never decides how much memory the server uses.
+ * client sends never decides how much memory the server uses. The route
+ * hooks (/query, /debug/) run on threads of their own, their connections
+ * suspended meanwhile, so a long query holds up no other connection of its
+ * worker (at most 64 at once; past that they run on the workers).
  *
  * Connections: at most max_connections, max_connections_per_ip of them from
  * one client address (more are closed at once, counted). A connection must
@@ -44,6 +47,7 @@
 #include <stdint.h>
 
 struct MHD_Connection;
+struct MHD_Response;
 struct sockaddr;
 
 /* The X-Influxdb-Version header of every response: the InfluxDB API version served. */
@@ -53,8 +57,11 @@ typedef struct ingest_http ingest_http;
 
 /*
  * A handler for a route outside ingest (the query module's /query). It
- * receives the complete request and must queue a response (libmicrohttpd's
- * MHD_queue_response); it returns MHD_YES / MHD_NO like an access handler.
+ * receives the complete request and must queue a response with
+ * ingest_http_queue_response; it returns MHD_YES / MHD_NO like an access
+ * handler. It runs on a thread of its own while its connection is
+ * suspended (a long query never holds up the other connections of a
+ * worker); the response is queued once it returns.
  */
 typedef int (*ingest_http_handler)(void *ctx, struct MHD_Connection *conn, const char *method,
 				   const char *url, const char *body, size_t body_len);
@@ -105,6 +112,13 @@ typedef struct ingest_http_options {
 } ingest_http_options;
 
 void ingest_http_options_default(ingest_http_options *out);
+
+/*
+ * A handler's answer: queues resp with status (or keeps it for the worker
+ * to queue, from a handler running off it) and lets go of resp. MHD_YES or
+ * MHD_NO.
+ */
+int ingest_http_queue_response(struct MHD_Connection *conn, unsigned status, struct MHD_Response *resp);
 
 /* Starts serving. STRATA_EINVAL for a bad address, -errno if it cannot listen. */
 int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_options *opt);

@@ -59,8 +59,7 @@ static int reply(struct MHD_Connection *conn, unsigned status, const char *body)
 	MHD_add_response_header(resp, "X-Influxdb-Version", STRATA_HTTP_VERSION);
 	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
 		MHD_add_response_header(resp, "Allow", "POST");
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
+	ret = ingest_http_queue_response(conn, status, resp);
 	return ret;
 }
 

@@ -216,8 +216,7 @@ static int queue(http_query *q, struct MHD_Connection *conn, unsigned status, co
 		value[n] = '\0';
 		MHD_add_response_header(resp, "X-Influxdb-Error", value);
 	}
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
+	ret = ingest_http_queue_response(conn, status, resp);
 	atomic_fetch_add(&q->requests, 1);
 	if (status >= 400 && status < 500)
 		atomic_fetch_add(&q->bad_requests, 1);
