@@ -62,8 +62,13 @@ struct ingest_http {
 	atomic_uint_fast64_t requests, writes_ok, writes_partial, writes_failed, too_large, overloaded;
 	atomic_size_t inflight_bytes; /* body bytes held by all requests */
 	pthread_mutex_t jobs_mu;
-	pthread_cond_t jobs_cv;
-	size_t n_jobs;                /* deferred hooks running */
+	pthread_cond_t jobs_cv;       /* a job ended */
+	pthread_cond_t work_cv;       /* a job is queued, or the pool stops */
+	struct deferred *queue, *queue_tail; /* jobs waiting for a hook thread */
+	size_t n_jobs;                /* deferred hooks queued or running */
+	pthread_t *pool;              /* the hook threads */
+	size_t n_pool;
+	bool pool_stop;
 	atomic_uint_fast64_t timeouts, ip_refused, auth_refused, auth_limited, series_limited;
 	/* /metrics: what writes through this listener brought, and why writes were refused. */
 	atomic_uint_fast64_t points, body_bytes, lines_rejected;
@@ -104,7 +109,7 @@ typedef struct deferred {
 	char *method, *url;
 	const char *body;
 	size_t len;
-	pthread_t thread;
+	struct deferred *next;     /* in the queue */
 	struct MHD_Response *resp; /* queued on resume */
 	unsigned status;
 	int ret;                   /* the hook's MHD_YES / MHD_NO */
@@ -792,21 +797,37 @@ int ingest_http_queue_response(struct MHD_Connection *conn, unsigned status, str
 	return ret;
 }
 
-static void *job_main(void *arg)
+/* A hook thread: runs the queued jobs, one at a time, until the pool stops. */
+static void *pool_main(void *arg)
 {
-	deferred *j = arg;
-	ingest_http *h = j->h;
-	int ret;
+	ingest_http *h = arg;
 
-	current_job = j;
-	ret = j->fn(j->ctx, j->conn, j->method, j->url, j->body, j->len) ? MHD_YES : MHD_NO;
-	current_job = NULL;
 	pthread_mutex_lock(&h->jobs_mu);
-	j->ret = ret;
-	j->done = true;
-	MHD_resume_connection(j->conn); /* the worker queues the response */
-	h->n_jobs--;
-	pthread_cond_broadcast(&h->jobs_cv);
+	for (;;) {
+		deferred *j;
+		int ret;
+
+		while (!h->queue && !h->pool_stop)
+			pthread_cond_wait(&h->work_cv, &h->jobs_mu);
+		if (!h->queue)
+			break;
+		j = h->queue;
+		h->queue = j->next;
+		if (!h->queue)
+			h->queue_tail = NULL;
+		pthread_mutex_unlock(&h->jobs_mu);
+
+		current_job = j;
+		ret = j->fn(j->ctx, j->conn, j->method, j->url, j->body, j->len) ? MHD_YES : MHD_NO;
+		current_job = NULL;
+
+		pthread_mutex_lock(&h->jobs_mu);
+		j->ret = ret;
+		j->done = true;
+		MHD_resume_connection(j->conn); /* the worker queues the response */
+		h->n_jobs--;
+		pthread_cond_broadcast(&h->jobs_cv);
+	}
 	pthread_mutex_unlock(&h->jobs_mu);
 	return NULL;
 }
@@ -818,12 +839,11 @@ static void job_discard(deferred *j)
 	strata_free(j);
 }
 
-/* Frees a job whose thread has run (or is about to end): the response it made, if never queued. */
+/* Frees a job that has run: the response it made, if never queued. */
 static void job_free(deferred *j)
 {
 	if (!j)
 		return;
-	pthread_join(j->thread, NULL);
 	if (j->resp)
 		MHD_destroy_response(j->resp);
 	job_discard(j);
@@ -845,11 +865,40 @@ static deferred *job_new(ingest_http *h, struct MHD_Connection *conn, const requ
 	return j;
 }
 
+/* Starts the hook threads (as many as the workers); with none, hooks run on the workers. */
+static void pool_start(ingest_http *h)
+{
+	size_t want = h->opt.threads ? h->opt.threads : 1;
+
+	h->pool = strata_calloc(want, sizeof(*h->pool));
+	for (size_t i = 0; h->pool && i < want; i++) {
+		if (pthread_create(&h->pool[i], NULL, pool_main, h) != 0)
+			break;
+		h->n_pool++;
+	}
+	if (h->n_pool < want)
+		LOG_WARN("event=http_hook_threads started=%zu wanted=%zu", h->n_pool, want);
+}
+
+/* Stops the hook threads once the queue is empty. */
+static void pool_stop(ingest_http *h)
+{
+	pthread_mutex_lock(&h->jobs_mu);
+	h->pool_stop = true;
+	pthread_cond_broadcast(&h->work_cv);
+	pthread_mutex_unlock(&h->jobs_mu);
+	for (size_t i = 0; i < h->n_pool; i++)
+		pthread_join(h->pool[i], NULL);
+	strata_free(h->pool);
+	h->pool = NULL;
+	h->n_pool = 0;
+}
+
 /*
- * Runs hook fn for the complete request r: first on a thread of its own
- * with the connection suspended; once resumed, the response it made is
- * queued here. Without a thread (MAX_JOBS run, or none can be started),
- * the hook runs on the worker.
+ * Runs hook fn for the complete request r: first on a hook thread with
+ * the connection suspended; once resumed, the response it made is queued
+ * here. With MAX_JOBS queued or running (or no pool), the hook runs on the
+ * worker.
  */
 static enum MHD_Result defer(ingest_http *h, struct MHD_Connection *conn, request *r, ingest_http_handler fn,
 			     void *ctx, const char *method, const char *url)
@@ -878,14 +927,19 @@ static enum MHD_Result defer(ingest_http *h, struct MHD_Connection *conn, reques
 	j = job_new(h, conn, r, fn, ctx, method, url);
 	if (j) {
 		pthread_mutex_lock(&h->jobs_mu);
-		MHD_suspend_connection(conn);
-		if (h->n_jobs < MAX_JOBS && pthread_create(&j->thread, NULL, job_main, j) == 0) {
+		if (h->n_pool && h->n_jobs < MAX_JOBS) {
+			MHD_suspend_connection(conn);
+			if (h->queue_tail)
+				h->queue_tail->next = j;
+			else
+				h->queue = j;
+			h->queue_tail = j;
 			h->n_jobs++;
 			r->job = j;
+			pthread_cond_signal(&h->work_cv);
 			pthread_mutex_unlock(&h->jobs_mu);
 			return MHD_YES;
 		}
-		MHD_resume_connection(conn);
 		pthread_mutex_unlock(&h->jobs_mu);
 		job_discard(j);
 	}
@@ -1042,6 +1096,7 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 	pthread_mutex_init(&h->conns_mu, NULL);
 	pthread_mutex_init(&h->jobs_mu, NULL);
 	pthread_cond_init(&h->jobs_cv, NULL);
+	pthread_cond_init(&h->work_cv, NULL);
 	{
 		pthread_condattr_t ca;
 
@@ -1050,6 +1105,7 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 		pthread_cond_init(&h->sweep_cv, &ca);
 		pthread_condattr_destroy(&ca);
 	}
+	pool_start(h);
 	h->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG |
 				     MHD_ALLOW_SUSPEND_RESUME |
 				     (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
@@ -1080,9 +1136,11 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 	*out = h;
 	return 0;
 fail:
+	pool_stop(h);
 	pthread_cond_destroy(&h->sweep_cv);
 	pthread_mutex_destroy(&h->conns_mu);
 	pthread_cond_destroy(&h->jobs_cv);
+	pthread_cond_destroy(&h->work_cv);
 	pthread_mutex_destroy(&h->jobs_mu);
 	pthread_key_delete(h->session_key);
 	pthread_mutex_destroy(&h->sessions_mu);
@@ -1104,6 +1162,7 @@ void ingest_http_stop(ingest_http *h)
 	while (h->n_jobs)
 		pthread_cond_wait(&h->jobs_cv, &h->jobs_mu);
 	pthread_mutex_unlock(&h->jobs_mu);
+	pool_stop(h);
 	MHD_stop_daemon(h->daemon); /* joins the workers: no session is in use after this */
 	if (h->sweeper_running) {
 		pthread_mutex_lock(&h->conns_mu);
@@ -1115,6 +1174,7 @@ void ingest_http_stop(ingest_http *h)
 	pthread_cond_destroy(&h->sweep_cv);
 	pthread_mutex_destroy(&h->conns_mu);
 	pthread_cond_destroy(&h->jobs_cv);
+	pthread_cond_destroy(&h->work_cv);
 	pthread_mutex_destroy(&h->jobs_mu);
 	for (size_t i = 0; i < h->n_sessions; i++)
 		ingest_session_free(h->sessions[i]);

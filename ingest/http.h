@@ -20,9 +20,9 @@
  * the requests being written, the body limit bounds the memory of each, and
  * max_inflight_bytes bounds the bodies of all connections together: what a
  * client sends never decides how much memory the server uses. The route
- * hooks (/query, /debug/) run on threads of their own, their connections
+ * hooks (/query, /debug/) run on a pool of hook threads, their connections
  * suspended meanwhile, so a long query holds up no other connection of its
- * worker (at most 64 at once; past that they run on the workers).
+ * worker (at most 64 queued or running; past that they run on the workers).
  *
  * Connections: at most max_connections, max_connections_per_ip of them from
  * one client address (more are closed at once, counted). A connection must
@@ -59,9 +59,10 @@ typedef struct ingest_http ingest_http;
  * A handler for a route outside ingest (the query module's /query). It
  * receives the complete request and must queue a response with
  * ingest_http_queue_response; it returns MHD_YES / MHD_NO like an access
- * handler. It runs on a thread of its own while its connection is
- * suspended (a long query never holds up the other connections of a
- * worker); the response is queued once it returns.
+ * handler. It runs on one of a pool of hook threads (as many as the
+ * workers) while its connection is suspended, so a long query never holds
+ * up the other connections of a worker; the response is queued once it
+ * returns.
  */
 typedef int (*ingest_http_handler)(void *ctx, struct MHD_Connection *conn, const char *method,
 				   const char *url, const char *body, size_t body_len);
