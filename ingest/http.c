@@ -329,6 +329,7 @@ static enum MHD_Result refuse_write(ingest_http *h, enum write_error kind, struc
 static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn, request *r, bool v2)
 {
 	const char *db = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, v2 ? "bucket" : "db");
+	const char *rp = v2 ? NULL : MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "rp");
 	const char *prec = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "precision");
 	const char *enc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	enum ingest_lp_precision precision = INGEST_LP_NS;
@@ -348,11 +349,13 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 	if (!db || !db[0])
 		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
 				    v2 ? "bucket is required" : "database is required");
-	/* A v2 bucket may be "db/rp": the database is the part before the slash. */
+	/* A v2 bucket may be "db/rp": the database, then the policy after the slash. */
 	if (strcspn(db, v2 ? "/" : "") > LSM_CATALOG_NAME_MAX)
 		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid",
 				    "database name too long");
 	snprintf(dbname, sizeof dbname, "%.*s", (int)strcspn(db, v2 ? "/" : ""), db);
+	if (v2 && db[strlen(dbname)] == '/')
+		rp = db + strlen(dbname) + 1;
 	if (prec && prec[0] && ingest_lp_parse_precision(prec, &precision) != 0) {
 		snprintf(msg, sizeof msg, "invalid precision \"%s\" (ns, u, ms, s, m, h)", prec);
 		return refuse_write(h, WERR_BAD_REQUEST, conn, MHD_HTTP_BAD_REQUEST, v2, "invalid", msg);
@@ -386,14 +389,15 @@ static enum MHD_Result handle_write(ingest_http *h, struct MHD_Connection *conn,
 		strata_free(inflated);
 		return respond_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, v2, "internal error", "out of memory");
 	}
-	rc = ingest_session_write(s, dbname, body, body_len, precision, ingest_now_ns(), true, &report);
+	rc = ingest_session_write(s, dbname, rp, body, body_len, precision, ingest_now_ns(), true, &report);
 	if (inflated) {
 		strata_free(inflated);
 		atomic_fetch_sub(&h->inflight_bytes, body_len);
 	}
 	if (rc == STRATA_ENOTFOUND) {
+		/* The database or the policy: the writer's message names which. */
 		atomic_fetch_add(&h->writes_failed, 1);
-		snprintf(msg, sizeof msg, "database not found: \"%s\"", dbname);
+		snprintf(msg, sizeof msg, "%s", strata_last_error());
 		return refuse_write(h, WERR_NOT_FOUND, conn, MHD_HTTP_NOT_FOUND, v2, "not found", msg);
 	}
 	if (rc == STRATA_EINVAL) {

@@ -347,7 +347,7 @@ static int session_sink_write(void *ctx, uint32_t writer, const char *db, const 
 {
 	ingest_stream_batcher *b = ctx;
 
-	return ingest_session_write(b->sessions[writer], db, buf, len, precision, now_ns, true, out);
+	return ingest_session_write(b->sessions[writer], db, NULL, buf, len, precision, now_ns, true, out);
 }
 
 static void batcher_destroy(ingest_stream_batcher *b)

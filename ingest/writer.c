@@ -614,29 +614,33 @@ static int add_point(ingest_session *s, uint32_t db, const ingest_lp_point *pt, 
 	return 0;
 }
 
-static int resolve_db(ingest_session *s, const char *name, uint32_t *out)
+/* The store of policy rp of database name (created when missing and auto-create is on). */
+static int resolve_store(ingest_session *s, const char *name, const char *rp, uint32_t *out)
 {
 	ingest_engine *e = s->engine;
-	int rc = lsm_catalog_database_id(e->catalog, name, out);
+	uint32_t db;
+	int rc = lsm_catalog_database_id(e->catalog, name, &db);
 
 	if (rc == STRATA_ENOTFOUND && e->opt.auto_create_db) {
 		rc = lsm_catalog_create_database(e->catalog, name);
 		if (rc == 0)
-			rc = lsm_catalog_database_id(e->catalog, name, out);
+			rc = lsm_catalog_database_id(e->catalog, name, &db);
 	}
 	if (rc == STRATA_ENOTFOUND)
 		return strata_error(STRATA_ENOTFOUND, "database not found: \"%s\"", name);
+	if (rc == 0)
+		rc = lsm_catalog_store(e->catalog, db, rp, out);
 	return rc;
 }
 
-int ingest_session_write(ingest_session *s, const char *db_name, const char *buf, size_t len,
+int ingest_session_write(ingest_session *s, const char *db_name, const char *rp, const char *buf, size_t len,
 			 enum ingest_lp_precision precision, int64_t now_ns, bool sync,
 			 ingest_report *out)
 {
-	return ingest_session_write_lines(s, db_name, buf, len, precision, now_ns, sync, 1, out);
+	return ingest_session_write_lines(s, db_name, rp, buf, len, precision, now_ns, sync, 1, out);
 }
 
-int ingest_session_write_lines(ingest_session *s, const char *db_name, const char *buf, size_t len,
+int ingest_session_write_lines(ingest_session *s, const char *db_name, const char *rp, const char *buf, size_t len,
 			       enum ingest_lp_precision precision, int64_t now_ns, bool sync,
 			       uint64_t first_line, ingest_report *out)
 {
@@ -650,7 +654,7 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 	int rc, got;
 
 	memset(out, 0, sizeof *out);
-	rc = resolve_db(s, db_name, &db);
+	rc = resolve_store(s, db_name, rp, &db);
 	if (rc)
 		return rc;
 	/*
@@ -663,7 +667,7 @@ int ingest_session_write_lines(ingest_session *s, const char *db_name, const cha
 		clear_caches(s);
 		s->generation = gen;
 	}
-	/* Retention: points older than the database keeps are refused, as InfluxDB does. */
+	/* Retention: points older than the policy keeps are refused, as InfluxDB does. */
 	if (lsm_catalog_retention(e->catalog, db, &keep) == 0 && keep > 0 &&
 	    __builtin_sub_overflow(now_ns, keep, &expired_before))
 		expired_before = INT64_MIN;

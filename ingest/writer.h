@@ -76,21 +76,23 @@ typedef struct ingest_report {
 } ingest_report;
 
 /*
- * Writes the line protocol in buf to database db. Points without a
- * timestamp get now_ns. Returns:
+ * Writes the line protocol in buf to retention policy rp of database db
+ * (rp NULL or "": the default policy). Points without a timestamp get
+ * now_ns. Returns:
  *   0 — every good line is written (durable when sync); report says how
  *       many lines were rejected and why (the caller answers 400 then);
- *   STRATA_ENOTFOUND — the database does not exist (and auto-create is off);
+ *   STRATA_ENOTFOUND — the database does not exist (and auto-create is off),
+ *       or the policy does not (the message says which);
  *   STRATA_EINVAL — a bad database name;
  *   STRATA_EREADONLY, -errno — the engine could not write: nothing of this
  *       call may be acknowledged (points before the failure may be stored).
  */
-int ingest_session_write(ingest_session *s, const char *db, const char *buf, size_t len,
+int ingest_session_write(ingest_session *s, const char *db, const char *rp, const char *buf, size_t len,
 			 enum ingest_lp_precision precision, int64_t now_ns, bool sync,
 			 ingest_report *out);
 
 /* As ingest_session_write, numbering the buffer's first line first_line (for files read in chunks). */
-int ingest_session_write_lines(ingest_session *s, const char *db, const char *buf, size_t len,
+int ingest_session_write_lines(ingest_session *s, const char *db, const char *rp, const char *buf, size_t len,
 			       enum ingest_lp_precision precision, int64_t now_ns, bool sync,
 			       uint64_t first_line, ingest_report *out);
 

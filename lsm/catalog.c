@@ -374,13 +374,14 @@ struct c_meas {
 struct c_db {
 	struct hkey k;
 	uint32_t id;
+	uint32_t parent;    /* a policy's store: its database; 0 for a database */
 	bool dropped;
 	uint32_t next_field_id; /* guarded by c->mu */
 	uint64_t n_series;
 	uint64_t n_pending; /* series reserved, not yet published (c->mu) */
 	struct htab series; /* c_series by key */
 	struct htab meas;   /* c_meas by name */
-	lsm_catalog_rp *rps; /* retention policies in creation order (rps_explicit) */
+	lsm_catalog_rp *rps; /* retention policies in creation order (rps_explicit); store 0: id */
 	uint32_t n_rps, cap_rps;
 	bool rps_explicit;  /* false: only the implicit autogen */
 	char name[];
@@ -415,7 +416,7 @@ struct lsm_catalog {
 	pthread_mutex_t mu;
 
 	/* Published state: rw (and mu to change). */
-	struct c_db **dbs;   /* by id; [0] unused */
+	struct c_db **dbs;   /* databases and policy stores by id; [0] unused */
 	uint32_t n_dbs;      /* highest id + 1 */
 	size_t dbs_cap;
 	struct htab db_names; /* live c_db by name */
@@ -550,6 +551,14 @@ static struct c_db *db_live(lsm_catalog *c, uint32_t id)
 	return c->dbs[id];
 }
 
+/* A live database by id (its own store) (rw or mu held); NULL for a store id. */
+static struct c_db *db_top(lsm_catalog *c, uint32_t id)
+{
+	struct c_db *d = db_live(c, id);
+
+	return d && !d->parent ? d : NULL;
+}
+
 static void *get_or_add(struct htab *t, const char *p, size_t len, size_t size, size_t name_off, int *rc)
 {
 	uint64_t h = hash_bytes(p, len);
@@ -573,15 +582,14 @@ static void *get_or_add(struct htab *t, const char *p, size_t len, size_t size, 
 #define GET_OR_ADD(tab, type, member, p, len, rc) \
 	((type *)get_or_add((tab), (p), (len), sizeof(type), offsetof(type, member), (rc)))
 
-static int pub_db(lsm_catalog *c, struct c_db *d)
+/* Makes room for id in c->dbs. */
+static int dbs_reserve(lsm_catalog *c, uint32_t id)
 {
-	int rc;
-
-	if (d->id >= c->dbs_cap) {
+	if (id >= c->dbs_cap) {
 		size_t cap = c->dbs_cap ? c->dbs_cap : 8;
 		struct c_db **dbs;
 
-		while (cap <= d->id)
+		while (cap <= id)
 			cap *= 2;
 		dbs = strata_realloc(c->dbs, cap * sizeof(*dbs));
 		if (!dbs)
@@ -590,7 +598,15 @@ static int pub_db(lsm_catalog *c, struct c_db *d)
 		c->dbs = dbs;
 		c->dbs_cap = cap;
 	}
-	rc = ht_insert(&c->db_names, hash_bytes(d->k.p, d->k.len), d);
+	return 0;
+}
+
+static int pub_db(lsm_catalog *c, struct c_db *d)
+{
+	int rc = dbs_reserve(c, d->id);
+
+	if (rc == 0 && !d->parent)
+		rc = ht_insert(&c->db_names, hash_bytes(d->k.p, d->k.len), d);
 	if (rc)
 		return rc;
 	c->dbs[d->id] = d;
@@ -599,7 +615,8 @@ static int pub_db(lsm_catalog *c, struct c_db *d)
 	return 0;
 }
 
-static void pub_db_drop(lsm_catalog *c, struct c_db *d)
+/* Forgets every series and measurement of store d (its policies stay). */
+static void store_forget(lsm_catalog *c, struct c_db *d)
 {
 	for (size_t i = 0; i < d->series.cap; i++) {
 		struct c_series *s = d->series.slots[i].item;
@@ -608,9 +625,27 @@ static void pub_db_drop(lsm_catalog *c, struct c_db *d)
 			c->by_id[s->id] = NULL;
 	}
 	c->n_series -= d->n_series;
-	ht_remove(&c->db_names, hash_bytes(d->k.p, d->k.len), 0, d->k.p, d->k.len);
+	ht_free(&d->series, strata_free);
+	ht_free(&d->meas, meas_free);
+	d->n_series = 0;
+}
+
+/* Drops store or database d, leaving a tombstone that keeps its id used. */
+static void store_drop(lsm_catalog *c, struct c_db *d)
+{
+	store_forget(c, d);
 	db_clear(d);
 	d->dropped = true;
+}
+
+static void pub_db_drop(lsm_catalog *c, struct c_db *d)
+{
+	/* The stores of its later policies go with it. */
+	for (uint32_t i = 1; i < c->n_dbs; i++)
+		if (c->dbs[i] && !c->dbs[i]->dropped && c->dbs[i]->parent == d->id)
+			store_drop(c, c->dbs[i]);
+	ht_remove(&c->db_names, hash_bytes(d->k.p, d->k.len), 0, d->k.p, d->k.len);
+	store_drop(c, d);
 }
 
 /*
@@ -926,7 +961,7 @@ static int replay_record(lsm_catalog *c, uint8_t type, const uint8_t *payload, s
 			what = "malformed drop record";
 			break;
 		}
-		d = db_live(c, id);
+		d = db_top(c, id);
 		if (!d) {
 			what = "drop of an unknown database";
 			break;
@@ -1999,6 +2034,21 @@ static int txn_grow(void **arr, size_t *cap, size_t n, size_t elem)
  * (then fresh is taken: *fresh becomes NULL). The transaction's arrays and
  * own map have room for one more.
  */
+/* Series of the database of store d, published and reserved, over all its policies' stores (mu held). */
+static uint64_t db_series_total(lsm_catalog *c, const struct c_db *d)
+{
+	uint32_t top = d->parent ? d->parent : d->id;
+	uint64_t n = 0;
+
+	for (uint32_t i = top; i < c->n_dbs; i++) {
+		const struct c_db *s = c->dbs[i];
+
+		if (s && !s->dropped && (i == top || s->parent == top))
+			n += s->n_series + s->n_pending;
+	}
+	return n;
+}
+
 static int series_reserve(lsm_catalog_txn *t, struct pend_series **fresh, uint64_t hd, uint64_t *out_id)
 {
 	lsm_catalog *c = t->c;
@@ -2029,11 +2079,13 @@ static int series_reserve(lsm_catalog_txn *t, struct pend_series **fresh, uint64
 					  c->max_series, e->k.len > 200 ? 200 : (int)e->k.len, e->k.p);
 			goto out;
 		}
-		if (c->max_series_per_db && d->n_series + d->n_pending >= c->max_series_per_db) {
+		if (c->max_series_per_db && db_series_total(c, d) >= c->max_series_per_db) {
+			const struct c_db *top = d->parent ? c->dbs[d->parent] : d;
+
 			rc = strata_error(STRATA_ETOOBIG,
 					  "series limit of %" PRIu64 " per database reached in database %s: series "
 					  "\"%.*s\" not created",
-					  c->max_series_per_db, d->name, e->k.len > 200 ? 200 : (int)e->k.len, e->k.p);
+					  c->max_series_per_db, top->name, e->k.len > 200 ? 200 : (int)e->k.len, e->k.p);
 			goto out;
 		}
 		rc = ht_insert(&c->pend_series, hd, e);
@@ -2413,8 +2465,16 @@ static const lsm_catalog_rp autogen_rp = {
 	.name = LSM_CATALOG_AUTOGEN, .duration_ns = 0, .shard_duration_ns = 0, .replica_n = 1, .is_default = true,
 };
 
-#define RP_REC_MAX \
-	(LSM_RECORD_HEADER_LEN + LSM_VARINT32_MAX + 1 + 3 * LSM_VARINT64_MAX + LSM_VARINT64_MAX + LSM_CATALOG_NAME_MAX)
+#define RP_REC_MAX                                                                                   \
+	(LSM_RECORD_HEADER_LEN + LSM_VARINT32_MAX + 1 + 3 * LSM_VARINT64_MAX + LSM_VARINT64_MAX + \
+	 LSM_CATALOG_NAME_MAX + LSM_VARINT32_MAX)
+
+
+/* The store of policy rp of d (rps hold 0 for the database's own id). */
+static uint32_t rp_store(const struct c_db *d, const lsm_catalog_rp *rp)
+{
+	return rp->store ? rp->store : d->id;
+}
 
 /* The policies of d as readers see them (rw or mu held). */
 static const lsm_catalog_rp *rps_view(const struct c_db *d, size_t *n)
@@ -2438,14 +2498,31 @@ static const lsm_catalog_rp *rps_find(const struct c_db *d, const char *name)
 	return NULL;
 }
 
+/* True when a policy of d (the implicit autogen included) keeps its points in store. */
+static bool store_used(const struct c_db *d, uint32_t store)
+{
+	size_t n;
+	const lsm_catalog_rp *v = rps_view(d, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (rp_store(d, &v[i]) == store)
+			return true;
+	return false;
+}
+
 /*
  * Applies one policy change to d (rw held exclusively, or a single thread
  * at open). Memory is reserved before anything changes, so -ENOMEM leaves
  * d as it was. 1 when the change breaks a rule (dropping a policy d does
- * not have, an initial policy of a database that has policies).
+ * not have, an initial policy of a database that has policies). A new
+ * policy keeps its points in rp->store (0: d's own id; another store was
+ * published before); an altered one keeps its store. A store left without
+ * a policy forgets its series: their points are then unreachable, as a
+ * dropped database's.
  */
-static int rps_apply(struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
+static int rps_apply(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
 {
+	uint32_t store;
 	size_t i;
 
 	if (d->cap_rps < d->n_rps + 2) {
@@ -2470,13 +2547,24 @@ static int rps_apply(struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
 	if (flags & LSM_CATRP_DROPPED) {
 		if (i == d->n_rps)
 			return 1;
+		store = rp_store(d, &d->rps[i]);
 		memmove(d->rps + i, d->rps + i + 1, (d->n_rps - i - 1) * sizeof(*d->rps));
 		d->n_rps--;
+		if (!store_used(d, store)) {
+			if (store == d->id)
+				store_forget(c, d);
+			else if (db_live(c, store))
+				store_drop(c, c->dbs[store]);
+		}
 		return 0;
 	}
+	store = rp->store == d->id ? 0 : rp->store;
 	if (i == d->n_rps)
 		d->n_rps++;
+	else
+		store = d->rps[i].store;
 	d->rps[i] = *rp;
+	d->rps[i].store = store;
 	d->rps[i].is_default = (flags & LSM_CATRP_DEFAULT) != 0;
 	if (flags & LSM_CATRP_DEFAULT)
 		for (size_t j = 0; j < d->n_rps; j++)
@@ -2485,6 +2573,7 @@ static int rps_apply(struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
 	return 0;
 }
 
+/* flags holds LSM_CATRP_STORE when rp->store is a store of its own, written last. */
 static size_t enc_rp(uint8_t *out, uint32_t db, const lsm_catalog_rp *rp, uint8_t flags)
 {
 	uint8_t *p = out + LSM_RECORD_HEADER_LEN;
@@ -2495,7 +2584,31 @@ static size_t enc_rp(uint8_t *out, uint32_t db, const lsm_catalog_rp *rp, uint8_
 	p += lsm_put_varint64(p, (uint64_t)rp->shard_duration_ns);
 	p += lsm_put_varint64(p, rp->replica_n);
 	p += put_bytes(p, rp->name, strlen(rp->name));
+	if (flags & LSM_CATRP_STORE)
+		p += lsm_put_varint64(p, rp->store);
 	return frame(out, LSM_CATREC_RP, (size_t)(p - out) - LSM_RECORD_HEADER_LEN);
+}
+
+/*
+ * Publishes store id for a new policy of d (rw held exclusively, or one
+ * thread at open). It starts empty; until a policy uses it, it is unused.
+ */
+static int store_new(lsm_catalog *c, struct c_db *d, const char *rp_name, uint32_t id)
+{
+	struct c_db *s = NAMED_NEW(struct c_db, name, rp_name, strlen(rp_name));
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->id = id;
+	s->parent = d->id;
+	s->next_field_id = 1;
+	rc = pub_db(c, s);
+	if (rc)
+		strata_free(s);
+	else if (id >= c->next_db_id)
+		c->next_db_id = id + 1;
+	return rc;
 }
 
 /* Replays an LSM_CATREC_RP record (replay_record's contract; *what set for a broken rule). */
@@ -2517,23 +2630,36 @@ static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
 	rp.shard_duration_ns = (int64_t)rd_varint(r, INT64_MAX);
 	rp.replica_n = (uint32_t)rd_varint(r, UINT32_MAX);
 	name = rd_bytes(r, &n_len, LSM_CATALOG_NAME_MAX);
+	if (flags & LSM_CATRP_STORE)
+		rp.store = (uint32_t)rd_varint(r, UINT32_MAX);
 	if (r->bad || r->p != r->end || n_len == 0) {
 		*what = "malformed retention policy record";
 		return 0;
 	}
-	if ((flags & ~(LSM_CATRP_DEFAULT | LSM_CATRP_DROPPED | LSM_CATRP_INITIAL)) ||
-	    ((flags & LSM_CATRP_DROPPED) && (flags & (LSM_CATRP_DEFAULT | LSM_CATRP_INITIAL))) ||
+	if ((flags & ~(LSM_CATRP_DEFAULT | LSM_CATRP_DROPPED | LSM_CATRP_INITIAL | LSM_CATRP_STORE)) ||
+	    ((flags & LSM_CATRP_DROPPED) && (flags & (LSM_CATRP_DEFAULT | LSM_CATRP_INITIAL | LSM_CATRP_STORE))) ||
+	    ((flags & LSM_CATRP_INITIAL) && (flags & LSM_CATRP_STORE)) ||
 	    (!(flags & LSM_CATRP_DROPPED) && rp.replica_n == 0) || memchr(name, 0, n_len)) {
 		*what = "retention policy record with bad flags, replica count or name";
 		return 0;
 	}
 	memcpy(rp.name, name, n_len);
-	d = db_live(c, db);
+	d = db_top(c, db);
 	if (!d) {
 		*what = "retention policy of an unknown database";
 		return 0;
 	}
-	rc = rps_apply(d, &rp, flags);
+	if (flags & LSM_CATRP_STORE) {
+		if (rp.store == 0 || rp.store == db || (rp.store < c->n_dbs && c->dbs[rp.store]) ||
+		    (rp.store >= c->next_db_id && rp.store - c->next_db_id > DB_ID_GAP_MAX) || rps_find(d, rp.name)) {
+			*what = "retention policy store id 0, used twice or far past every id, or of an existing policy";
+			return 0;
+		}
+		rc = store_new(c, d, rp.name, rp.store);
+		if (rc)
+			return rc;
+	}
+	rc = rps_apply(c, d, &rp, flags);
 	if (rc == 1) {
 		*what = (flags & LSM_CATRP_DROPPED) ? "drop of an unknown retention policy"
 						    : "initial retention policy of a database that has policies";
@@ -2548,17 +2674,32 @@ static bool rp_same(const lsm_catalog_rp *a, const lsm_catalog_rp *b)
 	return a->duration_ns == b->duration_ns && a->replica_n == b->replica_n;
 }
 
-/* Writes one policy record and applies it to d (mu held). */
+/*
+ * Writes one policy record and applies it to d (mu held). A new policy
+ * (LSM_CATRP_STORE in flags) gets a store of its own, the next id.
+ */
 static int rp_commit(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, uint8_t flags)
 {
 	uint8_t rec[RP_REC_MAX];
-	size_t n = enc_rp(rec, d->id, rp, flags);
-	int rc = log_append(c, rec, n);
+	lsm_catalog_rp with = *rp;
+	size_t n;
+	int rc;
 
+	with.store = 0;
+	if (flags & LSM_CATRP_STORE) {
+		if (c->next_db_id == UINT32_MAX)
+			return strata_error(STRATA_ETOOBIG, "%s: no store ids left", c->path);
+		with.store = c->next_db_id;
+	}
+	n = enc_rp(rec, d->id, &with, flags);
+	rc = log_append(c, rec, n);
 	if (rc)
 		return rc;
 	pthread_rwlock_wrlock(&c->rw);
-	rc = rps_apply(d, rp, flags);
+	if (flags & LSM_CATRP_STORE)
+		rc = store_new(c, d, with.name, with.store);
+	if (rc == 0)
+		rc = rps_apply(c, d, &with, flags);
 	pthread_rwlock_unlock(&c->rw);
 	if (rc) {
 		/* Durable but not in memory (only -ENOMEM: the rules were checked): refuse changes until reopened. */
@@ -2585,7 +2726,7 @@ int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, en
 	if (rp->replica_n < 1)
 		return strata_error(STRATA_EINVAL, "replication factor must be greater than 0");
 	pthread_mutex_lock(&c->mu);
-	d = db_live(c, db);
+	d = db_top(c, db);
 	if (!d) {
 		rc = db_not_found(db);
 		goto out;
@@ -2603,8 +2744,12 @@ int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, en
 		}
 		goto out; /* the same policy: nothing to write */
 	case LSM_CATALOG_RP_CREATE:
-		if (!have)
+		if (!have) {
+			/* The database's own store while no policy uses it, else one of its own. */
+			if (store_used(d, d->id))
+				flags |= LSM_CATRP_STORE;
 			break;
+		}
 		if (!rp_same(have, rp))
 			rc = strata_error(STRATA_EINVAL, "retention policy already exists");
 		else if (rp->is_default && !have->is_default)
@@ -2640,15 +2785,17 @@ int lsm_catalog_drop_rp(lsm_catalog *c, uint32_t db, const char *name)
 		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", name);
 	memcpy(rp.name, name, len);
 	pthread_mutex_lock(&c->mu);
-	d = db_live(c, db);
+	d = db_top(c, db);
 	if (!d)
 		rc = db_not_found(db);
 	else if (!rps_find(d, name))
 		rc = strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", name);
 	else
 		rc = rp_commit(c, d, &rp, LSM_CATRP_DROPPED);
-	if (rc == 0)
+	if (rc == 0) {
 		LOG_INFO("event=retention_policy_dropped database=%s name=%s", d->name, name);
+		atomic_fetch_add(&c->generation, 1); /* its series are forgotten */
+	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
 }
@@ -2663,7 +2810,7 @@ int lsm_catalog_rps(lsm_catalog *c, uint32_t db, lsm_catalog_rp **out, size_t *n
 	*out = NULL;
 	*n_out = 0;
 	pthread_rwlock_rdlock(&c->rw);
-	d = db_live(c, db);
+	d = db_top(c, db);
 	if (!d) {
 		rc = STRATA_ENOTFOUND;
 	} else {
@@ -2672,6 +2819,8 @@ int lsm_catalog_rps(lsm_catalog *c, uint32_t db, lsm_catalog_rp **out, size_t *n
 			*out = strata_malloc(n * sizeof(**out));
 			if (*out) {
 				memcpy(*out, v, n * sizeof(**out));
+				for (size_t i = 0; i < n; i++)
+					(*out)[i].store = rp_store(d, &v[i]);
 				*n_out = n;
 			} else {
 				rc = -ENOMEM;
@@ -2688,11 +2837,13 @@ int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalo
 	struct c_db *d;
 
 	pthread_rwlock_rdlock(&c->rw);
-	d = db_live(c, db);
+	d = db_top(c, db);
 	if (d)
 		rp = rps_find(d, name);
-	if (rp)
+	if (rp) {
 		*out = *rp;
+		out->store = rp_store(d, rp);
+	}
 	pthread_rwlock_unlock(&c->rw);
 	if (!d)
 		return db_not_found(db);
@@ -2701,28 +2852,36 @@ int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalo
 	return 0;
 }
 
-/* The retention of d (rw held): its default policy's duration, 0 without one. */
-static int64_t db_retention(const struct c_db *d)
+/* The retention of store id (rw held): see lsm_catalog_retention. */
+static int64_t store_retention(lsm_catalog *c, const struct c_db *s)
 {
+	const struct c_db *d = s->parent ? c->dbs[s->parent] : s;
+	const lsm_catalog_rp *v;
+	int64_t longest = 0;
 	size_t n;
-	const lsm_catalog_rp *v = rps_view(d, &n);
 
-	for (size_t i = 0; i < n; i++)
-		if (v[i].is_default)
-			return v[i].duration_ns;
-	return 0;
+	v = rps_view(d, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (rp_store(d, &v[i]) != s->id)
+			continue;
+		if (v[i].duration_ns == 0)
+			return 0;
+		if (v[i].duration_ns > longest)
+			longest = v[i].duration_ns;
+	}
+	return longest;
 }
 
-int lsm_catalog_retention(lsm_catalog *c, uint32_t db, int64_t *out)
+int lsm_catalog_retention(lsm_catalog *c, uint32_t store, int64_t *out)
 {
-	struct c_db *d;
+	struct c_db *s;
 
 	pthread_rwlock_rdlock(&c->rw);
-	d = db_live(c, db);
-	if (d)
-		*out = db_retention(d);
+	s = db_live(c, store);
+	if (s)
+		*out = store_retention(c, s);
 	pthread_rwlock_unlock(&c->rw);
-	return d ? 0 : db_not_found(db);
+	return s ? 0 : db_not_found(store);
 }
 
 int64_t lsm_catalog_retention_horizon(lsm_catalog *c)
@@ -2730,22 +2889,93 @@ int64_t lsm_catalog_retention_horizon(lsm_catalog *c)
 	int64_t longest = 0;
 	bool any = false, forever = false;
 
+	/* Only stores a policy uses hold points or receive them (lsm_catalog_store). */
 	pthread_rwlock_rdlock(&c->rw);
 	for (uint32_t i = 1; i < c->n_dbs && !forever; i++) {
-		struct c_db *d = db_live(c, i);
-		int64_t r;
+		struct c_db *d = db_top(c, i);
+		const lsm_catalog_rp *v;
+		size_t n;
 
 		if (!d)
 			continue;
-		any = true;
-		r = db_retention(d);
-		if (r == 0)
-			forever = true;
-		else if (r > longest)
-			longest = r;
+		v = rps_view(d, &n);
+		for (size_t k = 0; k < n; k++) {
+			any = true;
+			if (v[k].duration_ns == 0)
+				forever = true;
+			else if (v[k].duration_ns > longest)
+				longest = v[k].duration_ns;
+		}
 	}
 	pthread_rwlock_unlock(&c->rw);
 	return any && !forever ? longest : 0;
+}
+
+int lsm_catalog_store(lsm_catalog *c, uint32_t db, const char *rp, uint32_t *out)
+{
+	const lsm_catalog_rp *v, *found = NULL;
+	struct c_db *d;
+	size_t n;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&c->rw);
+	d = db_top(c, db);
+	if (!d) {
+		rc = db_not_found(db);
+	} else if (rp && *rp) {
+		found = rps_find(d, rp);
+		if (!found)
+			rc = strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", rp);
+	} else {
+		v = rps_view(d, &n);
+		for (size_t i = 0; i < n && !found; i++)
+			if (v[i].is_default)
+				found = &v[i];
+		if (!found)
+			rc = strata_error(STRATA_ENOTFOUND, "retention policy not found: database \"%s\" has no default policy",
+					  d->name);
+	}
+	if (found)
+		*out = rp_store(d, found);
+	pthread_rwlock_unlock(&c->rw);
+	return rc;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int lsm_catalog_stores(lsm_catalog *c, uint32_t db, uint32_t **out, size_t *n_out)
+{
+	lsm_catalog_rp *rps = NULL;
+	size_t n = 0, w = 0;
+	uint32_t *ids;
+	int rc = lsm_catalog_rps(c, db, &rps, &n);
+
+	*out = NULL;
+	*n_out = 0;
+	if (rc)
+		return rc;
+	ids = strata_malloc((n + 1) * sizeof(*ids));
+	if (!ids) {
+		strata_free(rps);
+		return -ENOMEM;
+	}
+	ids[0] = db;
+	for (size_t i = 0; i < n; i++)
+		ids[i + 1] = rps[i].store;
+	strata_free(rps);
+	qsort(ids + 1, n, sizeof(*ids), cmp_u32);
+	/* The database's id is the smallest of its stores: ascending with it first. */
+	for (size_t i = 1; i <= n; i++)
+		if (ids[i] != ids[w])
+			ids[++w] = ids[i];
+	*out = ids;
+	*n_out = w + 1;
+	return 0;
 }
 
 int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out)

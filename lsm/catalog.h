@@ -67,6 +67,7 @@ void lsm_catalog_free_names(char **names, size_t n);
  */
 typedef struct lsm_catalog_rp {
 	char name[LSM_CATALOG_NAME_MAX + 1];
+	uint32_t store;            /* where its points live (below); set by the catalog */
 	int64_t duration_ns;       /* points are kept this long; 0: forever */
 	int64_t shard_duration_ns; /* as recorded; 0 when none was given */
 	uint32_t replica_n;        /* >= 1 */
@@ -111,15 +112,47 @@ int lsm_catalog_drop_rp(lsm_catalog *c, uint32_t db, const char *name);
 int lsm_catalog_rps(lsm_catalog *c, uint32_t db, lsm_catalog_rp **out, size_t *n_out);
 /* One policy of db by name: 0 with *out, or STRATA_ENOTFOUND (database or policy). */
 int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalog_rp *out);
-/* The retention of db (its default policy's duration; 0: forever). STRATA_ENOTFOUND. */
-int lsm_catalog_retention(lsm_catalog *c, uint32_t db, int64_t *out);
+
+/* ---- stores: where the points of each policy live ----
+ *
+ * Each retention policy keeps its points in a store of its own: a set of
+ * series with their postings and fields, named by a store id. The series,
+ * field and postings calls below take a store id as their `db`. A
+ * database's own id is the store of its first policy (the implicit autogen
+ * included); every later policy gets a new id from the same sequence as
+ * databases, recorded with the policy (docs/format-catalog.md). So the same
+ * series key written under two policies is two series with two ids, as in
+ * InfluxDB, where each policy has its own shards. Dropping a policy forgets
+ * its store's series (their points stay unreachable until compaction drops
+ * them); a store no policy uses any more holds no series.
+ */
+
 /*
- * The longest retention among the live databases when every one of them
- * has a finite retention; 0 when one keeps its points forever, or when
- * there is no database (nothing may then be removed by time alone).
+ * The store of policy rp of database db; rp NULL or "" is the default
+ * policy. STRATA_ENOTFOUND with a message for an unknown database, an
+ * unknown policy, or no default policy when rp names none.
+ */
+int lsm_catalog_store(lsm_catalog *c, uint32_t db, const char *rp, uint32_t *out);
+/*
+ * Every store of database db: its own id first, then its policies' stores,
+ * each once, ascending. *out strata_malloc'ed, caller frees. STRATA_ENOTFOUND.
+ */
+int lsm_catalog_stores(lsm_catalog *c, uint32_t db, uint32_t **out, size_t *n_out);
+/*
+ * The retention of a store: the duration of the policy that uses it (the
+ * longest when several do, as catalogs written before stores existed share
+ * the database's store among all its policies); 0, forever, when none
+ * does. STRATA_ENOTFOUND.
+ */
+int lsm_catalog_retention(lsm_catalog *c, uint32_t store, int64_t *out);
+/*
+ * The longest retention among the stores that hold or may receive points
+ * when every one of them has a finite retention; 0 when one keeps its
+ * points forever, or when there is none (nothing may then be removed by
+ * time alone). A store no policy uses receives no points.
  */
 int64_t lsm_catalog_retention_horizon(lsm_catalog *c);
-/* The database of a live series: 0, or STRATA_ENOTFOUND (no message: compaction asks per series). */
+/* The store of a live series: 0, or STRATA_ENOTFOUND (no message: compaction asks per series). */
 int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out);
 
 /* ---- series ---- */

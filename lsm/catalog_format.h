@@ -23,7 +23,8 @@ enum lsm_catalog_record_type {
 				    * name length varint, name */
 	LSM_CATREC_RP = 20,          /* db id varint, flags u8, duration varint,
 				      * shard duration varint, replica n varint,
-				      * name length varint, name */
+				      * name length varint, name
+				      * [, store id varint: flag LSM_CATRP_STORE] */
 	LSM_CATREC_SERIES_DROP = 21, /* db id varint, series id varint */
 };
 
@@ -32,6 +33,7 @@ enum lsm_catalog_rp_flags {
 	LSM_CATRP_DEFAULT = 1, /* the database's default policy from now on */
 	LSM_CATRP_DROPPED = 2, /* the policy of that name is dropped */
 	LSM_CATRP_INITIAL = 4, /* the database's first policy, in place of the implicit autogen */
+	LSM_CATRP_STORE = 8,   /* a new policy with a store of its own: its id, a varint, ends the record */
 };
 
 #endif

@@ -4,9 +4,12 @@
  *   DROP SERIES [FROM m, /re/] [WHERE tags]   the points and the series
  *   DELETE [FROM m, /re/] [WHERE tags, time]  the points in the time range
  *   DROP MEASUREMENT m                        every series of m, and m
- * in the request's database. WHERE compares tags (and, in DELETE, time);
- * a field in it is refused ("fields not supported in WHERE clause during
- * deletion"), and so is time in DROP SERIES. Without FROM, every
+ * in the request's database, across all of its retention policies (each
+ * keeps its series in a store of its own, catalog.h), as InfluxDB drops
+ * from every policy; a source of DELETE that names a policy (FROM rp.m)
+ * covers that policy's store only. WHERE compares tags (and, in DELETE,
+ * time); a field in it is refused ("fields not supported in WHERE clause
+ * during deletion"), and so is time in DROP SERIES. Without FROM, every
  * measurement of the database. An unknown measurement deletes nothing and
  * is no error. Success is an empty statement result.
  *
@@ -19,11 +22,11 @@
  * delete are visible again, as in InfluxDB.
  *
  * DROP SERIES and DROP MEASUREMENT then drop the series from the catalog
- * (lsm_catalog_drop_series: one durable record batch), after every point
- * DELETE is durable: a crash between the two leaves series without points,
- * never points of a forgotten series. A key written after the drop gets a
- * new series id (the ingest writer clears its key cache on the catalog's
- * drop generation).
+ * (lsm_catalog_drop_series: one durable record batch per store), after
+ * every point DELETE of that store is durable: a crash between the two
+ * leaves series without points, never points of a forgotten series. A key
+ * written after the drop gets a new series id (the ingest writer clears
+ * its key cache on the catalog's drop generation).
  *
  * DELETE keeps the series in the catalog even when no point is left: SHOW
  * SERIES still lists them (InfluxDB 1.x may drop such series from its
@@ -103,12 +106,12 @@ static int names_add(struct names *t, const char *name)
 	return 0;
 }
 
-/* Adds the measurements of db that regex matches (NULL: all of them). */
-static int names_add_matching(struct names *t, lsm_catalog *c, uint32_t db, const char *regex)
+/* Adds the measurements of store that regex matches (NULL: all of them). */
+static int names_add_matching(struct names *t, lsm_catalog *c, uint32_t store, const char *regex)
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = catalog_rc(query_measurements_matching(c, db, regex, &names, &n));
+	int rc = catalog_rc(query_measurements_matching(c, store, regex, &names, &n));
 
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = names_add(t, names[i]);
@@ -116,19 +119,30 @@ static int names_add_matching(struct names *t, lsm_catalog *c, uint32_t db, cons
 	return rc;
 }
 
-/* The measurements of FROM (names and regexes), or every one of db. */
-static int collect_measurements(lsm_catalog *c, uint32_t db, const struct query_measurement *src, uint32_t n_src,
-				struct names *out)
+/*
+ * The measurements of store that FROM names (names and regexes), or all of
+ * them without FROM. A source that names a policy covers only its store.
+ */
+static int collect_measurements(query_stmt_ctx *ctx, uint32_t db, uint32_t store, const struct query_measurement *src,
+				uint32_t n_src, struct names *out)
 {
+	lsm_catalog *c = ctx->e->catalog;
 	int rc = 0;
 
 	if (n_src == 0)
-		return names_add_matching(out, c, db, NULL);
+		return names_add_matching(out, c, store, NULL);
 	for (uint32_t i = 0; rc == 0 && i < n_src; i++) {
+		uint32_t rp_store;
+
+		if (src[i].retention_policy) {
+			rc = query_resolve_store(ctx, db, src[i].retention_policy, &rp_store);
+			if (rc || rp_store != store)
+				continue;
+		}
 		if (src[i].name)
 			rc = names_add(out, src[i].name);
 		else
-			rc = names_add_matching(out, c, db, src[i].regex);
+			rc = names_add_matching(out, c, store, src[i].regex);
 	}
 	return rc;
 }
@@ -269,23 +283,75 @@ static int ids_append(uint64_t **v, size_t *n_v, size_t *cap_v, const query_seri
 }
 
 /*
- * Runs one deletion: the series of sources (or all measurements) that cond
- * selects lose their points in [lo, hi]; with drop, they leave the catalog.
+ * The deletion in one store: the series of measurements ms that cond
+ * selects lose their points in [d->lo, d->hi]; with drop, they then leave
+ * the catalog (counted in *dropped).
+ */
+static int delete_in_store(struct deletion *d, uint32_t store, const struct names *ms, const query_expr *cond,
+			   bool drop, size_t *dropped)
+{
+	query_stmt_ctx *ctx = d->ctx;
+	lsm_catalog *c = ctx->e->catalog;
+	uint64_t *ids = NULL;
+	size_t n_ids = 0, cap_ids = 0;
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ms->n; i++) {
+		const char *m = ms->v[i];
+		size_t m_len = strlen(m);
+		lsm_field_info *fields = NULL;
+		query_series_set set = { 0 };
+		size_t n_fields = 0;
+
+		rc = query_check_deadline(ctx);
+		if (rc == 0)
+			rc = catalog_rc(lsm_catalog_fields(c, store, m, m_len, &fields, &n_fields));
+		if (rc == 0)
+			rc = check_condition(cond, fields, n_fields, !drop);
+		if (rc == 0)
+			rc = catalog_rc(query_series_select(c, store, m, m_len, cond, fields, n_fields, 0, &set));
+		/* An empty time range deletes nothing (the checks above still apply). */
+		for (size_t j = 0; rc == 0 && d->lo <= d->hi && j < set.n; j++) {
+			if (j % DEADLINE_EVERY == DEADLINE_EVERY - 1)
+				rc = query_check_deadline(ctx);
+			if (rc == 0)
+				rc = delete_points(d, set.v[j].id);
+		}
+		if (rc == 0 && drop)
+			rc = ids_append(&ids, &n_ids, &cap_ids, set.v, set.n);
+		query_series_set_free(&set);
+		lsm_catalog_free_fields(fields, n_fields);
+	}
+	if (rc == 0)
+		rc = write_batch(d);
+	/* Every DELETE is durable: now the catalog may forget the series. */
+	if (rc == 0 && drop && n_ids)
+		rc = catalog_rc(lsm_catalog_drop_series(c, store, ids, n_ids));
+	if (rc == 0)
+		*dropped += n_ids;
+	strata_free(ids);
+	return rc;
+}
+
+/*
+ * Runs one deletion in every store of the request's database (a source
+ * that names a policy: in its store only): the series of sources (or all
+ * measurements) that cond selects lose their points in [lo, hi]; with
+ * drop, they leave the catalog.
  */
 static int run_deletion(query_stmt_ctx *ctx, const char *what, const struct query_measurement *sources,
 			uint32_t n_sources, const query_expr *cond, bool drop)
 {
-	lsm_catalog *c = ctx->e->catalog;
 	struct deletion d = { .ctx = ctx, .what = what, .lo = INT64_MIN, .hi = INT64_MAX,
 			      .next_log = DELETE_LOG_EVERY };
-	struct names ms = { 0 };
-	uint64_t *ids = NULL;
-	size_t n_ids = 0, cap_ids = 0;
-	uint32_t db;
+	uint32_t db, *stores = NULL;
+	size_t n_stores = 0, dropped = 0;
 	int rc;
 
 	lsm_batch_init(&d.batch);
 	rc = query_resolve_db(ctx, NULL, &db);
+	if (rc == 0)
+		rc = query_resolve_stores(ctx, db, NULL, &stores, &n_stores);
 	if (rc)
 		goto out;
 	if (drop && has_time(cond)) {
@@ -303,45 +369,20 @@ static int run_deletion(query_stmt_ctx *ctx, const char *what, const struct quer
 		if (!has_hi)
 			d.hi = INT64_MAX;
 	}
-	rc = collect_measurements(c, db, sources, n_sources, &ms);
-	for (size_t i = 0; rc == 0 && i < ms.n; i++) {
-		const char *m = ms.v[i];
-		size_t m_len = strlen(m);
-		lsm_field_info *fields = NULL;
-		query_series_set set = { 0 };
-		size_t n_fields = 0;
+	for (size_t s = 0; rc == 0 && s < n_stores; s++) {
+		struct names ms = { 0 };
 
-		rc = query_check_deadline(ctx);
+		rc = collect_measurements(ctx, db, stores[s], sources, n_sources, &ms);
 		if (rc == 0)
-			rc = catalog_rc(lsm_catalog_fields(c, db, m, m_len, &fields, &n_fields));
-		if (rc == 0)
-			rc = check_condition(cond, fields, n_fields, !drop);
-		if (rc == 0)
-			rc = catalog_rc(query_series_select(c, db, m, m_len, cond, fields, n_fields, 0, &set));
-		/* An empty time range deletes nothing (the checks above still apply). */
-		for (size_t j = 0; rc == 0 && d.lo <= d.hi && j < set.n; j++) {
-			if (j % DEADLINE_EVERY == DEADLINE_EVERY - 1)
-				rc = query_check_deadline(ctx);
-			if (rc == 0)
-				rc = delete_points(&d, set.v[j].id);
-		}
-		if (rc == 0 && drop)
-			rc = ids_append(&ids, &n_ids, &cap_ids, set.v, set.n);
-		query_series_set_free(&set);
-		lsm_catalog_free_fields(fields, n_fields);
+			rc = delete_in_store(&d, stores[s], &ms, cond, drop, &dropped);
+		names_free(&ms);
 	}
-	if (rc == 0)
-		rc = write_batch(&d);
-	/* Every DELETE is durable: now the catalog may forget the series. */
-	if (rc == 0 && drop && n_ids)
-		rc = catalog_rc(lsm_catalog_drop_series(c, db, ids, n_ids));
-	if (rc == 0 && (d.points || n_ids))
+	if (rc == 0 && (d.points || dropped))
 		LOG_INFO("event=delete_done statement=\"%s\" points=%" PRIu64 " series=%" PRIu64 " series_dropped=%zu",
-			 what, d.points, d.series, n_ids);
+			 what, d.points, d.series, dropped);
 out:
 	lsm_batch_deinit(&d.batch);
-	names_free(&ms);
-	strata_free(ids);
+	strata_free(stores);
 	return rc;
 }
 

@@ -80,6 +80,36 @@ int query_resolve_db(query_stmt_ctx *ctx, const char *name, uint32_t *out)
 	return 0;
 }
 
+int query_resolve_store(query_stmt_ctx *ctx, uint32_t db, const char *rp, uint32_t *out)
+{
+	if (!rp || !*rp)
+		rp = ctx->req->rp;
+	return lsm_catalog_store(ctx->e->catalog, db, rp, out);
+}
+
+int query_resolve_stores(query_stmt_ctx *ctx, uint32_t db, const char *rp, uint32_t **out, size_t *n_out)
+{
+	int rc;
+
+	*out = NULL;
+	*n_out = 0;
+	if (!rp || !*rp) {
+		rc = lsm_catalog_stores(ctx->e->catalog, db, out, n_out);
+		return rc == -ENOMEM ? strata_error(rc, "out of memory listing the stores of a database") : rc;
+	}
+	*out = strata_malloc(sizeof(**out));
+	if (!*out)
+		return strata_error(-ENOMEM, "out of memory listing the stores of a database");
+	rc = lsm_catalog_store(ctx->e->catalog, db, rp, *out);
+	if (rc) {
+		strata_free(*out);
+		*out = NULL;
+		return rc;
+	}
+	*n_out = 1;
+	return 0;
+}
+
 static int run_stmt(query_stmt_ctx *ctx, const struct query_stmt *s)
 {
 	int rc = query_check_deadline(ctx);

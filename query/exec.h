@@ -57,11 +57,13 @@ int query_engine_new(query_engine **out, lsm_db *db, lsm_catalog *catalog, const
 void query_engine_free(query_engine *e);
 
 /*
- * Writes line protocol (nanosecond timestamps) into database db: how
- * SELECT ... INTO stores its rows. *written counts the points stored. 0, or
- * an error whose message is set (bad lines are an error too).
+ * Writes line protocol (nanosecond timestamps) into retention policy rp of
+ * database db (rp NULL: the default policy): how SELECT ... INTO stores
+ * its rows. *written counts the points stored. 0, or an error whose
+ * message is set (bad lines are an error too).
  */
-typedef int (*query_write_fn)(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written);
+typedef int (*query_write_fn)(void *ctx, const char *db, const char *rp, const char *lines, size_t len,
+			      uint64_t *written);
 
 /* Lets SELECT ... INTO write (without a writer it answers an error). */
 void query_engine_set_writer(query_engine *e, query_write_fn write, void *ctx);

@@ -46,6 +46,19 @@ int query_delete_run(query_stmt_ctx *ctx, const struct query_stmt *s);
  */
 int query_resolve_db(query_stmt_ctx *ctx, const char *name, uint32_t *out);
 
+/*
+ * The store (lsm_catalog_store) of policy rp of database db, where a
+ * SELECT reads and INTO writes: rp NULL or "" is the request's rp=, else
+ * the default policy. STRATA_ENOTFOUND with a message.
+ */
+int query_resolve_store(query_stmt_ctx *ctx, uint32_t db, const char *rp, uint32_t *out);
+/*
+ * The stores SHOW and delete statements cover: policy rp's only when rp
+ * names one, else every store of db (lsm_catalog_stores). *out
+ * strata_malloc'ed, caller frees; 0 or an error with a message.
+ */
+int query_resolve_stores(query_stmt_ctx *ctx, uint32_t db, const char *rp, uint32_t **out, size_t *n_out);
+
 /* -ETIMEDOUT with a message once the deadline has passed, -ECANCELED once the request is cancelled; else 0. */
 int query_check_deadline(const query_stmt_ctx *ctx);
 

@@ -14,12 +14,13 @@
 /* Lines are handed to the writer in batches of about this many bytes. */
 #define INTO_BATCH_BYTES ((size_t)1 << 20)
 
-void query_into_init(query_into *t, query_write_fn write, void *ctx, const char *db)
+void query_into_init(query_into *t, query_write_fn write, void *ctx, const char *db, const char *rp)
 {
 	memset(t, 0, sizeof(*t));
 	t->write = write;
 	t->write_ctx = ctx;
 	t->db = db;
+	t->rp = rp;
 }
 
 static int reserve(query_into *t, size_t more)
@@ -150,7 +151,7 @@ int query_into_flush(query_into *t)
 
 	if (t->len == 0)
 		return 0;
-	rc = t->write(t->write_ctx, t->db, t->buf, t->len, &n);
+	rc = t->write(t->write_ctx, t->db, t->rp, t->buf, t->len, &n);
 	t->written += n;
 	t->len = 0;
 	return rc;

@@ -23,12 +23,13 @@ typedef struct query_into {
 	query_write_fn write;
 	void *write_ctx;
 	const char *db;    /* target database */
+	const char *rp;    /* and policy (NULL: its default) */
 	char *buf;         /* pending line protocol */
 	size_t len, cap;
 	uint64_t written;  /* points the writer took */
 } query_into;
 
-void query_into_init(query_into *t, query_write_fn write, void *ctx, const char *db);
+void query_into_init(query_into *t, query_write_fn write, void *ctx, const char *db, const char *rp);
 /* Appends one row (see above); flushes past a bounded batch. 0 or the writer's error. */
 int query_into_row(query_into *t, const char *measurement, const query_output_tag *tags, size_t n_tags,
 		   const char *const *columns, const query_value *vals, size_t n, int64_t time_ns);

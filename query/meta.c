@@ -24,6 +24,15 @@
  * finds for the condition (a tag comparison decides; field and time terms
  * may match, as InfluxDB's index treats them).
  *
+ * Each retention policy keeps its series in a store of its own (catalog.h).
+ * As in InfluxDB, a statement answers for the whole database, every store
+ * of it, unless a source names a policy (rp.m, db.rp.m; for SHOW
+ * MEASUREMENTS, WITH MEASUREMENT = rp.m): then for that policy's store
+ * only. A measurement found in several stores is still one series, whose
+ * rows are the union of theirs, sorted, each once; a field with another
+ * type in another store is a row per type. The request's rp= does not
+ * narrow a SHOW statement.
+ *
  * DROP SERIES, DELETE and DROP MEASUREMENT are dispatched to delete.c.
  * Retention policies live in the catalog (docs/retention.md): CREATE
  * DATABASE ... WITH, CREATE / ALTER / DROP RETENTION POLICY and SHOW
@@ -193,30 +202,49 @@ static int write_strings(query_output *o, const char *name, const char *column, 
 
 /* ---- the measurements a statement reads ---- */
 
+/*
+ * A measurement of one database and the stores it is read from: each
+ * retention policy keeps its points in a store of its own, and the rows of
+ * every store are merged into the measurement's one series.
+ */
 struct target {
 	uint32_t db;
+	const char *name; /* borrowed from its entries in struct targets */
+	size_t len;
+	const uint32_t *stores; /* ascending, each once */
+	size_t n_stores;
+};
+
+/* A measurement name found in, or named for, one store. */
+struct found {
+	uint32_t db, store;
 	char *name; /* owned */
 	size_t len;
 };
 
 struct targets {
+	struct found *found;
+	size_t n_found, cap_found;
+	uint32_t *stores; /* the targets' store lists, back to back */
 	struct target *v;
-	size_t n, cap;
+	size_t n;
 };
 
 static void targets_free(struct targets *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		strata_free(t->v[i].name);
+	for (size_t i = 0; i < t->n_found; i++)
+		strata_free(t->found[i].name);
+	strata_free(t->found);
+	strata_free(t->stores);
 	strata_free(t->v);
 	memset(t, 0, sizeof(*t));
 }
 
-static int target_add(struct targets *t, uint32_t db, const char *name)
+static int found_add(struct targets *t, uint32_t db, uint32_t store, const char *name)
 {
 	size_t len = strlen(name);
 	char *copy;
-	int rc = grow(&t->v, &t->cap, t->n, sizeof(*t->v));
+	int rc = grow(&t->found, &t->cap_found, t->n_found, sizeof(*t->found));
 
 	if (rc)
 		return rc;
@@ -224,79 +252,110 @@ static int target_add(struct targets *t, uint32_t db, const char *name)
 	if (!copy)
 		return oom();
 	memcpy(copy, name, len + 1);
-	t->v[t->n++] = (struct target){ .db = db, .name = copy, .len = len };
+	t->found[t->n_found++] = (struct found){ .db = db, .store = store, .name = copy, .len = len };
 	return 0;
 }
 
-/* Adds the measurements of db that regex matches (NULL: all of them). */
-static int target_add_matching(struct targets *t, lsm_catalog *c, uint32_t db, const char *regex)
+/* Adds the measurements of store that regex matches (NULL: all of them). */
+static int found_add_matching(struct targets *t, lsm_catalog *c, uint32_t db, uint32_t store, const char *regex)
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = catalog_rc(query_measurements_matching(c, db, regex, &names, &n));
+	int rc = catalog_rc(query_measurements_matching(c, store, regex, &names, &n));
 
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		rc = target_add(t, db, names[i]);
+		rc = found_add(t, db, store, names[i]);
 	lsm_catalog_free_names(names, n);
 	return rc;
 }
 
-static int target_qsort_cmp(const void *a, const void *b)
+/*
+ * Adds the measurement name, or those regex matches (both NULL: all), of
+ * database (NULL: the request's), in the store of policy rp, or in every
+ * store of the database when rp is NULL, as InfluxDB answers for the whole
+ * database then. A name is looked up in each store; where it does not
+ * exist the catalog answers nothing.
+ */
+static int source_add(query_stmt_ctx *ctx, struct targets *t, const char *database, const char *rp,
+		      const char *name, const char *regex)
 {
-	const struct target *x = a, *y = b;
+	uint32_t db, *stores = NULL;
+	size_t n = 0;
+	int rc = query_resolve_db(ctx, database, &db);
+
+	if (rc == 0)
+		rc = query_resolve_stores(ctx, db, rp, &stores, &n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (name)
+			rc = found_add(t, db, stores[i], name);
+		else
+			rc = found_add_matching(t, ctx->e->catalog, db, stores[i], regex);
+	}
+	strata_free(stores);
+	return rc;
+}
+
+static int found_qsort_cmp(const void *a, const void *b)
+{
+	const struct found *x = a, *y = b;
 	int c = strcmp(x->name, y->name);
 
 	if (c)
 		return c;
-	return x->db < y->db ? -1 : x->db > y->db;
+	if (x->db != y->db)
+		return x->db < y->db ? -1 : 1;
+	return x->store < y->store ? -1 : x->store > y->store;
 }
 
 /*
  * The measurements of a SHOW statement's FROM (or all of its database),
- * sorted by name, each once, as InfluxDB answers them in name order.
+ * sorted by name, each once per database, as InfluxDB answers them in
+ * name order, with the stores each is read from.
  */
 static int targets_collect(query_stmt_ctx *ctx, const struct query_show *sh, struct targets *t)
 {
-	lsm_catalog *c = ctx->e->catalog;
-	uint32_t db;
-	size_t w = 0;
 	int rc = 0;
 
-	if (sh->n_sources == 0) {
-		rc = query_resolve_db(ctx, sh->database, &db);
-		if (rc == 0)
-			rc = target_add_matching(t, c, db, NULL);
-	}
+	if (sh->n_sources == 0)
+		rc = source_add(ctx, t, sh->database, NULL, NULL, NULL);
 	for (uint32_t i = 0; rc == 0 && i < sh->n_sources; i++) {
 		const struct query_measurement *src = &sh->sources[i];
 
-		rc = query_resolve_db(ctx, src->database ? src->database : sh->database, &db);
-		if (rc)
-			break;
-		if (src->name)
-			rc = target_add(t, db, src->name);
-		else
-			rc = target_add_matching(t, c, db, src->regex);
+		rc = source_add(ctx, t, src->database ? src->database : sh->database, src->retention_policy,
+				src->name, src->regex);
 	}
-	if (rc || t->n < 2)
+	if (rc || t->n_found == 0)
 		return rc;
-	qsort(t->v, t->n, sizeof(*t->v), target_qsort_cmp);
-	for (size_t i = 1; i < t->n; i++) {
-		if (target_qsort_cmp(&t->v[w], &t->v[i]) == 0)
-			strata_free(t->v[i].name);
-		else
-			t->v[++w] = t->v[i];
+	qsort(t->found, t->n_found, sizeof(*t->found), found_qsort_cmp);
+	t->stores = strata_malloc(t->n_found * sizeof(*t->stores));
+	t->v = strata_malloc(t->n_found * sizeof(*t->v));
+	if (!t->stores || !t->v)
+		return oom();
+	/* Sorted, the entries of one measurement of one database are adjacent, by store. */
+	for (size_t i = 0, used = 0; i < t->n_found; i++) {
+		const struct found *f = &t->found[i];
+		struct target *last = t->n ? &t->v[t->n - 1] : NULL;
+
+		if (last && last->db == f->db && strcmp(last->name, f->name) == 0) {
+			if (last->stores[last->n_stores - 1] == f->store)
+				continue; /* named twice in FROM */
+		} else {
+			last = &t->v[t->n++];
+			*last = (struct target){ .db = f->db, .name = f->name, .len = f->len, .stores = t->stores + used };
+		}
+		t->stores[used++] = f->store;
+		last->n_stores++;
 	}
-	t->n = w + 1;
 	return 0;
 }
 
 /*
- * The series of measurement tg that cond may match. The measurement's
- * fields tell field terms (which may match any series) from tag terms.
- * Free *out with query_series_set_free, also after a failure.
+ * The series of measurement m of store that cond may match. The
+ * measurement's fields in that store tell field terms (which may match
+ * any series) from tag terms. Free *out with query_series_set_free, also
+ * after a failure.
  */
-static int select_series(query_stmt_ctx *ctx, uint32_t db, const char *m, size_t m_len, const query_expr *cond,
+static int select_series(query_stmt_ctx *ctx, uint32_t store, const char *m, size_t m_len, const query_expr *cond,
 			 query_series_set *out)
 {
 	lsm_catalog *c = ctx->e->catalog;
@@ -305,10 +364,95 @@ static int select_series(query_stmt_ctx *ctx, uint32_t db, const char *m, size_t
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = catalog_rc(lsm_catalog_fields(c, db, m, m_len, &fields, &n_fields));
+	rc = catalog_rc(lsm_catalog_fields(c, store, m, m_len, &fields, &n_fields));
 	if (rc == 0)
-		rc = catalog_rc(query_series_select(c, db, m, m_len, cond, fields, n_fields, 0, out));
+		rc = catalog_rc(query_series_select(c, store, m, m_len, cond, fields, n_fields, 0, out));
 	lsm_catalog_free_fields(fields, n_fields);
+	return rc;
+}
+
+/* ---- what the rows of a series borrow until it is written ---- */
+
+/*
+ * The rows of one series may come from several stores: the catalog lists,
+ * field lists and series sets their bytes point into are kept here until
+ * the series is written.
+ */
+struct held {
+	struct {
+		char **names;
+		size_t n;
+	} *lists;
+	size_t n_lists, cap_lists;
+	struct {
+		lsm_field_info *v;
+		size_t n;
+	} *fields;
+	size_t n_fields, cap_fields;
+	query_series_set *sets;
+	size_t n_sets, cap_sets;
+};
+
+static void held_free(struct held *h)
+{
+	for (size_t i = 0; i < h->n_lists; i++)
+		lsm_catalog_free_names(h->lists[i].names, h->lists[i].n);
+	for (size_t i = 0; i < h->n_fields; i++)
+		lsm_catalog_free_fields(h->fields[i].v, h->fields[i].n);
+	for (size_t i = 0; i < h->n_sets; i++)
+		query_series_set_free(&h->sets[i]);
+	strata_free(h->lists);
+	strata_free(h->fields);
+	strata_free(h->sets);
+}
+
+/* Keeps a catalog name list (freed at once when it cannot be kept). */
+static int held_names(struct held *h, char **names, size_t n)
+{
+	int rc = grow(&h->lists, &h->cap_lists, h->n_lists, sizeof(*h->lists));
+
+	if (rc) {
+		lsm_catalog_free_names(names, n);
+		return rc;
+	}
+	h->lists[h->n_lists].names = names;
+	h->lists[h->n_lists++].n = n;
+	return 0;
+}
+
+/* Keeps a catalog field list (freed at once when it cannot be kept). */
+static int held_fields(struct held *h, lsm_field_info *v, size_t n)
+{
+	int rc = grow(&h->fields, &h->cap_fields, h->n_fields, sizeof(*h->fields));
+
+	if (rc) {
+		lsm_catalog_free_fields(v, n);
+		return rc;
+	}
+	h->fields[h->n_fields].v = v;
+	h->fields[h->n_fields++].n = n;
+	return 0;
+}
+
+/* The series of tg in store that cond may match, kept in h (*out valid until h grows). */
+static int held_select(query_stmt_ctx *ctx, struct held *h, const struct target *tg, uint32_t store,
+		       const query_expr *cond, const query_series_set **out)
+{
+	int rc = grow(&h->sets, &h->cap_sets, h->n_sets, sizeof(*h->sets));
+
+	if (rc)
+		return rc;
+	*out = &h->sets[h->n_sets];
+	/* Counted before it is filled: a set failed half-way is freed too. */
+	return select_series(ctx, store, tg->name, tg->len, cond, &h->sets[h->n_sets++]);
+}
+
+static int str_add(struct str **v, size_t *n, size_t *cap, struct str s)
+{
+	int rc = grow(v, cap, *n, sizeof(**v));
+
+	if (rc == 0)
+		(*v)[(*n)++] = s;
 	return rc;
 }
 
@@ -420,28 +564,17 @@ static int drop_database(query_stmt_ctx *ctx, const struct query_database *d)
 
 /* ---- SHOW MEASUREMENTS ---- */
 
-static int show_measurements(query_stmt_ctx *ctx, const struct query_show *sh)
+/* Appends the measurements of store that pass WITH MEASUREMENT (re: its regex) and WHERE. */
+static int measurements_of_store(query_stmt_ctx *ctx, const struct query_show *sh, query_regex *re, uint32_t store,
+				 struct held *h, struct str **keep, size_t *n_keep, size_t *cap_keep)
 {
 	const struct query_measurement *wm = sh->with_measurement;
-	lsm_catalog *c = ctx->e->catalog;
-	query_regex *re = NULL;
 	char **names = NULL;
-	size_t n = 0, n_keep = 0, start, count;
-	struct str *keep = NULL;
-	uint64_t rows = 0;
-	uint32_t db;
-	int rc;
+	size_t n = 0;
+	int rc = catalog_rc(lsm_catalog_measurements(ctx->e->catalog, store, &names, &n));
 
-	rc = query_resolve_db(ctx, sh->database ? sh->database : wm ? wm->database : NULL, &db);
-	if (rc == 0 && wm && wm->regex)
-		rc = catalog_rc(query_regex_compile(&re, wm->regex));
 	if (rc == 0)
-		rc = catalog_rc(lsm_catalog_measurements(c, db, &names, &n));
-	if (rc == 0 && n) {
-		keep = strata_malloc(n * sizeof(*keep));
-		if (!keep)
-			rc = oom();
-	}
+		rc = held_names(h, names, n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		struct str m = { names[i], strlen(names[i]) };
 		int match = 1;
@@ -455,93 +588,105 @@ static int show_measurements(query_stmt_ctx *ctx, const struct query_show *sh)
 
 			rc = query_check_deadline(ctx);
 			if (rc == 0)
-				rc = select_series(ctx, db, m.p, m.len, sh->condition, &set);
+				rc = select_series(ctx, store, m.p, m.len, sh->condition, &set);
 			match = rc == 0 && set.n > 0;
 			query_series_set_free(&set);
 		}
 		if (match < 0)
 			rc = match;
 		else if (rc == 0 && match)
-			keep[n_keep++] = m;
+			rc = str_add(keep, n_keep, cap_keep, m);
 	}
+	return rc;
+}
+
+static int show_measurements(query_stmt_ctx *ctx, const struct query_show *sh)
+{
+	const struct query_measurement *wm = sh->with_measurement;
+	query_regex *re = NULL;
+	struct held h = { 0 };
+	struct str *keep = NULL;
+	size_t n_keep = 0, cap_keep = 0, n_stores = 0, start, count;
+	uint32_t db, *stores = NULL;
+	uint64_t rows = 0;
+	int rc;
+
+	rc = query_resolve_db(ctx, sh->database ? sh->database : wm ? wm->database : NULL, &db);
+	if (rc == 0)
+		rc = query_resolve_stores(ctx, db, wm ? wm->retention_policy : NULL, &stores, &n_stores);
+	if (rc == 0 && wm && wm->regex)
+		rc = catalog_rc(query_regex_compile(&re, wm->regex));
+	for (size_t s = 0; rc == 0 && s < n_stores; s++)
+		rc = measurements_of_store(ctx, sh, re, stores[s], &h, &keep, &n_keep, &cap_keep);
 	if (rc == 0) {
+		/* A measurement written under several policies is listed once. */
+		n_keep = str_sort_unique(keep, n_keep);
 		window(n_keep, sh->offset, sh->limit, &start, &count);
 		rc = count_rows(ctx, &rows, count);
 		if (rc == 0 && count)
 			rc = write_strings(ctx->out, "measurements", "name", keep + start, count);
 	}
 	strata_free(keep);
-	lsm_catalog_free_names(names, n);
+	strata_free(stores);
+	held_free(&h);
 	query_regex_free(re);
 	return rc;
 }
 
 /* ---- SHOW TAG KEYS ---- */
 
-/* The tag keys of the series of set, each once, sorted. *out strata_malloc'ed. */
-static int set_tag_keys(const query_series_set *set, struct str **out, size_t *n_out)
+/* Appends the tag keys of the series of set (repeated as often as they occur). */
+static int set_tag_keys(const query_series_set *set, struct str **v, size_t *n, size_t *cap)
 {
-	struct str *v = NULL;
-	size_t n = 0, cap = 0;
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < set->n; i++) {
 		const lsm_series_parts *p = &set->v[i].parts;
 
-		for (uint32_t j = 0; rc == 0 && j < p->n_tags; j++) {
-			rc = grow(&v, &cap, n, sizeof(*v));
-			if (rc == 0)
-				v[n++] = (struct str){ p->tags[j].k, p->tags[j].k_len };
-		}
+		for (uint32_t j = 0; rc == 0 && j < p->n_tags; j++)
+			rc = str_add(v, n, cap, (struct str){ p->tags[j].k, p->tags[j].k_len });
 	}
-	if (rc) {
-		strata_free(v);
-		return rc;
-	}
-	*out = v;
-	*n_out = str_sort_unique(v, n);
-	return 0;
+	return rc;
 }
 
-/* The tag keys of a measurement from the catalog. *names to free with lsm_catalog_free_names. */
-static int catalog_tag_keys(lsm_catalog *c, const struct target *tg, char ***names, size_t *n_names,
-			    struct str **out, size_t *n_out)
+/* Appends the tag keys of tg in store, from the catalog (the list kept in h). */
+static int catalog_tag_keys(lsm_catalog *c, const struct target *tg, uint32_t store, struct held *h,
+			    struct str **v, size_t *n, size_t *cap)
 {
-	int rc = catalog_rc(lsm_catalog_tag_keys(c, tg->db, tg->name, tg->len, names, n_names));
-	struct str *v = NULL;
+	char **names = NULL;
+	size_t n_names = 0;
+	int rc = catalog_rc(lsm_catalog_tag_keys(c, store, tg->name, tg->len, &names, &n_names));
 
-	*out = NULL;
-	*n_out = 0;
-	if (rc || *n_names == 0)
-		return rc;
-	v = strata_malloc(*n_names * sizeof(*v));
-	if (!v)
-		return oom();
-	for (size_t i = 0; i < *n_names; i++)
-		v[i] = (struct str){ (*names)[i], strlen((*names)[i]) };
-	*out = v;
-	*n_out = *n_names;
-	return 0;
+	if (rc == 0)
+		rc = held_names(h, names, n_names);
+	for (size_t i = 0; rc == 0 && i < n_names; i++)
+		rc = str_add(v, n, cap, (struct str){ names[i], strlen(names[i]) });
+	return rc;
 }
 
 static int show_tag_keys_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
 			     struct key_filter *kf, uint64_t *rows)
 {
-	query_series_set set = { 0 };
-	char **names = NULL;
-	size_t n_names = 0, n = 0, start, count;
+	struct held h = { 0 };
 	struct str *keys = NULL;
-	int rc;
+	size_t n = 0, cap = 0, start, count;
+	int rc = 0;
 
-	if (sh->condition) {
-		rc = select_series(ctx, tg->db, tg->name, tg->len, sh->condition, &set);
-		if (rc == 0)
-			rc = set_tag_keys(&set, &keys, &n);
-	} else {
-		rc = catalog_tag_keys(ctx->e->catalog, tg, &names, &n_names, &keys, &n);
+	for (size_t s = 0; rc == 0 && s < tg->n_stores; s++) {
+		const query_series_set *set = NULL;
+
+		if (sh->condition) {
+			rc = held_select(ctx, &h, tg, tg->stores[s], sh->condition, &set);
+			if (rc == 0)
+				rc = set_tag_keys(set, &keys, &n, &cap);
+		} else {
+			rc = catalog_tag_keys(ctx->e->catalog, tg, tg->stores[s], &h, &keys, &n, &cap);
+		}
 	}
-	if (rc == 0)
+	if (rc == 0) {
+		n = str_sort_unique(keys, n);
 		rc = key_filter_apply(kf, keys, &n);
+	}
 	if (rc == 0) {
 		window(n, sh->offset, sh->limit, &start, &count);
 		rc = count_rows(ctx, rows, count);
@@ -549,28 +694,11 @@ static int show_tag_keys_one(query_stmt_ctx *ctx, const struct query_show *sh, c
 			rc = write_strings(ctx->out, tg->name, "tagKey", keys + start, count);
 	}
 	strata_free(keys);
-	lsm_catalog_free_names(names, n_names);
-	query_series_set_free(&set);
+	held_free(&h);
 	return rc;
 }
 
 /* ---- SHOW TAG VALUES ---- */
-
-/* Name lists of the catalog held until the rows that borrow them are written. */
-struct name_lists {
-	struct {
-		char **names;
-		size_t n;
-	} *v;
-	size_t n, cap;
-};
-
-static void name_lists_free(struct name_lists *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		lsm_catalog_free_names(l->v[i].names, l->v[i].n);
-	strata_free(l->v);
-}
 
 static int pair_add(struct pair **v, size_t *n, size_t *cap, struct str k, const char *val, size_t val_len)
 {
@@ -581,9 +709,11 @@ static int pair_add(struct pair **v, size_t *n, size_t *cap, struct str k, const
 	return rc;
 }
 
-static int write_pairs(query_output *o, const char *name, const struct pair *v, size_t n)
+/* Writes a series of two string columns. */
+static int write_pairs(query_output *o, const char *name, const char *col_k, const char *col_v,
+		       const struct pair *v, size_t n)
 {
-	const char *cols[2] = { "key", "value" };
+	const char *cols[2] = { col_k, col_v };
 	int rc = query_output_begin_series(o, name, NULL, 0, cols, 2, false);
 
 	for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -599,31 +729,30 @@ static int write_pairs(query_output *o, const char *name, const struct pair *v, 
 	return rc;
 }
 
-static int show_tag_values_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
-			       struct key_filter *kf, uint64_t *rows)
+/* Appends the (key, value) rows of tg in store for the keys that pass kf. */
+static int tag_values_of_store(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+			       uint32_t store, struct key_filter *kf, struct held *h, struct pair **pairs,
+			       size_t *n, size_t *cap)
 {
 	lsm_catalog *c = ctx->e->catalog;
-	query_series_set set = { 0 };
-	struct name_lists lists = { 0 };
-	char **key_names = NULL;
-	size_t n_key_names = 0, n_keys = 0, n = 0, cap = 0, start, count;
+	const query_series_set *set = NULL;
 	struct str *keys = NULL;
-	struct pair *pairs = NULL;
+	size_t n_keys = 0, cap_keys = 0;
 	int rc;
 
 	/* The keys first, from the catalog: WITH KEY is decided once per key. */
-	rc = catalog_tag_keys(c, tg, &key_names, &n_key_names, &keys, &n_keys);
+	rc = catalog_tag_keys(c, tg, store, h, &keys, &n_keys, &cap_keys);
 	if (rc == 0)
 		rc = key_filter_apply(kf, keys, &n_keys);
 	if (rc == 0 && n_keys && sh->condition) {
-		rc = select_series(ctx, tg->db, tg->name, tg->len, sh->condition, &set);
+		rc = held_select(ctx, h, tg, store, sh->condition, &set);
 		for (size_t i = 0; rc == 0 && i < n_keys; i++) {
-			for (size_t j = 0; rc == 0 && j < set.n; j++) {
+			for (size_t j = 0; rc == 0 && j < set->n; j++) {
 				size_t v_len = 0;
-				const char *v = query_series_tag(&set.v[j].parts, keys[i].p, keys[i].len, &v_len);
+				const char *v = query_series_tag(&set->v[j].parts, keys[i].p, keys[i].len, &v_len);
 
 				if (v)
-					rc = pair_add(&pairs, &n, &cap, keys[i], v, v_len);
+					rc = pair_add(pairs, n, cap, keys[i], v, v_len);
 			}
 		}
 	} else {
@@ -631,33 +760,37 @@ static int show_tag_values_one(query_stmt_ctx *ctx, const struct query_show *sh,
 			char **vals = NULL;
 			size_t n_vals = 0;
 
-			rc = catalog_rc(lsm_catalog_tag_values(c, tg->db, tg->name, tg->len, keys[i].p, keys[i].len,
+			rc = catalog_rc(lsm_catalog_tag_values(c, store, tg->name, tg->len, keys[i].p, keys[i].len,
 							       &vals, &n_vals));
-			if (rc == 0) {
-				rc = grow(&lists.v, &lists.cap, lists.n, sizeof(*lists.v));
-				if (rc)
-					lsm_catalog_free_names(vals, n_vals);
-			}
-			if (rc)
-				break;
-			lists.v[lists.n].names = vals;
-			lists.v[lists.n++].n = n_vals;
+			if (rc == 0)
+				rc = held_names(h, vals, n_vals);
 			for (size_t j = 0; rc == 0 && j < n_vals; j++)
-				rc = pair_add(&pairs, &n, &cap, keys[i], vals[j], strlen(vals[j]));
+				rc = pair_add(pairs, n, cap, keys[i], vals[j], strlen(vals[j]));
 		}
 	}
+	strata_free(keys);
+	return rc;
+}
+
+static int show_tag_values_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+			       struct key_filter *kf, uint64_t *rows)
+{
+	struct held h = { 0 };
+	struct pair *pairs = NULL;
+	size_t n = 0, cap = 0, start, count;
+	int rc = 0;
+
+	for (size_t s = 0; rc == 0 && s < tg->n_stores; s++)
+		rc = tag_values_of_store(ctx, sh, tg, tg->stores[s], kf, &h, &pairs, &n, &cap);
 	if (rc == 0) {
 		n = pair_sort_unique(pairs, n);
 		window(n, sh->offset, sh->limit, &start, &count);
 		rc = count_rows(ctx, rows, count);
 		if (rc == 0 && count)
-			rc = write_pairs(ctx->out, tg->name, pairs + start, count);
+			rc = write_pairs(ctx->out, tg->name, "key", "value", pairs + start, count);
 	}
 	strata_free(pairs);
-	name_lists_free(&lists);
-	strata_free(keys);
-	lsm_catalog_free_names(key_names, n_key_names);
-	query_series_set_free(&set);
+	held_free(&h);
 	return rc;
 }
 
@@ -666,30 +799,36 @@ static int show_tag_values_one(query_stmt_ctx *ctx, const struct query_show *sh,
 static int show_field_keys_one(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
 			       uint64_t *rows)
 {
-	const char *cols[2] = { "fieldKey", "fieldType" };
-	lsm_field_info *fields = NULL;
-	size_t n = 0, start = 0, count = 0;
-	int rc;
+	struct held h = { 0 };
+	struct pair *v = NULL;
+	size_t n = 0, cap = 0, start, count;
+	int rc = 0;
 
-	rc = catalog_rc(lsm_catalog_fields(ctx->e->catalog, tg->db, tg->name, tg->len, &fields, &n));
+	for (size_t s = 0; rc == 0 && s < tg->n_stores; s++) {
+		lsm_field_info *fields = NULL;
+		size_t n_fields = 0;
+
+		rc = catalog_rc(lsm_catalog_fields(ctx->e->catalog, tg->stores[s], tg->name, tg->len, &fields,
+						   &n_fields));
+		if (rc == 0)
+			rc = held_fields(&h, fields, n_fields);
+		for (size_t i = 0; rc == 0 && i < n_fields; i++) {
+			const char *type = lsm_field_type_name(fields[i].type);
+
+			rc = pair_add(&v, &n, &cap, (struct str){ fields[i].name, strlen(fields[i].name) }, type,
+				      strlen(type));
+		}
+	}
 	if (rc == 0) {
+		/* A field of another type under another policy is a row of its own, as in InfluxDB. */
+		n = pair_sort_unique(v, n);
 		window(n, sh->offset, sh->limit, &start, &count);
 		rc = count_rows(ctx, rows, count);
+		if (rc == 0 && count)
+			rc = write_pairs(ctx->out, tg->name, "fieldKey", "fieldType", v + start, count);
 	}
-	if (rc == 0 && count)
-		rc = query_output_begin_series(ctx->out, tg->name, NULL, 0, cols, 2, false);
-	for (size_t i = start; rc == 0 && i < start + count; i++) {
-		const char *type = lsm_field_type_name(fields[i].type);
-		query_value vals[2] = {
-			query_value_string(fields[i].name, strlen(fields[i].name)),
-			query_value_string(type, strlen(type)),
-		};
-
-		rc = query_output_row(ctx->out, 0, vals, NULL, 2);
-	}
-	if (rc == 0 && count)
-		rc = query_output_end_series(ctx->out);
-	lsm_catalog_free_fields(fields, n);
+	strata_free(v);
+	held_free(&h);
 	return rc;
 }
 
@@ -748,6 +887,33 @@ static int add_series_keys(query_stmt_ctx *ctx, struct key_list *l, char *buf, s
 	return rc;
 }
 
+/* Appends the keys of the series of tg in store that WHERE may match. */
+static int series_keys_of_store(query_stmt_ctx *ctx, const struct query_show *sh, const struct target *tg,
+				uint32_t store, struct key_list *keys, char *buf, size_t cap)
+{
+	int rc = query_check_deadline(ctx);
+
+	if (rc)
+		return rc;
+	if (sh->condition) {
+		query_series_set set = { 0 };
+
+		rc = select_series(ctx, store, tg->name, tg->len, sh->condition, &set);
+		if (rc == 0)
+			rc = add_series_keys(ctx, keys, buf, cap, NULL, set.v, set.n);
+		query_series_set_free(&set);
+	} else {
+		uint64_t *ids = NULL;
+		size_t n = 0;
+
+		rc = catalog_rc(lsm_catalog_measurement_series(ctx->e->catalog, store, tg->name, tg->len, &ids, &n));
+		if (rc == 0)
+			rc = add_series_keys(ctx, keys, buf, cap, ids, NULL, n);
+		strata_free(ids);
+	}
+	return rc;
+}
+
 static int show_series(query_stmt_ctx *ctx, const struct query_show *sh)
 {
 	struct targets tg = { 0 };
@@ -762,29 +928,11 @@ static int show_series(query_stmt_ctx *ctx, const struct query_show *sh)
 	for (size_t i = 0; rc == 0 && i < tg.n; i++) {
 		const struct target *t = &tg.v[i];
 
-		rc = query_check_deadline(ctx);
-		if (rc)
-			break;
-		if (sh->condition) {
-			query_series_set set = { 0 };
-
-			rc = select_series(ctx, t->db, t->name, t->len, sh->condition, &set);
-			if (rc == 0)
-				rc = add_series_keys(ctx, &keys, buf, cap, NULL, set.v, set.n);
-			query_series_set_free(&set);
-		} else {
-			uint64_t *ids = NULL;
-			size_t n = 0;
-
-			rc = catalog_rc(lsm_catalog_measurement_series(ctx->e->catalog, t->db, t->name, t->len,
-								       &ids, &n));
-			if (rc == 0)
-				rc = add_series_keys(ctx, &keys, buf, cap, ids, NULL, n);
-			strata_free(ids);
-		}
+		for (size_t s = 0; rc == 0 && s < t->n_stores; s++)
+			rc = series_keys_of_store(ctx, sh, t, t->stores[s], &keys, buf, cap);
 	}
 	if (rc == 0) {
-		/* Keys are unique per database; two databases may share one, shown once. */
+		/* Keys are unique per store; two stores (policies or databases) may share one, shown once. */
 		size_t n = keys.n;
 
 		if (n > 1)

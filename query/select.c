@@ -2179,7 +2179,7 @@ static void release(struct exec *x)
 	query_regex_cache_free(&x->regexes);
 }
 
-/* Points of db before the returned time have expired: now() less the database's retention. */
+/* Points of store db before the returned time have expired: now() less its policy's retention. */
 static int64_t expired_before(const query_stmt_ctx *ctx, uint32_t db)
 {
 	int64_t keep = 0, t;
@@ -2407,16 +2407,24 @@ static bool has_wildcard(const struct query_select *s)
 	return false;
 }
 
-/* A policy named in FROM db.rp.m, INTO or rp= must be one of the database's (catalog). */
-static int check_rp(query_stmt_ctx *ctx, uint32_t db, const char *rp)
+/*
+ * The store a statement reads: its sources' policy (FROM db.rp.m), else
+ * the request's rp=, else the default policy. Sources naming two policies
+ * are refused: each policy's points are a store of their own.
+ */
+static int statement_store(query_stmt_ctx *ctx, const struct query_select *s, uint32_t db, uint32_t *out)
 {
-	lsm_catalog_rp have;
+	const char *rp = NULL;
 
-	if (!rp || !*rp)
-		return 0;
-	if (lsm_catalog_rp_get(ctx->e->catalog, db, rp, &have) != 0)
-		return strata_error(STRATA_ENOTFOUND, "retention policy not found: %s", rp);
-	return 0;
+	for (uint32_t i = 0; i < s->n_sources; i++) {
+		const char *r = s->sources[i].retention_policy;
+
+		if (r && rp && strcmp(r, rp) != 0)
+			return strata_error(STRATA_EINVAL, "a statement reads one retention policy: %s and %s", rp, r);
+		if (r)
+			rp = r;
+	}
+	return query_resolve_store(ctx, db, rp, out);
 }
 
 /* SELECT ... INTO answers the points it wrote, as InfluxDB: series "result", [time, written]. */
@@ -2458,21 +2466,22 @@ int query_select_run(query_stmt_ctx *ctx, const struct query_select *s)
 			dbname = d;
 	}
 	rc = query_resolve_db(ctx, dbname, &db);
-	for (uint32_t i = 0; rc == 0 && i < s->n_sources; i++)
-		rc = check_rp(ctx, db, s->sources[i].retention_policy ? s->sources[i].retention_policy : ctx->req->rp);
+	if (rc == 0)
+		rc = statement_store(ctx, s, db, &db);
 	if (rc == 0)
 		rc = source_measurements(ctx, s, db, &ms, &n_ms);
 	if (rc == 0 && n_ms > 1 && has_wildcard(s))
 		rc = wildcard_union(ctx, db, ms, n_ms, &all);
 	if (rc == 0 && s->into) {
 		const char *target = s->into->database ? s->into->database : dbname ? dbname : ctx->req->db;
-		uint32_t target_id;
+		uint32_t target_id, target_store;
 
+		/* Without a policy, INTO writes to the target's default one (not the request's rp=). */
 		rc = query_resolve_db(ctx, target, &target_id);
 		if (rc == 0)
-			rc = check_rp(ctx, target_id, s->into->retention_policy);
+			rc = lsm_catalog_store(ctx->e->catalog, target_id, s->into->retention_policy, &target_store);
 		if (rc == 0) {
-			query_into_init(&into, ctx->e->write, ctx->e->write_ctx, target);
+			query_into_init(&into, ctx->e->write, ctx->e->write_ctx, target, s->into->retention_policy);
 			into_on = true;
 		}
 	}

@@ -271,45 +271,65 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Every series id of the catalog, sorted, for naming what a damaged table held. */
+/* Appends the series ids of one store to c->series_ids (*cap allocated); false when out of memory. */
+static bool load_store_series_ids(check *c, uint32_t store, size_t *cap)
+{
+	char **ms = NULL;
+	size_t n_ms = 0;
+	bool ok = true;
+
+	if (lsm_catalog_measurements(c->catalog, store, &ms, &n_ms) != 0)
+		return true;
+	for (size_t i = 0; ok && i < n_ms; i++) {
+		uint64_t *ids = NULL;
+		size_t n = 0;
+
+		if (lsm_catalog_measurement_series(c->catalog, store, ms[i], strlen(ms[i]), &ids, &n) != 0)
+			continue;
+		if (c->n_series_ids + n > *cap) {
+			size_t want = (c->n_series_ids + n) * 2;
+			uint64_t *grown = strata_realloc(c->series_ids, want * sizeof *grown);
+
+			if (grown) {
+				c->series_ids = grown;
+				*cap = want;
+			} else {
+				ok = false;
+			}
+		}
+		if (ok && n) {
+			memcpy(c->series_ids + c->n_series_ids, ids, n * sizeof *ids);
+			c->n_series_ids += n;
+		}
+		strata_free(ids);
+	}
+	lsm_catalog_free_names(ms, n_ms);
+	return ok;
+}
+
+/*
+ * Every series id of the catalog, sorted, for naming what a damaged table
+ * held: those of every store of each database, as each retention policy
+ * keeps its series in a store of its own.
+ */
 static void load_series_ids(check *c)
 {
 	char **dbs = NULL;
 	size_t n_dbs = 0, cap = 0;
+	bool ok = true;
 
 	if (!c->catalog || lsm_catalog_databases(c->catalog, &dbs, &n_dbs) != 0)
 		return;
-	for (size_t d = 0; d < n_dbs; d++) {
-		char **ms = NULL;
-		size_t n_ms = 0;
-		uint32_t dbid;
+	for (size_t d = 0; ok && d < n_dbs; d++) {
+		uint32_t dbid, *stores = NULL;
+		size_t n_stores = 0;
 
 		if (lsm_catalog_database_id(c->catalog, dbs[d], &dbid) != 0 ||
-		    lsm_catalog_measurements(c->catalog, dbid, &ms, &n_ms) != 0)
+		    lsm_catalog_stores(c->catalog, dbid, &stores, &n_stores) != 0)
 			continue;
-		for (size_t i = 0; i < n_ms; i++) {
-			uint64_t *ids = NULL;
-			size_t n = 0;
-
-			if (lsm_catalog_measurement_series(c->catalog, dbid, ms[i], strlen(ms[i]), &ids, &n) != 0)
-				continue;
-			if (c->n_series_ids + n > cap) {
-				size_t want = (c->n_series_ids + n) * 2;
-				uint64_t *grown = strata_realloc(c->series_ids, want * sizeof *grown);
-
-				if (!grown) {
-					strata_free(ids);
-					break;
-				}
-				c->series_ids = grown;
-				cap = want;
-			}
-			if (n)
-				memcpy(c->series_ids + c->n_series_ids, ids, n * sizeof *ids);
-			c->n_series_ids += n;
-			strata_free(ids);
-		}
-		lsm_catalog_free_names(ms, n_ms);
+		for (size_t i = 0; ok && i < n_stores; i++)
+			ok = load_store_series_ids(c, stores[i], &cap);
+		strata_free(stores);
 	}
 	lsm_catalog_free_names(dbs, n_dbs);
 	if (c->n_series_ids)

@@ -1,8 +1,12 @@
 /*
  * export.c — `strata export`: writes the points of a data directory as line
- * protocol, streaming, series by series in key order. The output imports
- * back exactly (`strata import`): the canonical series key is printed as it
- * is stored, floats with the fewest digits that read back to the same bits.
+ * protocol, streaming, series by series in key order, each retention
+ * policy of each database after InfluxDB's context lines
+ *   # CONTEXT-DATABASE: db
+ *   # CONTEXT-RETENTION-POLICY: rp
+ * The points import back exactly (`strata import`): the canonical series
+ * key is printed as it is stored, floats with the fewest digits that read
+ * back to the same bits.
  */
 #include "tools/cli.h"
 #include "tools/store.h"
@@ -115,17 +119,16 @@ out:
 	return rc;
 }
 
-static int export_database(FILE *out, cli_store *s, const char *db, const char *only_measurement, int64_t from,
-			   int64_t to, uint64_t *points)
+/* Writes the points of one store after a context block naming its database and policy. */
+static int export_store(FILE *out, cli_store *s, const char *db, const char *rp, uint32_t store,
+			const char *only_measurement, int64_t from, int64_t to, uint64_t *points)
 {
 	char **measurements = NULL;
 	size_t n_measurements = 0;
-	uint32_t db_id;
-	int rc = lsm_catalog_database_id(s->catalog, db, &db_id);
+	int rc;
 
-	if (rc)
-		return strata_error(rc, "database not found: \"%s\"", db);
-	rc = lsm_catalog_measurements(s->catalog, db_id, &measurements, &n_measurements);
+	fprintf(out, "# CONTEXT-DATABASE: %s\n# CONTEXT-RETENTION-POLICY: %s\n", db, rp);
+	rc = lsm_catalog_measurements(s->catalog, store, &measurements, &n_measurements);
 	for (size_t m = 0; rc == 0 && m < n_measurements; m++) {
 		const char *name = measurements[m];
 		field_names fn = { 0 };
@@ -134,15 +137,52 @@ static int export_database(FILE *out, cli_store *s, const char *db, const char *
 
 		if (only_measurement && strcmp(only_measurement, name) != 0)
 			continue;
-		rc = lsm_catalog_fields(s->catalog, db_id, name, strlen(name), &fn.fields, &fn.n);
+		rc = lsm_catalog_fields(s->catalog, store, name, strlen(name), &fn.fields, &fn.n);
 		if (rc == 0)
-			rc = lsm_catalog_measurement_series(s->catalog, db_id, name, strlen(name), &ids, &n_ids);
+			rc = lsm_catalog_measurement_series(s->catalog, store, name, strlen(name), &ids, &n_ids);
 		for (size_t i = 0; rc == 0 && i < n_ids; i++)
 			rc = export_series(out, s, ids[i], &fn, from, to, points);
 		strata_free(ids);
 		lsm_catalog_free_fields(fn.fields, fn.n);
 	}
 	lsm_catalog_free_names(measurements, n_measurements);
+	return rc;
+}
+
+/*
+ * Writes every retention policy of database db: the points of each policy
+ * live in a store of their own, written after a context block that names
+ * the policy, as InfluxDB's export does, so that they import back into it.
+ * A store several policies share (catalogs written before each policy had
+ * one) is written once, under the default policy when that is one of them,
+ * else under the first. A store no policy uses holds no series: skipped.
+ */
+static int export_database(FILE *out, cli_store *s, const char *db, const char *only_measurement, int64_t from,
+			   int64_t to, uint64_t *points)
+{
+	lsm_catalog_rp *rps = NULL;
+	size_t n_rps = 0;
+	uint32_t db_id;
+	int rc = lsm_catalog_database_id(s->catalog, db, &db_id);
+
+	if (rc)
+		return strata_error(rc, "database not found: \"%s\"", db);
+	rc = lsm_catalog_rps(s->catalog, db_id, &rps, &n_rps);
+	for (size_t i = 0; rc == 0 && i < n_rps; i++) {
+		const lsm_catalog_rp *named = &rps[i];
+		bool written = false;
+
+		for (size_t j = 0; j < n_rps; j++) {
+			if (rps[j].store != rps[i].store)
+				continue;
+			written = written || j < i;
+			if (rps[j].is_default)
+				named = &rps[j];
+		}
+		if (!written)
+			rc = export_store(out, s, db, named->name, rps[i].store, only_measurement, from, to, points);
+	}
+	strata_free(rps);
 	return rc;
 }
 
@@ -173,7 +213,8 @@ int cli_export(int argc, char **argv)
 
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			puts("usage: strata export [--data DIR] [--db NAME] [--measurement M] [--from NS] [--to NS]\n"
-			     "Writes the points as line protocol to standard output, every database unless --db.\n"
+			     "Writes the points as line protocol to standard output, every database unless --db,\n"
+			     "each retention policy after its # CONTEXT-DATABASE / # CONTEXT-RETENTION-POLICY lines.\n"
 			     "--from and --to are nanosecond timestamps (from inclusive, to exclusive).");
 			return 0;
 		} else if (cli_option(argc, argv, &i, "--data", &v)) {
@@ -202,17 +243,14 @@ int cli_export(int argc, char **argv)
 	if (cli_store_open(&store, data, &opt, "cannot open the data directory") != 0)
 		return 1;
 	if (db) {
-		printf("# CONTEXT-DATABASE: %s\n", db);
 		rc = export_database(stdout, &store, db, measurement, from, to, &points);
 	} else {
 		char **names = NULL;
 		size_t n = 0;
 
 		rc = lsm_catalog_databases(store.catalog, &names, &n);
-		for (size_t i = 0; rc == 0 && i < n; i++) {
-			printf("# CONTEXT-DATABASE: %s\n", names[i]);
+		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = export_database(stdout, &store, names[i], measurement, from, to, &points);
-		}
 		lsm_catalog_free_names(names, n);
 	}
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)

@@ -27,13 +27,14 @@
 
 static void query_usage(FILE *f)
 {
-	fputs("usage: strata query [--data DIR] [--db NAME] [--format table|csv|json] [--epoch E]\n"
-	      "                    [--pretty] 'INFLUXQL'\n"
+	fputs("usage: strata query [--data DIR] [--db NAME] [--rp NAME] [--format table|csv|json]\n"
+	      "                    [--epoch E] [--pretty] 'INFLUXQL'\n"
 	      "Runs one or more InfluxQL statements (separated by ';') against the data directory\n"
 	      "and writes the results to standard output. 'INFLUXQL' may be - to read it from\n"
 	      "standard input.\n"
 	      "  --data DIR       data directory (default ./strata-data)\n"
 	      "  --db NAME        database of statements that name none (as /query?db=)\n"
+	      "  --rp NAME        retention policy of statements that name none (as /query?rp=)\n"
 	      "  --format F       table (default; the influx CLI's layout), csv or json (as /query)\n"
 	      "  --epoch E        times as integers in ns, u, ms, s, m or h (default: RFC3339 in\n"
 	      "                   table and JSON, nanoseconds in CSV)\n"
@@ -108,7 +109,7 @@ static int parse_epoch(const char *v, enum query_output_epoch *out)
 
 int cli_query(int argc, char **argv)
 {
-	const char *data = "./strata-data", *db = NULL, *text = NULL;
+	const char *data = "./strata-data", *db = NULL, *rp = NULL, *text = NULL;
 	enum query_output_format format = QUERY_OUTPUT_TABLE;
 	enum query_output_epoch epoch = QUERY_EPOCH_RFC3339;
 	bool pretty = false;
@@ -135,6 +136,8 @@ int cli_query(int argc, char **argv)
 			data = v;
 		} else if (cli_option(argc, argv, &i, "--db", &v)) {
 			db = v;
+		} else if (cli_option(argc, argv, &i, "--rp", &v)) {
+			rp = v;
 		} else if (cli_option(argc, argv, &i, "--format", &v)) {
 			if (strcmp(v, "table") == 0) {
 				format = QUERY_OUTPUT_TABLE;
@@ -204,6 +207,7 @@ int cli_query(int argc, char **argv)
 		goto out;
 	}
 	req.db = db;
+	req.rp = rp;
 	rc = query_run(qe, text, text_len, &req, o);
 	if ((fflush(stdout) != 0 || ferror(stdout)) && rc == 0)
 		rc = strata_error(-EIO, "cannot write the output");

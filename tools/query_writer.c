@@ -5,7 +5,8 @@
 #include "tools/query_writer.h"
 #include "lsm/status.h"
 
-int query_writer_write(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written)
+int query_writer_write(void *ctx, const char *db, const char *rp, const char *lines, size_t len,
+		       uint64_t *written)
 {
 	ingest_session *s = NULL;
 	ingest_report report = { 0 };
@@ -14,7 +15,7 @@ int query_writer_write(void *ctx, const char *db, const char *lines, size_t len,
 	*written = 0;
 	if (rc)
 		return rc;
-	rc = ingest_session_write(s, db, lines, len, INGEST_LP_NS, ingest_now_ns(), true, &report);
+	rc = ingest_session_write(s, db, rp, lines, len, INGEST_LP_NS, ingest_now_ns(), true, &report);
 	ingest_session_free(s);
 	*written = report.points;
 	if (rc)

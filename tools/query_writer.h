@@ -16,6 +16,6 @@
  * session of its own, so queries on several threads never wait for each
  * other's WAL syncs (INTO is rare; a session costs a few allocations).
  */
-int query_writer_write(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written);
+int query_writer_write(void *ctx, const char *db, const char *rp, const char *lines, size_t len, uint64_t *written);
 
 #endif

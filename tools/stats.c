@@ -100,7 +100,44 @@ static uint32_t db_of(const stats *s, uint64_t id)
 	return lo < s->n_map && s->map[lo].id == id ? s->map[lo].db : (uint32_t)s->n_dbs;
 }
 
-/* Databases, their series counts and the series id -> database map. */
+/* Adds the series of one store of database d to its count and the map. */
+static int load_store(stats *s, lsm_catalog *cat, size_t d, uint32_t store, size_t *cap)
+{
+	char **ms = NULL;
+	size_t n_ms = 0;
+	int rc = 0;
+
+	if (lsm_catalog_measurements(cat, store, &ms, &n_ms) != 0)
+		return 0;
+	for (size_t i = 0; i < n_ms && rc == 0; i++) {
+		uint64_t *ids = NULL;
+		size_t n_ids = 0;
+
+		rc = lsm_catalog_measurement_series(cat, store, ms[i], strlen(ms[i]), &ids, &n_ids);
+		if (rc)
+			break;
+		s->dbs[d].series += n_ids;
+		if (s->n_map + n_ids > *cap) {
+			size_t want = (s->n_map + n_ids) * 2;
+			series_db *grown = strata_realloc(s->map, want * sizeof *grown);
+
+			if (!grown) {
+				strata_free(ids);
+				rc = -ENOMEM;
+				break;
+			}
+			s->map = grown;
+			*cap = want;
+		}
+		for (size_t k = 0; k < n_ids; k++)
+			s->map[s->n_map++] = (series_db){ ids[k], (uint32_t)d };
+		strata_free(ids);
+	}
+	lsm_catalog_free_names(ms, n_ms);
+	return rc;
+}
+
+/* Databases, their series counts (every retention policy's) and the series id -> database map. */
 static int load_catalog(stats *s)
 {
 	char path[4096], **names = NULL;
@@ -126,45 +163,21 @@ static int load_catalog(stats *s)
 		rc = -ENOMEM;
 		goto out;
 	}
-	for (size_t d = 0; d < n; d++) {
-		char **ms = NULL;
-		size_t n_ms = 0;
+	for (size_t d = 0; d < n && rc == 0; d++) {
+		uint32_t *stores = NULL;
+		size_t n_stores = 0;
 
 		s->dbs[d].name = names[d];
 		names[d] = NULL;
 		s->n_dbs++;
 		if (lsm_catalog_database_id(cat, s->dbs[d].name, &s->dbs[d].id) != 0 ||
-		    lsm_catalog_measurements(cat, s->dbs[d].id, &ms, &n_ms) != 0)
+		    lsm_catalog_stores(cat, s->dbs[d].id, &stores, &n_stores) != 0)
 			continue;
-		for (size_t i = 0; i < n_ms && rc == 0; i++) {
-			uint64_t *ids = NULL;
-			size_t n_ids = 0;
-
-			rc = lsm_catalog_measurement_series(cat, s->dbs[d].id, ms[i], strlen(ms[i]), &ids, &n_ids);
-			if (rc)
-				break;
-			s->dbs[d].series += n_ids;
-			if (s->n_map + n_ids > cap) {
-				size_t want = (s->n_map + n_ids) * 2;
-				series_db *grown = strata_realloc(s->map, want * sizeof *grown);
-
-				if (!grown) {
-					strata_free(ids);
-					rc = -ENOMEM;
-					break;
-				}
-				s->map = grown;
-				cap = want;
-			}
-			for (size_t k = 0; k < n_ids; k++)
-				s->map[s->n_map++] = (series_db){ ids[k], (uint32_t)d };
-			strata_free(ids);
-		}
-		lsm_catalog_free_names(ms, n_ms);
-		if (rc)
-			goto out;
+		for (size_t i = 0; i < n_stores && rc == 0; i++)
+			rc = load_store(s, cat, d, stores[i], &cap);
+		strata_free(stores);
 	}
-	if (s->n_map)
+	if (rc == 0 && s->n_map)
 		qsort(s->map, s->n_map, sizeof *s->map, cmp_series_db);
 out:
 	lsm_catalog_free_names(names, n);

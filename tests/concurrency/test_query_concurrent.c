@@ -85,7 +85,7 @@ static void *writer_main(void *arg)
 			len += (size_t)sprintf(buf + len, "m,host=h%02d f=%" PRId64 ",i=%" PRId64 "i %" PRId64 "\n", h, k,
 					       k, T0 + k * SEC);
 		/* Synced and unsynced writes both: both paths under load. */
-		if (ingest_session_write(s, "db", buf, len, INGEST_LP_NS, T0, k % 3 == 0, &rep) != 0 ||
+		if (ingest_session_write(s, "db", NULL, buf, len, INGEST_LP_NS, T0, k % 3 == 0, &rep) != 0 ||
 		    rep.points != N_SERIES || rep.lines_rejected != 0) {
 			failure("write", "", NULL);
 			break;

@@ -98,7 +98,7 @@ static void test_ingest_stream_tcp_and_udp(void **state)
 
 		for (char *p = out; (p = strchr(p, '\n')) != NULL; p++)
 			got++;
-		assert_int_equal(got, n_lines + 1); /* plus the CONTEXT-DATABASE line */
+		assert_int_equal(got, n_lines + 2); /* plus the CONTEXT-DATABASE and -RETENTION-POLICY lines */
 	}
 	test_remove_tree(dir);
 }

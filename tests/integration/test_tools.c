@@ -3,7 +3,8 @@
  * `strata check` and `check --repair` on directories damaged on purpose
  * (a table, a WAL segment, the manifest, CURRENT, the catalog), `dump
  * manifest`, `backup` of a server under write load and of a closed
- * directory, `restore`, `stats`, and the usage and exit codes of each.
+ * directory, `restore`, `stats`, `export` of a database with several
+ * retention policies, and the usage and exit codes of each.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -527,6 +528,69 @@ static void test_tools_backup_under_load_and_restore(void **state)
 	assert_non_null(strstr(out, "\"name\":\"load\",\"series\":10,"));
 }
 
+/* Every retention policy of a database is exported, each after its context lines. */
+static void test_tools_export_policies(void **state)
+{
+	static const char autogen[] = "cpu,host=a v=1i 1000000000\n";
+	static const char two[] = "cpu,host=a v=2i 2000000000\ncpu,host=b v=3i 3000000000\n";
+	fixture *f = *state;
+	char out[8192], cmd[1024];
+	test_server srv;
+
+	if (strata(out, sizeof out,
+		   "query --data %s 'CREATE DATABASE mydb; "
+		   "CREATE RETENTION POLICY two ON mydb DURATION INF REPLICATION 1; "
+		   "CREATE RETENTION POLICY three ON mydb DURATION INF REPLICATION 1'",
+		   f->data) != 0)
+		fail_msg("query failed: %s", out);
+	if (!test_server_start(&srv, f->data, f->log, NULL))
+		fail_msg("strata serve did not come up; see %s", f->log);
+	assert_int_equal(http_post(srv.port, "/write?db=mydb", autogen, strlen(autogen)), 204);
+	assert_int_equal(http_post(srv.port, "/write?db=mydb&rp=two", two, strlen(two)), 204);
+	assert_int_equal(test_server_stop(&srv), 0);
+
+	/* The policy without points still has its block. */
+	snprintf(cmd, sizeof cmd, "%s export --data %s --db mydb 2>/dev/null", test_strata_bin(), f->data);
+	assert_int_equal(test_run(cmd, out, sizeof out), 0);
+	assert_string_equal(out, "# CONTEXT-DATABASE: mydb\n# CONTEXT-RETENTION-POLICY: autogen\n"
+				 "cpu,host=a v=1i 1000000000\n"
+				 "# CONTEXT-DATABASE: mydb\n# CONTEXT-RETENTION-POLICY: two\n"
+				 "cpu,host=a v=2i 2000000000\ncpu,host=b v=3i 3000000000\n"
+				 "# CONTEXT-DATABASE: mydb\n# CONTEXT-RETENTION-POLICY: three\n");
+	/* Imported into another directory, each policy's points go back to that policy (which must exist). */
+	{
+		char copy[160], file[160], again[8192];
+
+		snprintf(copy, sizeof copy, "%s/copy", f->dir);
+		snprintf(file, sizeof file, "%s/export.lp", f->dir);
+		test_write_file(file, out);
+		assert_int_equal(strata(again, sizeof again, "import --data %s --db mydb %s", copy, file), 1);
+		assert_non_null(strstr(again, "retention policy not found: two"));
+		assert_non_null(strstr(again, "CREATE RETENTION POLICY \"two\" ON \"mydb\""));
+		if (strata(again, sizeof again,
+			   "query --data %s 'CREATE RETENTION POLICY two ON mydb DURATION INF REPLICATION 1; "
+			   "CREATE RETENTION POLICY three ON mydb DURATION INF REPLICATION 1'", copy) != 0)
+			fail_msg("query failed: %s", again);
+		if (strata(again, sizeof again, "import --data %s --db mydb %s", copy, file) != 0)
+			fail_msg("import failed: %s", again);
+		snprintf(cmd, sizeof cmd, "%s export --data %s --db mydb 2>/dev/null", test_strata_bin(), copy);
+		assert_int_equal(test_run(cmd, again, sizeof again), 0);
+		assert_string_equal(again, out);
+		if (strata(again, sizeof again, "query --data %s --db mydb --rp two --format csv 'SELECT count(v) FROM cpu'",
+			   copy) != 0)
+			fail_msg("query failed: %s", again);
+		assert_string_equal(again, "name,tags,time,count\ncpu,,0,2\n");
+	}
+	/* A dropped policy's points are gone from the export with it. */
+	if (strata(out, sizeof out, "query --data %s 'DROP RETENTION POLICY autogen ON mydb'", f->data) != 0)
+		fail_msg("query failed: %s", out);
+	snprintf(cmd, sizeof cmd, "%s export --data %s --db mydb --measurement cpu 2>/dev/null", test_strata_bin(), f->data);
+	assert_int_equal(test_run(cmd, out, sizeof out), 0);
+	assert_string_equal(out, "# CONTEXT-DATABASE: mydb\n# CONTEXT-RETENTION-POLICY: two\n"
+				 "cpu,host=a v=2i 2000000000\ncpu,host=b v=3i 3000000000\n"
+				 "# CONTEXT-DATABASE: mydb\n# CONTEXT-RETENTION-POLICY: three\n");
+}
+
 static void test_tools_stats(void **state)
 {
 	fixture *f = *state;
@@ -578,6 +642,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tools_repair_current, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools_repair_damaged_catalog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools_backup_under_load_and_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tools_export_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tools_stats, setup, teardown),
 	};
 

@@ -832,6 +832,12 @@ static void test_catalog_bad_record_contents_are_corrupt(void **state)
 	static const uint8_t far_id[] = { 1, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 3, 'c', 'p', 'u' };
 	/* a series id used twice (id 1 is registered below, before each case) */
 	static const uint8_t twice[] = { 1, 1, 3, 'm', 'e', 'm' };
+	/* policies of database 1 with a store of their own (flag 8): id of the database, 0, none, or with INITIAL */
+	static const uint8_t store_is_db[] = { 1, 8, 0, 0, 1, 1, 'x', 1 };
+	static const uint8_t store_zero[] = { 1, 8, 0, 0, 1, 1, 'x', 0 };
+	static const uint8_t store_missing[] = { 1, 8, 0, 0, 1, 1, 'x' };
+	static const uint8_t store_initial[] = { 1, 12, 0, 0, 1, 1, 'x', 5 };
+	static const uint8_t store_dropped[] = { 1, 10, 0, 0, 0, 1, 'x', 5 };
 	const struct { uint8_t type; const uint8_t *p; size_t len; } cases[] = {
 		{ LSM_CATREC_SERIES, unsorted, sizeof unsorted },
 		{ LSM_CATREC_SERIES, unknown_db, sizeof unknown_db },
@@ -839,6 +845,11 @@ static void test_catalog_bad_record_contents_are_corrupt(void **state)
 		{ LSM_CATREC_FIELD, bad_type, sizeof bad_type },
 		{ LSM_CATREC_SERIES, far_id, sizeof far_id },
 		{ LSM_CATREC_SERIES, twice, sizeof twice },
+		{ LSM_CATREC_RP, store_is_db, sizeof store_is_db },
+		{ LSM_CATREC_RP, store_zero, sizeof store_zero },
+		{ LSM_CATREC_RP, store_missing, sizeof store_missing },
+		{ LSM_CATREC_RP, store_initial, sizeof store_initial },
+		{ LSM_CATREC_RP, store_dropped, sizeof store_dropped },
 		{ 99, trailing, sizeof trailing },
 	};
 	long long size;
@@ -861,6 +872,21 @@ static void test_catalog_bad_record_contents_are_corrupt(void **state)
 		static const uint8_t again[] = { 1, 2, 'd', '2' };
 
 		append_record(f->path, LSM_CATREC_DB_CREATE, again, sizeof again);
+	}
+	assert_int_equal(lsm_catalog_open(&f->c, f->dir), STRATA_ECORRUPT);
+	/* A store id given twice: the second policy's record is damage. */
+	assert_int_equal(truncate(f->path, size), 0);
+	{
+		static const uint8_t x[] = { 1, 8, 0, 0, 1, 1, 'x', 2 }, y[] = { 1, 8, 0, 0, 1, 1, 'y', 2 };
+		uint32_t store = 0;
+
+		append_record(f->path, LSM_CATREC_RP, x, sizeof x);
+		assert_int_equal(lsm_catalog_open(&f->c, f->dir), 0);
+		assert_int_equal(lsm_catalog_store(f->c, 1, "x", &store), 0);
+		assert_int_equal(store, 2);
+		lsm_catalog_close(f->c);
+		f->c = NULL;
+		append_record(f->path, LSM_CATREC_RP, y, sizeof y);
 	}
 	assert_int_equal(lsm_catalog_open(&f->c, f->dir), STRATA_ECORRUPT);
 	assert_int_equal(truncate(f->path, size), 0);
@@ -999,10 +1025,21 @@ static void test_catalog_series_limit_per_db(void **state)
 	}
 	assert_int_equal(lsm_catalog_txn_series(t, f->db, "cpu,host=x", 10, &id), STRATA_ETOOBIG);
 	assert_non_null(strstr(strata_last_error(), "per database"));
-	/* The other database is not affected. */
-	for (int i = 0; i < 3; i++) {
-		snprintf(key, sizeof key, "cpu,host=%d", i);
-		assert_int_equal(lsm_catalog_txn_series(t, other, key, strlen(key), &id), 0);
+	/* The other database is not affected; its policies' stores count together. */
+	{
+		lsm_catalog_rp rp = { .name = "week", .duration_ns = INT64_C(604800000000000), .replica_n = 1 };
+		uint32_t week;
+
+		assert_int_equal(lsm_catalog_set_rp(f->c, other, &rp, LSM_CATALOG_RP_CREATE), 0);
+		assert_int_equal(lsm_catalog_store(f->c, other, "week", &week), 0);
+		assert_true(week != other);
+		for (int i = 0; i < 2; i++) {
+			snprintf(key, sizeof key, "cpu,host=%d", i);
+			assert_int_equal(lsm_catalog_txn_series(t, other, key, strlen(key), &id), 0);
+		}
+		assert_int_equal(lsm_catalog_txn_series(t, week, "cpu,host=0", 10, &id), 0);
+		assert_int_equal(lsm_catalog_txn_series(t, week, "cpu,host=1", 10, &id), STRATA_ETOOBIG);
+		assert_non_null(strstr(strata_last_error(), "in database other"));
 	}
 	assert_int_equal(lsm_catalog_txn_commit(t), 0);
 	lsm_catalog_txn_reset(t);

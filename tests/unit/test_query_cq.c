@@ -13,6 +13,7 @@
 #include "query/cq.h"
 #include "query/exec.h"
 #include "query/output.h"
+#include "tests/into_writer.h"
 #include "tests/query_sink.h"
 #include "tests/util.h"
 
@@ -36,16 +37,6 @@ struct fx {
 	query_cq_store *cqs;
 };
 
-static int into_write(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written)
-{
-	ingest_report rep;
-	int rc;
-
-	memset(&rep, 0, sizeof rep);
-	rc = ingest_session_write(ctx, db, lines, len, INGEST_LP_NS, 0, true, &rep);
-	*written = rep.points;
-	return rc ? rc : rep.lines_rejected ? STRATA_EINVAL : 0;
-}
 
 /* The JSON answer of text at now (epoch ns), without the final newline; the caller frees it. */
 static char *ask(struct fx *f, const char *text, int64_t now)
@@ -97,7 +88,7 @@ static int setup(void **state)
 	ingest_engine_init(&f->ie, f->db, f->c, &iopt);
 	if (ingest_session_new(&f->session, &f->ie) != 0 || query_engine_new(&f->qe, f->db, f->c, NULL) != 0)
 		return -1;
-	query_engine_set_writer(f->qe, into_write, f->session);
+	query_engine_set_writer(f->qe, test_into_write, f->session);
 	/* Two hosts, one point every 10 s for 10 minutes: v = minute * 10 + second / 10. */
 	for (int host = 0; host < 2; host++)
 		for (int s = 0; s < 600; s += 10)
@@ -105,7 +96,7 @@ static int setup(void **state)
 					      (s / 60) * 10 + (s % 60) / 10 + host * 100,
 					      (long long)(T0 + s * S_NS));
 	memset(&rep, 0, sizeof rep);
-	if (ingest_session_write(f->session, "db", lines, n, INGEST_LP_NS, 0, true, &rep) != 0 ||
+	if (ingest_session_write(f->session, "db", NULL, lines, n, INGEST_LP_NS, 0, true, &rep) != 0 ||
 	    rep.lines_rejected)
 		return -1;
 	*state = f;
@@ -147,22 +138,28 @@ static char *replace_all(const char *s, const char *from, const char *to)
 	return out;
 }
 
-/* The CQ's target holds, per host, exactly what the same aggregate over [T0, to) gives directly. */
-static void same_as_direct(struct fx *f, int64_t to, int64_t now)
+/* The CQ's target (read by target_q) holds, per host, exactly what the same aggregate over [T0, to) gives directly. */
+static void same_as(struct fx *f, const char *target_q, const char *target_name, int64_t to, int64_t now)
 {
-	char direct_q[256];
+	char direct_q[256], name[64];
 	char *direct, *target, *renamed;
 
 	snprintf(direct_q, sizeof direct_q,
 		 "SELECT mean(v), max(v) FROM cpu WHERE time >= %lld AND time < %lld GROUP BY time(1m), host",
 		 (long long)T0, (long long)to);
+	snprintf(name, sizeof name, "\"name\":\"%s\"", target_name);
 	direct = ask(f, direct_q, now);
-	target = ask(f, "SELECT mean, max FROM cpu_1m GROUP BY host", now);
-	renamed = replace_all(target, "\"name\":\"cpu_1m\"", "\"name\":\"cpu\"");
+	target = ask(f, target_q, now);
+	renamed = replace_all(target, name, "\"name\":\"cpu\"");
 	assert_string_equal(renamed, direct);
 	strata_free(direct);
 	strata_free(target);
 	strata_free(renamed);
+}
+
+static void same_as_direct(struct fx *f, int64_t to, int64_t now)
+{
+	same_as(f, "SELECT mean, max FROM cpu_1m GROUP BY host", "cpu_1m", to, now);
 }
 
 static void test_cq_statements(void **state)
@@ -210,6 +207,29 @@ static void test_cq_runs(void **state)
 	       "\"values\":[[0,20]]}]}]}");
 }
 
+/* The downsampling layout of one database: a CQ writes into another policy of it, under the same name. */
+static void test_cq_into_policy(void **state)
+{
+	struct fx *f = *state;
+
+	open_store(f);
+	expect(f, "CREATE RETENTION POLICY m1 ON db DURATION 90d REPLICATION 1", T0, "{\"results\":[{\"statement_id\":0}]}");
+	expect(f, "CREATE CONTINUOUS QUERY cq ON db BEGIN SELECT mean(v), max(v) INTO db.m1.cpu FROM cpu "
+	       "GROUP BY time(1m), host END", T0, "{\"results\":[{\"statement_id\":0}]}");
+	assert_int_equal(query_cq_run_due(f->cqs, f->qe, T0 + 4 * 60 * S_NS), 4);
+	query_cq_close(f->cqs);
+	open_store(f);
+	assert_int_equal(query_cq_run_due(f->cqs, f->qe, T0 + 10 * 60 * S_NS), 6);
+	same_as(f, "SELECT mean, max FROM db.m1.cpu GROUP BY host", "cpu", T0 + 10 * 60 * S_NS, T0 + 10 * 60 * S_NS);
+	/* The raw points are untouched by the policy's. */
+	expect(f, "SELECT count(v) FROM cpu", T0 + 10 * 60 * S_NS,
+	       "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"count\"],"
+	       "\"values\":[[0,120]]}]}]}");
+	expect(f, "SELECT count(mean) FROM db.m1.cpu", T0 + 10 * 60 * S_NS,
+	       "{\"results\":[{\"statement_id\":0,\"series\":[{\"name\":\"cpu\",\"columns\":[\"time\",\"count\"],"
+	       "\"values\":[[0,20]]}]}]}");
+}
+
 static void test_cq_damaged_state(void **state)
 {
 	struct fx *f = *state;
@@ -239,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cq_statements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cq_runs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cq_into_policy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cq_damaged_state, setup, teardown),
 	};
 

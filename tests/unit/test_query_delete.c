@@ -6,8 +6,8 @@
  * VALUES / MEASUREMENTS / FIELD KEYS after drops, a key written again
  * through the same ingest session after its drop (a new series id), time
  * ranges that keep the other points, the catalog call (ids skipped and
- * repeated), InfluxDB's errors, and a compaction after a delete
- * shrinking the tables.
+ * repeated), deletes across retention policies, InfluxDB's errors, and a
+ * compaction after a delete shrinking the tables.
  */
 #include "ingest/writer.h"
 #include "lsm/alloc.h"
@@ -81,7 +81,7 @@ static void write_lp(struct fx *f, const char *dbname, const char *lines)
 	ingest_report rep;
 
 	memset(&rep, 0, sizeof rep);
-	assert_int_equal(ingest_session_write(f->s, dbname, lines, strlen(lines), INGEST_LP_S, NOW_NS, true, &rep), 0);
+	assert_int_equal(ingest_session_write(f->s, dbname, NULL, lines, strlen(lines), INGEST_LP_S, NOW_NS, true, &rep), 0);
 	if (rep.lines_rejected)
 		print_error("rejected: %.*s\n", (int)rep.errors_len, rep.errors);
 	assert_int_equal(rep.lines_rejected, 0);
@@ -409,6 +409,49 @@ static void test_query_delete_catalog_drop_series(void **state)
 	check(f, "db", "SHOW SERIES", ONE(SER("[\"cpu,host=c\"],[\"mem,host=a\"]")));
 }
 
+/* ---- several retention policies ---- */
+
+/* Writes line protocol (seconds) to policy rp of db. */
+static void write_lp_rp(struct fx *f, const char *dbname, const char *rp, const char *lines)
+{
+	ingest_report rep;
+
+	memset(&rep, 0, sizeof rep);
+	assert_int_equal(ingest_session_write(f->s, dbname, rp, lines, strlen(lines), INGEST_LP_S, NOW_NS, true, &rep), 0);
+	assert_int_equal(rep.lines_rejected, 0);
+}
+
+/* Deletes cover every policy of the database; a DELETE source naming one covers that one alone. */
+static void test_query_delete_policies(void **state)
+{
+	struct fx *f = *state;
+
+	check(f, "db", "CREATE RETENTION POLICY two ON db DURATION INF REPLICATION 1", NONE);
+	write_lp_rp(f, "db", "two",
+		    "cpu,host=a,region=us usage=10 1767225600\ncpu,host=d usage=11 1767225600\nmem,host=a free=1i 1767225600\n");
+	check(f, "db", "SHOW SERIES",
+	      ONE(SER("[\"cpu,host=a,region=us\"],[\"cpu,host=b,region=eu\"],[\"cpu,host=c\"],[\"cpu,host=d\"],"
+		      "[\"mem,host=a\"]")));
+	check(f, "db", "DELETE FROM two.cpu WHERE host = 'a'", NONE);
+	check(f, "db", "SELECT usage FROM two.cpu GROUP BY host",
+	      ONE("{\"name\":\"cpu\",\"tags\":{\"host\":\"d\"},\"columns\":[\"time\",\"usage\"],\"values\":[[\"" T0
+		  "\",11]]}"));
+	check(f, "db", CPU_Q, CPU_ALL);
+	check(f, "db", "DELETE FROM nope.cpu", ERR("retention policy not found: nope"));
+	/* From every policy: host a's series, and mem with them. */
+	check(f, "db", "DROP SERIES WHERE host = 'a'", NONE);
+	check(f, "db", "SHOW SERIES", ONE(SER("[\"cpu,host=b,region=eu\"],[\"cpu,host=c\"],[\"cpu,host=d\"]")));
+	check(f, "db", "SHOW SERIES FROM two./.*/", ONE(SER("[\"cpu,host=d\"]")));
+	check(f, "db", "SHOW MEASUREMENTS", ONE(MEAS("[\"cpu\"]")));
+	check(f, "db", "DROP MEASUREMENT cpu", NONE);
+	check(f, "db", "SHOW SERIES", NONE);
+	check(f, "db", "SELECT usage FROM two.cpu", NONE);
+	reopen(f);
+	check(f, "db", "SHOW SERIES", NONE);
+	check(f, "db", "SHOW MEASUREMENTS", NONE);
+	check(f, "other", "SHOW SERIES", ONE(SER("[\"cpu,host=a\"]")));
+}
+
 /* ---- errors ---- */
 
 static void test_query_delete_errors(void **state)
@@ -486,6 +529,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_delete_drop_measurement, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_delete_rewrite_after_drop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_delete_catalog_drop_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_delete_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_delete_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_delete_compaction_shrinks, setup, teardown),
 	};

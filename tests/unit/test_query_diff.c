@@ -473,7 +473,7 @@ static void write_log(rng *r, struct env *e, const struct dataset *ds, const str
 			}
 			lp_line(&text, ds, &log[k], rng_pct(r, 20));
 		}
-		assert_int_equal(ingest_session_write(e->session, "db", text.p, text.len, INGEST_LP_NS, T0,
+		assert_int_equal(ingest_session_write(e->session, "db", NULL, text.p, text.len, INGEST_LP_NS, T0,
 						      false, &rep), 0);
 		if (rep.points != m || rep.lines_rejected != rejected)
 			fail_msg("write: %" PRIu64 " points, %" PRIu64 " rejected (expected %zu, %zu): %.*s",

@@ -5,9 +5,10 @@
  * DATABASE, SHOW MEASUREMENTS (WITH MEASUREMENT, WHERE, LIMIT, OFFSET),
  * SHOW TAG KEYS, SHOW TAG VALUES (every WITH KEY form, WHERE), SHOW FIELD
  * KEYS, SHOW SERIES, SHOW RETENTION POLICIES, sources in other databases
- * and by regex, the statements not supported yet, unknown and missing
- * databases, bad regexes, the row limit, and several statements in one
- * text.
+ * and by regex, a database with several retention policies (the union of
+ * their stores, or the one a source names), the statements not supported
+ * yet, unknown and missing databases, bad regexes, the row limit, and
+ * several statements in one text.
  */
 #include "lsm/alloc.h"
 #include "lsm/catalog.h"
@@ -70,14 +71,12 @@ static const struct field_def telegraf_fields[] = {
 static const char *const other_series[] = { "cpu,host=z" };
 static const struct field_def other_fields[] = { { "cpu", "usage_user", LSM_FIELD_FLOAT } };
 
-static void load(struct fx *f, const char *dbname, const char *const *series, size_t n_series,
-		 const struct field_def *fields, size_t n_fields)
+/* Registers series and fields in a store (a database's own id, or a policy's store). */
+static void load_store(struct fx *f, uint32_t db, const char *const *series, size_t n_series,
+		       const struct field_def *fields, size_t n_fields)
 {
 	lsm_catalog_txn *t = NULL;
-	uint32_t db;
 
-	assert_int_equal(lsm_catalog_create_database(f->c, dbname), 0);
-	assert_int_equal(lsm_catalog_database_id(f->c, dbname, &db), 0);
 	assert_int_equal(lsm_catalog_txn_new(&t, f->c), 0);
 	for (size_t i = 0; i < n_series; i++) {
 		uint64_t id;
@@ -94,6 +93,16 @@ static void load(struct fx *f, const char *dbname, const char *const *series, si
 	}
 	assert_int_equal(lsm_catalog_txn_commit(t), 0);
 	lsm_catalog_txn_free(t);
+}
+
+static void load(struct fx *f, const char *dbname, const char *const *series, size_t n_series,
+		 const struct field_def *fields, size_t n_fields)
+{
+	uint32_t db;
+
+	assert_int_equal(lsm_catalog_create_database(f->c, dbname), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, dbname, &db), 0);
+	load_store(f, db, series, n_series, fields, n_fields);
 }
 
 static int setup_limits(void **state, const query_limits *limits)
@@ -494,6 +503,86 @@ static void test_query_meta_show_series(void **state)
 	check(f, "empty", "SHOW SERIES", NONE);
 }
 
+/* ---- several retention policies: one store each ---- */
+
+static const char *const pol_autogen_series[] = { "cpu,host=a", "cpu,host=b", "mem,host=a" };
+static const struct field_def pol_autogen_fields[] = {
+	{ "cpu", "usage", LSM_FIELD_FLOAT },
+	{ "cpu", "n", LSM_FIELD_INT },
+	{ "mem", "free", LSM_FIELD_INT },
+};
+static const char *const pol_two_series[] = { "cpu,host=a", "cpu,dc=x,host=c", "disk,host=a" };
+static const struct field_def pol_two_fields[] = {
+	{ "cpu", "usage", LSM_FIELD_FLOAT },
+	{ "cpu", "n", LSM_FIELD_FLOAT },
+	{ "disk", "used", LSM_FIELD_INT },
+};
+
+/* Database pol: autogen (its own store) and policy two (a store of its own). */
+static int setup_policies(void **state)
+{
+	int rc = setup_limits(state, NULL);
+	struct fx *f;
+	uint32_t db, two;
+
+	if (rc)
+		return rc;
+	f = *state;
+	load(f, "pol", pol_autogen_series, 3, pol_autogen_fields, 3);
+	strata_free(run(f, "pol", "CREATE RETENTION POLICY two ON pol DURATION 2h REPLICATION 1"));
+	if (lsm_catalog_database_id(f->c, "pol", &db) != 0 || lsm_catalog_store(f->c, db, "two", &two) != 0 ||
+	    two == db)
+		return -1;
+	load_store(f, two, pol_two_series, 3, pol_two_fields, 3);
+	return 0;
+}
+
+/* Without a policy named, a statement answers for the whole database: the union of its stores. */
+static void test_query_meta_policies_union(void **state)
+{
+	struct fx *f = *state;
+
+	check(f, "pol", "SHOW MEASUREMENTS", ONE(MEAS("[\"cpu\"],[\"disk\"],[\"mem\"]")));
+	check(f, "pol", "SHOW MEASUREMENTS WHERE dc = 'x'", ONE(MEAS("[\"cpu\"]")));
+	check(f, "pol", "SHOW MEASUREMENTS WHERE host = 'a' LIMIT 2 OFFSET 1", ONE(MEAS("[\"disk\"],[\"mem\"]")));
+	check(f, "pol", "SHOW TAG KEYS FROM cpu", ONE(TK("cpu", "[\"dc\"],[\"host\"]")));
+	check(f, "pol", "SHOW TAG KEYS", ONE(TK("cpu", "[\"dc\"],[\"host\"]") "," TK("disk", "[\"host\"]") ","
+					      TK("mem", "[\"host\"]")));
+	check(f, "pol", "SHOW TAG KEYS FROM cpu WHERE host = 'a'", ONE(TK("cpu", "[\"host\"]")));
+	check(f, "pol", "SHOW TAG VALUES FROM cpu WITH KEY = host",
+	      ONE(TV("cpu", "[\"host\",\"a\"],[\"host\",\"b\"],[\"host\",\"c\"]")));
+	check(f, "pol", "SHOW TAG VALUES FROM cpu WITH KEY = host WHERE host != 'b'",
+	      ONE(TV("cpu", "[\"host\",\"a\"],[\"host\",\"c\"]")));
+	/* A field with another type under another policy: a row per type. */
+	check(f, "pol", "SHOW FIELD KEYS FROM cpu",
+	      ONE(FK("cpu", "[\"n\",\"float\"],[\"n\",\"integer\"],[\"usage\",\"float\"]")));
+	check(f, "pol", "SHOW FIELD KEYS FROM cpu LIMIT 1 OFFSET 1", ONE(FK("cpu", "[\"n\",\"integer\"]")));
+	check(f, "pol", "SHOW SERIES",
+	      ONE(SER("[\"cpu,dc=x,host=c\"],[\"cpu,host=a\"],[\"cpu,host=b\"],[\"disk,host=a\"],[\"mem,host=a\"]")));
+	check(f, "pol", "SHOW SERIES WHERE host = 'a'", ONE(SER("[\"cpu,host=a\"],[\"disk,host=a\"],[\"mem,host=a\"]")));
+}
+
+/* A source naming a policy answers for its store alone. */
+static void test_query_meta_policies_one(void **state)
+{
+	struct fx *f = *state;
+
+	check(f, "pol", "SHOW MEASUREMENTS WITH MEASUREMENT = two.disk", ONE(MEAS("[\"disk\"]")));
+	check(f, "pol", "SHOW MEASUREMENTS WITH MEASUREMENT = autogen.disk", NONE);
+	check(f, NULL, "SHOW MEASUREMENTS WITH MEASUREMENT = pol.autogen.cpu", ONE(MEAS("[\"cpu\"]")));
+	check(f, "pol", "SHOW TAG KEYS FROM autogen.cpu", ONE(TK("cpu", "[\"host\"]")));
+	check(f, "pol", "SHOW TAG KEYS FROM pol.two.cpu", ONE(TK("cpu", "[\"dc\"],[\"host\"]")));
+	check(f, NULL, "SHOW TAG KEYS FROM pol.autogen././", ONE(TK("cpu", "[\"host\"]") "," TK("mem", "[\"host\"]")));
+	check(f, "pol", "SHOW TAG KEYS FROM autogen.cpu, two.cpu", ONE(TK("cpu", "[\"dc\"],[\"host\"]")));
+	check(f, "pol", "SHOW TAG VALUES FROM two.cpu WITH KEY = host",
+	      ONE(TV("cpu", "[\"host\",\"a\"],[\"host\",\"c\"]")));
+	check(f, "pol", "SHOW FIELD KEYS FROM two.cpu", ONE(FK("cpu", "[\"n\",\"float\"],[\"usage\",\"float\"]")));
+	check(f, "pol", "SHOW SERIES FROM two./.*/",
+	      ONE(SER("[\"cpu,dc=x,host=c\"],[\"cpu,host=a\"],[\"disk,host=a\"]")));
+	check(f, "pol", "SHOW SERIES FROM autogen.disk", NONE);
+	check(f, "pol", "SHOW TAG KEYS FROM nope.cpu", ERR("retention policy not found: nope"));
+}
+
 /* ---- SHOW RETENTION POLICIES ---- */
 
 static void test_query_meta_show_retention_policies(void **state)
@@ -608,6 +697,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_meta_show_tag_values_where_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_field_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_series, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_meta_policies_union, setup_policies, teardown),
+		cmocka_unit_test_setup_teardown(test_query_meta_policies_one, setup_policies, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_retention_policies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_cq_without_store, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_bad_regex, setup, teardown),

@@ -25,6 +25,7 @@
 #include "lsm/status.h"
 #include "query/exec.h"
 #include "query/output.h"
+#include "tests/into_writer.h"
 #include "tests/query_sink.h"
 #include "tests/util.h"
 
@@ -111,7 +112,7 @@ static int setup_limits(void **state, const query_limits *limits)
 	if (ingest_session_new(&s, &ie) != 0)
 		return -1;
 	memset(&rep, 0, sizeof rep);
-	if (ingest_session_write(s, "db", data, sizeof data - 1, INGEST_LP_S, 0, false, &rep) != 0 ||
+	if (ingest_session_write(s, "db", NULL, data, sizeof data - 1, INGEST_LP_S, 0, false, &rep) != 0 ||
 	    rep.lines_rejected != 0) {
 		fprintf(stderr, "load: %.*s\n", (int)rep.errors_len, rep.errors);
 		ingest_session_free(s);
@@ -1143,16 +1144,6 @@ static void test_select_limits(void **state)
 
 /* ---- SELECT ... INTO ---- */
 
-static int into_write(void *ctx, const char *db, const char *lines, size_t len, uint64_t *written)
-{
-	ingest_report rep;
-	int rc;
-
-	memset(&rep, 0, sizeof rep);
-	rc = ingest_session_write(ctx, db, lines, len, INGEST_LP_NS, 0, true, &rep);
-	*written = rep.points;
-	return rc ? rc : rep.lines_rejected ? STRATA_EINVAL : 0;
-}
 
 /*
  * Rows become points of the target: GROUP BY tags as tags, columns as
@@ -1171,7 +1162,7 @@ static void test_select_into(void **state)
 	ingest_options_default(&iopt);
 	ingest_engine_init(&ie, f->db, f->c, &iopt);
 	assert_int_equal(ingest_session_new(&s, &ie), 0);
-	query_engine_set_writer(f->qe, into_write, s);
+	query_engine_set_writer(f->qe, test_into_write, s);
 	check(f, "SELECT mean(usage) AS m, count(idle) INTO cpu_10s FROM cpu WHERE time >= '2026-01-01T00:00:00Z' "
 		 "AND time < '2026-01-01T00:00:20Z' GROUP BY time(10s), host",
 	      ONE("{'name':'result','columns':['time','written'],'values':[['1970-01-01T00:00:00Z',4]]}"));

@@ -10,6 +10,7 @@
 #include "lsm/retention.h"
 #include "lsm/row.h"
 #include "query/exec.h"
+#include "tests/into_writer.h"
 #include "tests/query_sink.h"
 #include "tests/util.h"
 
@@ -65,6 +66,7 @@ static void fx_open(struct fx *f)
 	ingest_options_default(&io);
 	ingest_engine_init(&f->ie, f->db, f->c, &io);
 	assert_int_equal(ingest_session_new(&f->s, &f->ie), 0);
+	query_engine_set_writer(f->qe, test_into_write, f->s);
 }
 
 static void fx_close(struct fx *f)
@@ -134,7 +136,7 @@ static ingest_report write_lines(struct fx *f, const char *dbname, const char *t
 {
 	ingest_report r;
 
-	assert_int_equal(ingest_session_write(f->s, dbname, text, strlen(text), INGEST_LP_NS, f->now, true, &r), 0);
+	assert_int_equal(ingest_session_write(f->s, dbname, NULL, text, strlen(text), INGEST_LP_NS, f->now, true, &r), 0);
 	return r;
 }
 
@@ -192,11 +194,11 @@ static void test_retention_catalog_persists(void **state)
 	assert_int_equal(lsm_catalog_retention(f->c, b, &keep), 0);
 	assert_int_equal(keep, 2 * HOUR);
 	assert_int_equal(lsm_catalog_retention_horizon(f->c), 8 * DAY);
-	/* A database without a default policy keeps everything. */
+	/* A database without policies holds no points and receives none: it holds nothing back. */
 	assert_int_equal(lsm_catalog_drop_rp(f->c, b, "short"), 0);
 	assert_int_equal(lsm_catalog_retention(f->c, b, &keep), 0);
 	assert_int_equal(keep, 0);
-	assert_int_equal(lsm_catalog_retention_horizon(f->c), 0);
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 8 * DAY);
 	fx_close(f);
 	fx_open(f);
 	assert_int_equal(lsm_catalog_rps(f->c, b, &rps, &n), 0);
@@ -240,12 +242,114 @@ static void test_retention_statements(void **state)
 	      RPS("[\"fast\",\"3h0m0s\",\"24h0m0s\",1,true],[\"slow\",\"0s\",\"24h0m0s\",3,false]"));
 	check(f, NULL, "SHOW RETENTION POLICIES ON nope", ERR("database not found: nope"));
 
-	/* FROM db.rp.m and rp= name a policy of the database. */
+	/* FROM db.rp.m and rp= name a policy of the database; a point is in its policy's store only. */
 	write_lines(f, "d", "m v=1\n");
 	check(f, "d", "SELECT v FROM d.nope.m", ERR("retention policy not found: nope"));
 	check(f, "d", "SELECT v FROM d.autogen.m", ERR("retention policy not found: autogen"));
-	check(f, "d", "SELECT count(v) FROM d.slow.m",
+	check(f, "d", "SELECT count(v) FROM d.fast.m",
 	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
+	check(f, "d", "SELECT count(v) FROM d.slow.m", OK);
+	check(f, "d", "SELECT v FROM d.slow.m, d.fast.m", ERR("a statement reads one retention policy: slow and fast"));
+}
+
+/* The points of each policy (rp=, FROM db.rp.m, INTO db.rp.m) are kept apart, each under its own retention. */
+static void test_retention_policies_keep_points_apart(void **state)
+{
+	struct fx *f = *state;
+	query_request req = { .db = "d", .rp = "short", .now_ns = f->now };
+	char text[256], want[512];
+	long long old = (long long)(f->now - 3 * HOUR), young = (long long)(f->now - HOUR);
+	uint32_t d, store_auto, store_short, store_again;
+	uint8_t k[LSM_UKEY_LEN];
+	uint64_t sid;
+	int64_t keep = -1;
+	ingest_report r;
+
+	check(f, NULL, "CREATE DATABASE d", OK);
+	check(f, NULL, "CREATE RETENTION POLICY short ON d DURATION 2h REPLICATION 1", OK);
+	assert_int_equal(lsm_catalog_database_id(f->c, "d", &d), 0);
+	assert_int_equal(lsm_catalog_store(f->c, d, NULL, &store_auto), 0);
+	assert_int_equal(store_auto, d);
+	assert_int_equal(lsm_catalog_store(f->c, d, "short", &store_short), 0);
+	assert_true(store_short != d);
+	assert_int_equal(lsm_catalog_store(f->c, d, "nope", &store_again), STRATA_ENOTFOUND);
+	assert_int_equal(lsm_catalog_retention(f->c, store_short, &keep), 0);
+	assert_int_equal(keep, 2 * HOUR);
+	assert_int_equal(lsm_catalog_retention(f->c, d, &keep), 0);
+	assert_int_equal(keep, 0);
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 0);
+
+	/* The same series under two policies: the old point is beyond short's retention only. */
+	snprintf(text, sizeof text, "m,h=a v=1 %lld\n", old);
+	assert_int_equal(write_lines(f, "d", text).points, 1);
+	snprintf(text, sizeof text, "m,h=a v=2 %lld\nm,h=a v=3 %lld\n", old, young);
+	assert_int_equal(ingest_session_write(f->s, "d", "short", text, strlen(text), INGEST_LP_NS, f->now, true, &r), 0);
+	assert_int_equal(r.points, 1);
+	assert_int_equal(r.beyond_retention, 1);
+	assert_int_equal(ingest_session_write(f->s, "d", "nope", text, strlen(text), INGEST_LP_NS, f->now, true, &r),
+			 STRATA_ENOTFOUND);
+	snprintf(want, sizeof want,
+		 "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[%lld,1]]}]}", old);
+	check(f, "d", "SELECT v FROM m", want);
+	check(f, "d", "SELECT v FROM d.autogen.m", want);
+	snprintf(want, sizeof want,
+		 "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[%lld,3]]}]}", young);
+	check(f, "d", "SELECT v FROM d.short.m", want);
+	{
+		/* rp= of the request picks the policy of statements that name none. */
+		struct test_sink s = { 0 };
+		query_output *o = NULL;
+		char full[600];
+
+		assert_int_equal(query_output_new(&o, QUERY_OUTPUT_JSON, QUERY_EPOCH_NS, test_sink_write, &s), 0);
+		assert_int_equal(query_run(f->qe, "SELECT v FROM m", 15, &req, o), 0);
+		query_output_free(o);
+		snprintf(full, sizeof full, "{\"results\":[%s]}\n", want);
+		assert_string_equal(s.buf, full);
+		strata_free(s.buf);
+	}
+	/* One series key, two series: one per store. */
+	check(f, "d", "SHOW SERIES", "{\"statement_id\":0,\"series\":[{\"columns\":[\"key\"],\"values\":[[\"m,h=a\"]]}]}");
+	check(f, "d", "SHOW MEASUREMENTS",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"measurements\",\"columns\":[\"name\"],\"values\":[[\"m\"]]}]}");
+
+	/* Compaction's filter drops a store's points past that store's policy, not the other's. */
+	assert_int_equal(lsm_catalog_series_id(f->c, store_short, "m,h=a", 5, &sid), 0);
+	lsm_ukey_encode(k, sid, old);
+	assert_true(lsm_retention_filter_drop(&f->filter, k));
+	assert_int_equal(lsm_catalog_series_id(f->c, d, "m,h=a", 5, &sid), 0);
+	lsm_ukey_encode(k, sid, old);
+	assert_false(lsm_retention_filter_drop(&f->filter, k));
+
+	/* INTO db.rp.m writes into that policy's store; without a policy, into the default one. */
+	check(f, "d", "SELECT v INTO d.short.copy FROM d.short.m",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"result\",\"columns\":[\"time\",\"written\"],\"values\":[[0,1]]}]}");
+	check(f, "d", "SELECT v FROM copy", OK);
+	check(f, "d", "SELECT count(v) FROM d.short.copy",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"copy\",\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
+
+	/* Dropping a policy forgets its points; one made again under the name starts empty, also after a reopen. */
+	check(f, NULL, "DROP RETENTION POLICY short ON d", OK);
+	check(f, "d", "SELECT v FROM d.short.m", ERR("retention policy not found: short"));
+	check(f, NULL, "CREATE RETENTION POLICY short ON d DURATION 2h REPLICATION 1", OK);
+	assert_int_equal(lsm_catalog_store(f->c, d, "short", &store_again), 0);
+	assert_true(store_again != store_short && store_again != d);
+	check(f, "d", "SELECT v FROM d.short.m", OK);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(lsm_catalog_store(f->c, d, "short", &store_short), 0);
+	assert_int_equal(store_short, store_again);
+	check(f, "d", "SELECT v FROM d.short.m", OK);
+	snprintf(want, sizeof want,
+		 "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[%lld,1]]}]}", old);
+	check(f, "d", "SELECT v FROM m", want);
+
+	/* Without a default policy, a write or query naming none is refused. */
+	check(f, NULL, "DROP RETENTION POLICY autogen ON d", OK);
+	check(f, "d", "SELECT v FROM m", ERR("retention policy not found: database \\\"d\\\" has no default policy"));
+	assert_int_equal(ingest_session_write(f->s, "d", NULL, text, strlen(text), INGEST_LP_NS, f->now, true, &r),
+			 STRATA_ENOTFOUND);
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 2 * HOUR);
 }
 
 /* ---- expired points: writes and queries ---- */
@@ -401,6 +505,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retention_catalog_persists, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_statements, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_policies_keep_points_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_writes_beyond_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_queries_skip_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drop_windows, setup, teardown),
