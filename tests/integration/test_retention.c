@@ -3,7 +3,8 @@
  * CREATE DATABASE ... WITH DURATION, writes of old points refused with
  * InfluxDB's 400 while the new ones of the request are written, SHOW,
  * ALTER and DROP RETENTION POLICY, writes and queries naming a policy
- * (each policy's points kept apart), and the policies after a restart.
+ * (each policy's points kept apart, also through python3-influxdb), and
+ * the policies after a restart.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,10 +137,42 @@ static void test_retention_http(void **state)
 	       "\"values\":[[\"1970-01-01T00:00:00Z\",2]]}]}]}\n");
 }
 
+/* python3-influxdb's policy calls: each policy's points apart, rp= of a query, a drop taking its points. */
+static void test_retention_python_client(void **state)
+{
+	char cmd[2048];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd,
+		 "/usr/bin/python3 -c \"import influxdb\n"
+		 "c = influxdb.InfluxDBClient('127.0.0.1', %d, database='py')\n"
+		 "c.create_database('py')\n"
+		 "c.create_retention_policy('week', '7d', 1, database='py')\n"
+		 "c.write_points([{'measurement': 'm', 'tags': {'h': 'a'}, 'fields': {'v': 1.0}}])\n"
+		 "c.write_points([{'measurement': 'm', 'tags': {'h': 'a'}, 'fields': {'v': 2.0}},\n"
+		 "                {'measurement': 'm', 'tags': {'h': 'b'}, 'fields': {'v': 3.0}}], retention_policy='week')\n"
+		 "print([r['name'] for r in c.get_list_retention_policies('py')])\n"
+		 "print(list(c.query('SELECT sum(v) FROM m').get_points()))\n"
+		 "print(list(c.query('SELECT sum(v) FROM py.week.m').get_points()))\n"
+		 "print(list(c.query('SELECT count(v) FROM m', params={'rp': 'week'}).get_points()))\n"
+		 "print(list(c.query('SHOW SERIES').get_points()))\n"
+		 "c.drop_retention_policy('week', database='py')\n"
+		 "print(list(c.query('SELECT count(v) FROM m GROUP BY h').get_points()))\" 2>&1",
+		 srv.port);
+	assert_int_equal(test_run(cmd, out, sizeof out), 0);
+	assert_string_equal(out, "['autogen', 'week']\n"
+				 "[{'time': '1970-01-01T00:00:00Z', 'sum': 1}]\n"
+				 "[{'time': '1970-01-01T00:00:00Z', 'sum': 5}]\n"
+				 "[{'time': '1970-01-01T00:00:00Z', 'count': 2}]\n"
+				 "[{'key': 'm,h=a'}, {'key': 'm,h=b'}]\n"
+				 "[{'time': '1970-01-01T00:00:00Z', 'count': 1}]\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_retention_http, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_python_client, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
