@@ -30,6 +30,8 @@ void lsm_compact_options_default(lsm_compact_options *out)
 	out->closed_grace_ns = INT64_C(3600) * 1000000000;
 	out->late_settle_ns = INT64_C(600) * 1000000000;
 	out->max_file_bytes = (uint64_t)256 << 20;
+	out->final_threads = 2;
+	out->final_split_bytes = (uint64_t)16 << 20;
 	out->rate_bytes_per_s = 0;
 	out->clock = NULL;
 	out->clock_ctx = NULL;
@@ -60,6 +62,8 @@ typedef struct job {
 /* Block size and zstd level of a closed window's final form: bigger runs of a series compress better. */
 #define FINAL_BLOCK_BYTES (64u << 10)
 #define FINAL_ZSTD_LEVEL 3
+/* A final merge is split into at most this many parts. */
+#define FINAL_PARTS_MAX 8
 
 static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
 {
@@ -293,9 +297,11 @@ typedef struct output {
 	lsm_db *db;
 	lsm_sst_options sst; /* the engine's, or a closed window's final form */
 	int64_t window;
+	unsigned n_parts;    /* outputs written at once: each paces at its share of the rate */
 	lsm_sst_builder *b;
 	uint64_t number;
 	lsm_version_edit *edit;
+	pthread_mutex_t *edit_mu; /* the edit is shared by the parts of a split merge */
 	uint64_t bytes;       /* of finished outputs */
 	uint64_t start_ns;    /* for the rate limit */
 	uint64_t paced_bytes; /* bytes the rate limit has accounted for */
@@ -313,17 +319,20 @@ static int output_finish(output *o)
 	if (rc)
 		return rc;
 	o->bytes += props.file_bytes;
-	return lsm_version_edit_add_file(o->edit, o->number, &props);
+	pthread_mutex_lock(o->edit_mu);
+	rc = lsm_version_edit_add_file(o->edit, o->number, &props);
+	pthread_mutex_unlock(o->edit_mu);
+	return rc;
 }
 
 /* Sleeps as long as needed to keep the bytes written under the rate limit. */
 static void pace(output *o)
 {
-	uint64_t rate = o->db->opt.compact.rate_bytes_per_s;
+	uint64_t rate = o->db->opt.compact.rate_bytes_per_s / o->n_parts + 1;
 	uint64_t written = o->bytes + (o->b ? lsm_sst_builder_file_bytes(o->b) : 0);
 	uint64_t due_ns, now;
 
-	if (!rate || written - o->paced_bytes < (64u << 10))
+	if (!o->db->opt.compact.rate_bytes_per_s || written - o->paced_bytes < (64u << 10))
 		return;
 	o->paced_bytes = written;
 	due_ns = o->start_ns + (uint64_t)((double)written / (double)rate * 1e9);
@@ -394,7 +403,11 @@ static bool expired(const lsm_db *db, const uint8_t *ukey)
 	return db->opt.compact.drop && db->opt.compact.drop(db->opt.compact.drop_ctx, ukey);
 }
 
-static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
+/*
+ * Merges the inputs' keys in [lo, hi) (NULL: unbounded) into o. Several
+ * calls over disjoint ranges may run at once, each with its own output.
+ */
+static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, const uint8_t *hi)
 {
 	lsm_iter **children = strata_calloc(j->n, sizeof(*children));
 	lsm_iter *m = NULL;
@@ -424,7 +437,6 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 			if (!children[i])
 				rc = -ENOMEM;
 		}
-		*bytes_in += j->inputs[i]->props.file_bytes;
 	}
 	if (rc) {
 		for (size_t i = 0; i < j->n; i++)
@@ -440,11 +452,21 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 		lsm_resolve_deinit(&r);
 		return -ENOMEM;
 	}
-	for (lsm_iter_seek_first(m); lsm_iter_valid(m); lsm_iter_next(m)) {
+	if (lo) {
+		uint8_t target[LSM_IKEY_LEN];
+
+		lsm_ikey_seek_key(target, lo, LSM_SEQ_MAX);
+		lsm_iter_seek(m, target, sizeof target);
+	} else {
+		lsm_iter_seek_first(m);
+	}
+	for (; lsm_iter_valid(m); lsm_iter_next(m)) {
 		size_t klen, vlen;
 		const uint8_t *k = lsm_iter_key(m, &klen);
 		const uint8_t *v;
 
+		if (hi && memcmp(k, hi, LSM_UKEY_LEN) >= 0)
+			break;
 		if (!in_key || !lsm_ukey_equal(k, ukey)) {
 			if (in_key && !expired(db, ukey) &&
 			    (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
@@ -485,10 +507,107 @@ static int merge_inputs(lsm_db *db, job *j, output *o, uint64_t *bytes_in)
 	return rc;
 }
 
+/* One part of a split merge, run on a thread of its own. */
+typedef struct part {
+	lsm_db *db;
+	const job *j;
+	output o;
+	uint8_t lo[LSM_UKEY_LEN], hi[LSM_UKEY_LEN];
+	bool has_lo, has_hi;
+	int rc;
+	char why[256]; /* its error's message (messages are per thread) */
+} part;
+
+static void *part_main(void *arg)
+{
+	part *p = arg;
+
+	p->rc = merge_inputs(p->db, p->j, &p->o, p->has_lo ? p->lo : NULL, p->has_hi ? p->hi : NULL);
+	if (p->rc)
+		snprintf(p->why, sizeof p->why, "%s", strata_last_error());
+	return NULL;
+}
+
+/*
+ * How many parts a job's merge is split into: a closed window's final
+ * form, the costly one (column encoding), uses up to the configured
+ * threads when its inputs are big enough to pay for a thread, and spans
+ * more than one series per part.
+ */
+static unsigned parts_of(const lsm_db *db, const job *j, uint64_t bytes_in, uint64_t *lo_sid, uint64_t *hi_sid)
+{
+	unsigned n = db->opt.compact.final_threads;
+
+	*lo_sid = UINT64_MAX;
+	*hi_sid = 0;
+	for (size_t i = 0; i < j->n; i++) {
+		uint64_t a = lsm_ukey_series(j->inputs[i]->props.smallest), b = lsm_ukey_series(j->inputs[i]->props.largest);
+
+		if (a < *lo_sid)
+			*lo_sid = a;
+		if (b > *hi_sid)
+			*hi_sid = b;
+	}
+	if (!j->final || n < 2 || bytes_in < db->opt.compact.final_split_bytes || *hi_sid < *lo_sid)
+		return 1;
+	if (n > FINAL_PARTS_MAX)
+		n = FINAL_PARTS_MAX;
+	if (*hi_sid - *lo_sid < n)
+		return 1;
+	return n;
+}
+
+/*
+ * Merges the job's inputs into o's edit. A final merge of a big window is
+ * split by series id into equal ranges (series ids are handed out in
+ * sequence, so a range holds about its share of the series), each merged
+ * by its own thread into tables of its own; the edit gets them all.
+ */
+static int merge_job(lsm_db *db, const job *j, output *o, uint64_t bytes_in)
+{
+	part parts[FINAL_PARTS_MAX];
+	pthread_t threads[FINAL_PARTS_MAX];
+	bool started[FINAL_PARTS_MAX] = { false };
+	uint64_t lo_sid, hi_sid, span;
+	unsigned n = parts_of(db, j, bytes_in, &lo_sid, &hi_sid);
+	int rc = 0;
+
+	if (n == 1)
+		return merge_inputs(db, j, o, NULL, NULL);
+	span = (hi_sid - lo_sid) / n + 1;
+	for (unsigned k = 0; k < n; k++) {
+		parts[k] = (part){ .db = db, .j = j, .o = *o, .has_lo = k > 0, .has_hi = k + 1 < n };
+		parts[k].o.n_parts = n;
+		if (k > 0)
+			lsm_ukey_encode(parts[k].lo, lo_sid + k * span, INT64_MIN);
+		if (k + 1 < n)
+			lsm_ukey_encode(parts[k].hi, lo_sid + (k + 1) * span, INT64_MIN);
+	}
+	/* The last part runs here; the others on threads (inline when one cannot start). */
+	for (unsigned k = 0; k + 1 < n; k++)
+		started[k] = pthread_create(&threads[k], NULL, part_main, &parts[k]) == 0;
+	for (unsigned k = 0; k < n; k++)
+		if (!started[k])
+			part_main(&parts[k]);
+	for (unsigned k = 0; k + 1 < n; k++)
+		if (started[k])
+			pthread_join(threads[k], NULL);
+	for (unsigned k = 0; k < n; k++) {
+		if (parts[k].rc && (rc == 0 || rc == STRATA_ECLOSED))
+			rc = strata_error(parts[k].rc, "%s", parts[k].why);
+		if (parts[k].o.b)
+			lsm_sst_builder_abandon(parts[k].o.b);
+		o->bytes += parts[k].o.bytes;
+	}
+	return rc;
+}
+
 static int run_job(lsm_db *db, job *j)
 {
 	lsm_version_edit edit;
-	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .edit = &edit, .start_ns = lsm_now_ns() };
+	pthread_mutex_t edit_mu = PTHREAD_MUTEX_INITIALIZER;
+	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .n_parts = 1, .edit = &edit,
+		     .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
 	uint64_t bytes_in = 0, t0 = o.start_ns;
 	int rc;
 
@@ -499,9 +618,11 @@ static int run_job(lsm_db *db, job *j)
 		if (o.sst.zstd_level > 0 && o.sst.zstd_level < FINAL_ZSTD_LEVEL)
 			o.sst.zstd_level = FINAL_ZSTD_LEVEL;
 	}
+	for (size_t i = 0; i < j->n; i++)
+		bytes_in += j->inputs[i]->props.file_bytes;
 
 	lsm_version_edit_init(&edit);
-	rc = merge_inputs(db, j, &o, &bytes_in);
+	rc = merge_job(db, j, &o, bytes_in);
 	for (size_t i = 0; rc == 0 && i < j->n; i++)
 		rc = lsm_version_edit_delete_file(&edit, j->inputs[i]->number);
 	if (rc == 0) {

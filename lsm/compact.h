@@ -54,6 +54,12 @@ typedef struct lsm_compact_options {
 	 */
 	int64_t late_settle_ns;
 	uint64_t max_file_bytes;   /* an output table is cut after this many bytes (256 MiB) */
+	/*
+	 * Threads that merge a big closed window into its final form, each
+	 * a range of its series (2; 1: the compaction thread alone; at most 8).
+	 */
+	unsigned final_threads;
+	uint64_t final_split_bytes; /* ... when its tables hold at least this many bytes (16 MiB) */
 	uint64_t rate_bytes_per_s; /* compaction writes at most this fast; 0: no limit */
 	/* Wall clock in ns for closing windows (tests inject one); NULL: the real clock. */
 	int64_t (*clock)(void *ctx);

@@ -66,16 +66,17 @@ out:
 
 /* ---- the compaction hook ---- */
 
+/* Generation numbers of every filter of the process (threads cache answers by filter and number). */
+static _Atomic uint64_t generations = 1;
+
 void lsm_retention_filter_init(lsm_retention_filter *f)
 {
 	pthread_mutex_init(&f->mu, NULL);
 	f->catalog = NULL;
 	f->clock = NULL;
 	f->clock_ctx = NULL;
-	f->last_id = 0;
-	f->last_cutoff = INT64_MIN;
-	f->dropped = 0;
-	f->calls = 0;
+	atomic_init(&f->generation, atomic_fetch_add(&generations, 1));
+	atomic_init(&f->dropped, 0);
 }
 
 void lsm_retention_filter_deinit(lsm_retention_filter *f)
@@ -87,18 +88,14 @@ void lsm_retention_filter_set_catalog(lsm_retention_filter *f, lsm_catalog *c)
 {
 	pthread_mutex_lock(&f->mu);
 	f->catalog = c;
-	f->last_id = 0;
+	/* Answers cached before are stale; a number never used before, so no other filter's match. */
+	atomic_store_explicit(&f->generation, atomic_fetch_add(&generations, 1), memory_order_release);
 	pthread_mutex_unlock(&f->mu);
 }
 
 uint64_t lsm_retention_filter_dropped(lsm_retention_filter *f)
 {
-	uint64_t n;
-
-	pthread_mutex_lock(&f->mu);
-	n = f->dropped;
-	pthread_mutex_unlock(&f->mu);
-	return n;
+	return atomic_load_explicit(&f->dropped, memory_order_relaxed);
 }
 
 static int64_t filter_now(const lsm_retention_filter *f)
@@ -125,20 +122,37 @@ static int64_t filter_cutoff(lsm_retention_filter *f, uint64_t id)
 	return cutoff;
 }
 
+/*
+ * The answer for the series a thread asked about last: a compaction asks
+ * for every key, a series' keys come together, and merges of one window
+ * may run on several threads at once, so each keeps its own and the lock
+ * is taken only for a new series or a fresh look.
+ */
+static _Thread_local struct {
+	const lsm_retention_filter *f;
+	uint64_t id;
+	int64_t cutoff;
+	uint64_t generation; /* the filter's, when the answer was taken */
+	uint32_t calls;
+} last;
+
 bool lsm_retention_filter_drop(void *ctx, const uint8_t ukey[LSM_UKEY_LEN])
 {
 	lsm_retention_filter *f = ctx;
 	uint64_t id = lsm_ukey_series(ukey);
 	bool drop;
 
-	pthread_mutex_lock(&f->mu);
-	if (id != f->last_id || ++f->calls % FILTER_REFRESH_EVERY == 0) {
-		f->last_cutoff = filter_cutoff(f, id);
-		f->last_id = id;
+	if (last.f != f || last.id != id || ++last.calls % FILTER_REFRESH_EVERY == 0 ||
+	    last.generation != atomic_load_explicit(&f->generation, memory_order_acquire)) {
+		pthread_mutex_lock(&f->mu);
+		last.cutoff = filter_cutoff(f, id);
+		last.generation = atomic_load_explicit(&f->generation, memory_order_relaxed);
+		pthread_mutex_unlock(&f->mu);
+		last.f = f;
+		last.id = id;
 	}
-	drop = lsm_ukey_ts(ukey) < f->last_cutoff;
+	drop = lsm_ukey_ts(ukey) < last.cutoff;
 	if (drop)
-		f->dropped++;
-	pthread_mutex_unlock(&f->mu);
+		atomic_fetch_add_explicit(&f->dropped, 1, memory_order_relaxed);
 	return drop;
 }

@@ -22,6 +22,8 @@
 #include "lsm/catalog.h"
 #include "lsm/lsm.h"
 
+#include <stdatomic.h>
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,10 +57,8 @@ typedef struct lsm_retention_filter {
 	lsm_catalog *catalog;      /* mu; NULL: keep everything */
 	int64_t (*clock)(void *ctx); /* wall clock in ns; NULL: the real-time clock */
 	void *clock_ctx;
-	uint64_t last_id;          /* mu: series of the cached answer (0: none) */
-	int64_t last_cutoff;       /* mu: points before it are expired; INT64_MIN keeps all */
-	uint64_t dropped;          /* mu: points left out so far */
-	uint32_t calls;            /* mu: keys since the last fresh look */
+	_Atomic uint64_t generation; /* bumped when the catalog changes: threads' cached answers are stale */
+	_Atomic uint64_t dropped;    /* points left out so far */
 } lsm_retention_filter;
 
 void lsm_retention_filter_init(lsm_retention_filter *f);

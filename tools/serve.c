@@ -49,6 +49,7 @@ typedef struct serve_config {
 	size_t memtable_bytes; /* 0: the engine's default */
 	int64_t retention_check_interval_ns; /* how often expired windows are dropped */
 	int64_t compact_settle_ns;           /* -1: the engine's default */
+	uint64_t compact_threads;            /* 0: the engine's default */
 	uint64_t cache_bytes;                /* 0: an eighth of the memory (default_cache_bytes) */
 } serve_config;
 
@@ -99,6 +100,8 @@ static void serve_usage(FILE *f)
 	      "  --compact-settle DUR   late writes into a closed window are folded into its final form\n"
 	      "                         once it has had no new table for this long, or once they hold\n"
 	      "                         a quarter of its bytes (default 10m; docs/storage-engine.md)\n"
+	      "  --compact-threads N    threads that merge a big closed window into its final form,\n"
+	      "                         each a range of its series (default 2; 1 .. 8)\n"
 	      "  --log-level LEVEL      debug, info, warn or error (default info)\n",
 	      f);
 }
@@ -400,7 +403,7 @@ static void serve_metrics_write(void *ctx, void *out)
 int cli_serve(int argc, char **argv)
 {
 	serve_config cfg = { "./strata-data", "127.0.0.1:8086", "127.0.0.1:8089", "127.0.0.1:8089", "strata",
-			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0, -1, 0 };
+			     false, false, 25u << 20, 256u << 20, 1u << 20, 256u << 20, { 0 }, 0, 0, -1, 0, 0 };
 	serve_listeners lis = { 0 };
 	serve_metrics metrics = { .listeners = &lis };
 	query_engine *qe = NULL;
@@ -514,6 +517,11 @@ int cli_serve(int argc, char **argv)
 				fprintf(stderr, "strata serve: --compact-settle takes a duration (0s or more)\n");
 				return 2;
 			}
+		} else if (cli_option(argc, argv, &i, "--compact-threads", &v)) {
+			if (parse_count(v, &cfg.compact_threads) != 0 || cfg.compact_threads < 1 || cfg.compact_threads > 8) {
+				fprintf(stderr, "strata serve: --compact-threads takes 1 .. 8\n");
+				return 2;
+			}
 		} else if ((rc = security_option(argc, argv, &i, &sec)) != 0) {
 			if (rc < 0)
 				return 2;
@@ -546,6 +554,8 @@ int cli_serve(int argc, char **argv)
 		opt.memtable_bytes = cfg.memtable_bytes;
 	if (cfg.compact_settle_ns >= 0)
 		opt.compact.late_settle_ns = cfg.compact_settle_ns;
+	if (cfg.compact_threads)
+		opt.compact.final_threads = (unsigned)cfg.compact_threads;
 	opt.block_cache_bytes = cfg.cache_bytes ? (size_t)cfg.cache_bytes : default_cache_bytes();
 	if (cli_store_open(&store, cfg.data_dir, &opt, "cannot open the data directory") != 0)
 		return 1;

@@ -1014,6 +1014,42 @@ static uint64_t final_tables(const fixture *f, lsm_db *db)
 	return n;
 }
 
+/* A closed window's final merge split among three threads: three tables by series range, the same data. */
+static void test_compact_final_split(void **state)
+{
+	fixture *f = *state;
+	snap *before = &snaps[SNAP_BEFORE];
+	uint64_t entries, bytes;
+
+	f->opt.compact.live_trigger = 100;
+	f->opt.compact.max_files = 100;
+	f->opt.compact.final_threads = 3;
+	f->opt.compact.final_split_bytes = 0;
+	open_db(f);
+	for (int t = 0; t < 3; t++) {
+		for (uint64_t series = 1; series <= 30; series++)
+			for (int64_t i = 0; i < 20; i++)
+				write_row(f->db, t ? LSM_KIND_MERGE : LSM_KIND_PUT, series, 0, i * 2 + t % 2,
+					  1u << (t % N_FIELDS), series * 1000 + (uint64_t)(t * 77 + i));
+		flush(f->db);
+	}
+	snap_take(f->db, before);
+	atomic_store(&f->clock_ns, WINDOW_NS + GRACE_NS);
+	compact_ok(f->db, false);
+	assert_int_equal(stats(f->db).n_files, 3);
+	assert_int_equal(final_tables(f, f->db), 3);
+	sst_totals(f, &entries, &bytes);
+	assert_int_equal(entries, before->n); /* no key twice, none lost */
+	assert_db_equals(f->db, before, "after the split final merge");
+	assert_files_match(f, f->db);
+	/* The window is done: nothing more to merge. */
+	compact_ok(f->db, false);
+	assert_int_equal(stats(f->db).compactions, 1);
+	reopen_db(f);
+	assert_db_equals(f->db, before, "after reopen");
+	snap_free(before);
+}
+
 /* Writes n late points into closed window 0 as one table, and runs the compactions due: the data reads the same. */
 static void late_table(fixture *f, int64_t from, int64_t n, uint64_t salt)
 {
@@ -1628,6 +1664,9 @@ static void diff_options(diff_ctx *d)
 	c->live_trigger = 2 + (unsigned)rng_below(&d->rng, 3);
 	c->max_files = c->live_trigger + 1 + (unsigned)rng_below(&d->rng, 6);
 	c->max_file_bytes = file_bytes[rng_below(&d->rng, 2)];
+	/* Final merges split among 1 to 3 threads, from any size on or past the default. */
+	c->final_threads = 1 + (unsigned)rng_below(&d->rng, 3);
+	c->final_split_bytes = rng_below(&d->rng, 2) ? 0 : (uint64_t)16 << 20;
 }
 
 static void diff_round(fixture *f, unsigned long long seed)
@@ -1773,6 +1812,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compact_closed_window_in_background, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_late_tables_tiered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_splits_outputs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_final_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_split_window_is_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_split_live_window_is_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_split_closed_window_rests, setup, teardown),
