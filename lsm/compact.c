@@ -32,6 +32,7 @@ void lsm_compact_options_default(lsm_compact_options *out)
 	out->max_file_bytes = (uint64_t)256 << 20;
 	out->final_threads = 2;
 	out->final_split_bytes = (uint64_t)16 << 20;
+	out->final_split_quiet_ns = INT64_C(2) * 1000000000;
 	out->rate_bytes_per_s = 0;
 	out->clock = NULL;
 	out->clock_ctx = NULL;
@@ -433,7 +434,7 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 
 		rc = lsm_file_table(j->inputs[i], &t);
 		if (rc == 0) {
-			children[i] = lsm_sst_iter_new(t);
+			children[i] = lsm_sst_iter_new_once(t);
 			if (!children[i])
 				rc = -ENOMEM;
 		}
@@ -531,8 +532,10 @@ static void *part_main(void *arg)
 /*
  * How many parts a job's merge is split into: a closed window's final
  * form, the costly one (column encoding), uses up to the configured
- * threads when its inputs are big enough to pay for a thread, and spans
- * more than one series per part.
+ * threads when its inputs are big enough to pay for a thread, span more
+ * than one series per part, and no write came for a while: while writes
+ * come, the other cores are theirs (on two cores, a load of old data with
+ * two merging threads went at 1.95 M values/s against 3.1 M with one).
  */
 static unsigned parts_of(const lsm_db *db, const job *j, uint64_t bytes_in, uint64_t *lo_sid, uint64_t *hi_sid)
 {
@@ -548,7 +551,9 @@ static unsigned parts_of(const lsm_db *db, const job *j, uint64_t bytes_in, uint
 		if (b > *hi_sid)
 			*hi_sid = b;
 	}
-	if (!j->final || n < 2 || bytes_in < db->opt.compact.final_split_bytes || *hi_sid < *lo_sid)
+	if (!j->final || n < 2 || bytes_in < db->opt.compact.final_split_bytes || *hi_sid < *lo_sid ||
+	    lsm_now_ns() - atomic_load_explicit(&db->last_write_ns, memory_order_relaxed) <
+		    (uint64_t)db->opt.compact.final_split_quiet_ns)
 		return 1;
 	if (n > FINAL_PARTS_MAX)
 		n = FINAL_PARTS_MAX;

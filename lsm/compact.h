@@ -60,6 +60,7 @@ typedef struct lsm_compact_options {
 	 */
 	unsigned final_threads;
 	uint64_t final_split_bytes; /* ... when its tables hold at least this many bytes (16 MiB) */
+	int64_t final_split_quiet_ns; /* ... and no write came for this long (2 s): writes keep the other cores */
 	uint64_t rate_bytes_per_s; /* compaction writes at most this fast; 0: no limit */
 	/* Wall clock in ns for closing windows (tests inject one); NULL: the real clock. */
 	int64_t (*clock)(void *ctx);

@@ -524,8 +524,14 @@ fail:
 
 int lsm_write(lsm_db *db, lsm_batch *b, int flags)
 {
+	uint64_t now;
+
 	if (lsm_batch_count(b) == 0)
 		return 0;
+	/* For the compaction's choice of threads; written at most every 100 ms, not by every writer. */
+	now = lsm_now_ns();
+	if (now - atomic_load_explicit(&db->last_write_ns, memory_order_relaxed) > 100000000)
+		atomic_store_explicit(&db->last_write_ns, now, memory_order_relaxed);
 	return lsm_commit_submit(db->commit, b, !(flags & LSM_WRITE_NOSYNC));
 }
 

@@ -67,6 +67,7 @@ struct lsm_db {
 	atomic_uint_fast64_t compact_bytes_written;
 	atomic_uint_fast64_t compact_ns;
 	atomic_bool compacting;              /* a compaction job runs now (not while one is planned) */
+	_Atomic uint64_t last_write_ns;      /* lsm_now_ns of a recent write (to 100 ms); 0: none yet */
 
 	atomic_uint_fast64_t write_stalls;
 	atomic_uint_fast64_t write_stall_ns;

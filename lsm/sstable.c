@@ -650,6 +650,7 @@ struct sst_iter {
 	lsm_cache_handle *pin;   /* pins the current block when it came from the cache */
 	lsm_block *owned;        /* the current block when there is no cache */
 	uint64_t block_off;      /* offset of the current block (valid when data_it) */
+	bool fill_cache;         /* blocks read from the file go into the cache */
 	int status;
 	struct buf scratch;      /* stored bytes of the last block read */
 };
@@ -714,7 +715,7 @@ static bool it_load_block(struct sst_iter *it)
 			it->status = rc; /* the message already names the file and offset */
 			return false;
 		}
-		if (s->cache) {
+		if (s->cache && it->fill_cache) {
 			it->pin = lsm_cache_insert(s->cache, s->file_no, h.offset, blk, lsm_block_charge(blk),
 						   block_deleter);
 			if (!it->pin) {
@@ -879,13 +880,14 @@ static const struct lsm_iter_ops sst_iter_ops = {
 	.free = si_free,
 };
 
-lsm_iter *lsm_sst_iter_new(lsm_sst *s)
+static lsm_iter *iter_new(lsm_sst *s, bool fill_cache)
 {
 	struct sst_iter *it = strata_calloc(1, sizeof *it);
 
 	if (!it)
 		return NULL;
 	it->base.ops = &sst_iter_ops;
+	it->fill_cache = fill_cache;
 	it->index_it = lsm_block_iter_new(s->index);
 	if (!it->index_it) {
 		strata_free(it);
@@ -894,6 +896,16 @@ lsm_iter *lsm_sst_iter_new(lsm_sst *s)
 	lsm_sst_ref(s);
 	it->sst = s;
 	return &it->base;
+}
+
+lsm_iter *lsm_sst_iter_new(lsm_sst *s)
+{
+	return iter_new(s, true);
+}
+
+lsm_iter *lsm_sst_iter_new_once(lsm_sst *s)
+{
+	return iter_new(s, false);
 }
 
 /* ---- whole blocks as columns ------------------------------------------ */

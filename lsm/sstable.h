@@ -64,6 +64,13 @@ bool lsm_sst_may_contain_series(const lsm_sst *s, uint64_t series_id);
  * error ends it with status() STRATA_ECORRUPT / -errno. NULL on -ENOMEM.
  */
 lsm_iter *lsm_sst_iter_new(lsm_sst *s);
+/*
+ * The same for one pass over a table (a compaction's input): it reads
+ * the blocks the cache holds, but caches none of those it reads from the
+ * file, which would push out the blocks queries want (and, with a big
+ * cache, grow the server's memory by the tables merged).
+ */
+lsm_iter *lsm_sst_iter_new_once(lsm_sst *s);
 
 /*
  * The data blocks of a table, each taken whole as columns (column_scan.h)

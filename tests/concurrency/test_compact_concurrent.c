@@ -428,6 +428,7 @@ static void test_compact_concurrent_with_everything(void **state)
 	opt.compact.clock = writers_clock;
 	opt.compact.final_threads = 3; /* closed windows merged by three threads at once, however small */
 	opt.compact.final_split_bytes = 0;
+	opt.compact.final_split_quiet_ns = 0;
 	assert_int_equal(lsm_open(&db, dir, &opt), 0);
 	for (uintptr_t i = 0; i < N_WRITERS; i++)
 		pthread_create(&writers[i], NULL, writer_main, (void *)i);

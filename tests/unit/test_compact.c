@@ -1025,6 +1025,7 @@ static void test_compact_final_split(void **state)
 	f->opt.compact.max_files = 100;
 	f->opt.compact.final_threads = 3;
 	f->opt.compact.final_split_bytes = 0;
+	f->opt.compact.final_split_quiet_ns = 0;
 	open_db(f);
 	for (int t = 0; t < 3; t++) {
 		for (uint64_t series = 1; series <= 30; series++)
@@ -1667,6 +1668,7 @@ static void diff_options(diff_ctx *d)
 	/* Final merges split among 1 to 3 threads, from any size on or past the default. */
 	c->final_threads = 1 + (unsigned)rng_below(&d->rng, 3);
 	c->final_split_bytes = rng_below(&d->rng, 2) ? 0 : (uint64_t)16 << 20;
+	c->final_split_quiet_ns = 0;
 }
 
 static void diff_round(fixture *f, unsigned long long seed)

@@ -402,13 +402,21 @@ static void copy_file(const char *from, const char *to)
 /* The dump of a file as a heap string (free it). */
 static char *dump_to_string(const char *path, bool show_entries, int *rc)
 {
-	char *text = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&text, &len);
+	/* On the heap: the stream keeps pointers to both until it is closed. */
+	struct {
+		char *text;
+		size_t len;
+	} *m = calloc(1, sizeof *m);
+	char *text;
+	FILE *f;
 
+	assert_non_null(m);
+	f = open_memstream(&m->text, &m->len);
 	assert_non_null(f);
 	*rc = lsm_sst_dump(path, show_entries, f);
 	fclose(f);
+	text = m->text;
+	free(m);
 	return text;
 }
 
