@@ -384,6 +384,7 @@ struct c_db {
 	lsm_catalog_rp *rps; /* retention policies in creation order (rps_explicit); store 0: id */
 	uint32_t n_rps, cap_rps;
 	bool rps_explicit;  /* false: only the implicit autogen */
+	bool own_retired;   /* a policy kept its points in this database's own id and was dropped */
 	char name[];
 };
 
@@ -2551,10 +2552,13 @@ static int rps_apply(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, u
 		memmove(d->rps + i, d->rps + i + 1, (d->n_rps - i - 1) * sizeof(*d->rps));
 		d->n_rps--;
 		if (!store_used(d, store)) {
-			if (store == d->id)
+			if (store == d->id) {
+				/* Never used again: a write racing the drop must not reappear under a new policy. */
 				store_forget(c, d);
-			else if (db_live(c, store))
+				d->own_retired = true;
+			} else if (db_live(c, store)) {
 				store_drop(c, c->dbs[store]);
+			}
 		}
 		return 0;
 	}
@@ -2650,9 +2654,10 @@ static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
 		return 0;
 	}
 	if (flags & LSM_CATRP_STORE) {
-		if (rp.store == 0 || rp.store == db || (rp.store < c->n_dbs && c->dbs[rp.store]) ||
+		if (rp.store <= db || (rp.store < c->n_dbs && c->dbs[rp.store]) ||
 		    (rp.store >= c->next_db_id && rp.store - c->next_db_id > DB_ID_GAP_MAX) || rps_find(d, rp.name)) {
-			*what = "retention policy store id 0, used twice or far past every id, or of an existing policy";
+			*what = "retention policy store id not past its database's, used twice or far past every id, or of an "
+				"existing policy";
 			return 0;
 		}
 		rc = store_new(c, d, rp.name, rp.store);
@@ -2745,8 +2750,8 @@ int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, en
 		goto out; /* the same policy: nothing to write */
 	case LSM_CATALOG_RP_CREATE:
 		if (!have) {
-			/* The database's own store while no policy uses it, else one of its own. */
-			if (store_used(d, d->id))
+			/* The database's own store while no policy has used it, else one of its own. */
+			if (store_used(d, d->id) || d->own_retired)
 				flags |= LSM_CATRP_STORE;
 			break;
 		}

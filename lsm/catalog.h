@@ -124,7 +124,8 @@ int lsm_catalog_rp_get(lsm_catalog *c, uint32_t db, const char *name, lsm_catalo
  * series key written under two policies is two series with two ids, as in
  * InfluxDB, where each policy has its own shards. Dropping a policy forgets
  * its store's series (their points stay unreachable until compaction drops
- * them); a store no policy uses any more holds no series.
+ * them); a store no policy uses any more holds no series and is never
+ * given to another policy.
  */
 
 /*

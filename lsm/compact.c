@@ -540,6 +540,7 @@ static void *part_main(void *arg)
 static unsigned parts_of(const lsm_db *db, const job *j, uint64_t bytes_in, uint64_t *lo_sid, uint64_t *hi_sid)
 {
 	unsigned n = db->opt.compact.final_threads;
+	uint64_t last_write, now;
 
 	*lo_sid = UINT64_MAX;
 	*hi_sid = 0;
@@ -551,9 +552,10 @@ static unsigned parts_of(const lsm_db *db, const job *j, uint64_t bytes_in, uint
 		if (b > *hi_sid)
 			*hi_sid = b;
 	}
+	last_write = atomic_load_explicit(&db->last_write_ns, memory_order_relaxed);
+	now = lsm_now_ns(); /* after the load: a write stamped since is not "in the future" */
 	if (!j->final || n < 2 || bytes_in < db->opt.compact.final_split_bytes || *hi_sid < *lo_sid ||
-	    lsm_now_ns() - atomic_load_explicit(&db->last_write_ns, memory_order_relaxed) <
-		    (uint64_t)db->opt.compact.final_split_quiet_ns)
+	    (last_write && (now <= last_write || now - last_write < (uint64_t)db->opt.compact.final_split_quiet_ns)))
 		return 1;
 	if (n > FINAL_PARTS_MAX)
 		n = FINAL_PARTS_MAX;

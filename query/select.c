@@ -2415,16 +2415,20 @@ static bool has_wildcard(const struct query_select *s)
 static int statement_store(query_stmt_ctx *ctx, const struct query_select *s, uint32_t db, uint32_t *out)
 {
 	const char *rp = NULL;
+	int rc = query_resolve_store(ctx, db, s->n_sources ? s->sources[0].retention_policy : NULL, out);
 
-	for (uint32_t i = 0; i < s->n_sources; i++) {
+	if (s->n_sources)
+		rp = s->sources[0].retention_policy;
+	for (uint32_t i = 1; rc == 0 && i < s->n_sources; i++) {
 		const char *r = s->sources[i].retention_policy;
+		uint32_t other;
 
-		if (r && rp && strcmp(r, rp) != 0)
-			return strata_error(STRATA_EINVAL, "a statement reads one retention policy: %s and %s", rp, r);
-		if (r)
-			rp = r;
+		rc = query_resolve_store(ctx, db, r, &other);
+		if (rc == 0 && other != *out)
+			rc = strata_error(STRATA_EINVAL, "a statement reads one retention policy: %s and %s",
+					  rp && *rp ? rp : "the default", r && *r ? r : "the default");
 	}
-	return query_resolve_store(ctx, db, rp, out);
+	return rc;
 }
 
 /* SELECT ... INTO answers the points it wrote, as InfluxDB: series "result", [time, written]. */

@@ -250,6 +250,9 @@ static void test_retention_statements(void **state)
 	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
 	check(f, "d", "SELECT count(v) FROM d.slow.m", OK);
 	check(f, "d", "SELECT v FROM d.slow.m, d.fast.m", ERR("a statement reads one retention policy: slow and fast"));
+	check(f, "d", "SELECT v FROM d.slow.m, m", ERR("a statement reads one retention policy: slow and the default"));
+	check(f, "d", "SELECT count(v) FROM d.fast.m, m",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
 }
 
 /* The points of each policy (rp=, FROM db.rp.m, INTO db.rp.m) are kept apart, each under its own retention. */
@@ -350,6 +353,15 @@ static void test_retention_policies_keep_points_apart(void **state)
 	assert_int_equal(ingest_session_write(f->s, "d", NULL, text, strlen(text), INGEST_LP_NS, f->now, true, &r),
 			 STRATA_ENOTFOUND);
 	assert_int_equal(lsm_catalog_retention_horizon(f->c), 2 * HOUR);
+	/* The database's own store is not given to a later policy (a write racing the drop stays out of it). */
+	check(f, NULL, "CREATE RETENTION POLICY again ON d DURATION 1h REPLICATION 1 DEFAULT", OK);
+	assert_int_equal(lsm_catalog_store(f->c, d, "again", &store_again), 0);
+	assert_true(store_again != d && store_again != store_short);
+	check(f, "d", "SELECT v FROM m", OK);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(lsm_catalog_store(f->c, d, NULL, &store_auto), 0);
+	assert_int_equal(store_auto, store_again);
 }
 
 /* ---- expired points: writes and queries ---- */
