@@ -549,9 +549,11 @@ static int drop_database(query_stmt_ctx *ctx, const struct query_database *d)
 {
 	/*
 	 * The catalog forgets the database and its series; their points stay
-	 * in the tables, unreachable (no query resolves their series ids), until
-	 * compaction reclaims them. A database that does not exist is no error
-	 * in InfluxDB 1.x.
+	 * in the tables, unreachable (no query resolves their series ids),
+	 * until retention drops their windows: compaction keeps the points of
+	 * series the catalog does not know (lsm/retention.h), so that a damaged
+	 * catalog never costs data. A database that does not exist is no
+	 * error in InfluxDB 1.x.
 	 */
 	int rc = lsm_catalog_drop_database(ctx->e->catalog, d->name);
 
