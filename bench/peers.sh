@@ -13,6 +13,17 @@
 
 srv_pid=""
 srv_dir=""
+
+# Configures $build as a Release build of $repo and builds the targets given
+# (log in $work/logs/cmake.log); dies when either step fails.
+build_release() {
+	log "building $* (Release) in $build"
+	mkdir -p "$work/logs"
+	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/logs/cmake.log" 2>&1 ||
+		die "cmake configure failed, see $work/logs/cmake.log"
+	cmake --build "$build" --target "$@" -j"$(nproc)" >>"$work/logs/cmake.log" 2>&1 ||
+		die "build failed, see $work/logs/cmake.log"
+}
 influx_data_conf=${influx_data_conf:-}
 
 # Sets stream_db (the serve option that sends TCP lines to database bench, when

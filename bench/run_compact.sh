@@ -60,13 +60,8 @@ has_system() { [ "$1" = strata ]; }
 # shellcheck source=bench/peers.sh
 . "$repo/bench/peers.sh"
 
-mkdir -p "$work/logs"
 if [ "$do_build" = 1 ]; then
-	log "building strata, bench_gen_cpu (Release) in $build"
-	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/logs/cmake.log" 2>&1 ||
-		die "cmake configure failed, see $work/logs/cmake.log"
-	cmake --build "$build" --target strata bench_gen_cpu -j"$(nproc)" >>"$work/logs/cmake.log" 2>&1 ||
-		die "build failed, see $work/logs/cmake.log"
+	build_release strata bench_gen_cpu
 fi
 strata=$build/strata
 gen=$build/bench_gen_cpu

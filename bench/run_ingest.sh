@@ -119,12 +119,10 @@ results=$work/results-$(date +%Y%m%d-%H%M%S).tsv
 
 # ---- binaries ----
 
+# shellcheck source=bench/peers.sh
+. "$repo/bench/peers.sh"
 if [ "$do_build" = 1 ]; then
-	log "building strata, bench_gen_cpu, bench_load (Release) in $build"
-	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/logs/cmake.log" 2>&1 ||
-		die "cmake configure failed, see $work/logs/cmake.log"
-	cmake --build "$build" --target strata bench_gen_cpu bench_load -j"$(nproc)" >>"$work/logs/cmake.log" 2>&1 ||
-		die "build failed, see $work/logs/cmake.log"
+	build_release strata bench_gen_cpu bench_load
 	cmake --build "$build" --target bench_parser -j"$(nproc)" >>"$work/logs/cmake.log" 2>&1 ||
 		log "bench_parser does not build (yet): its row is skipped"
 fi
@@ -139,7 +137,6 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/
 [ "$build_type" = Release ] || [ "$build_type" = RelWithDebInfo ] ||
 	log "warning: build type '${build_type:-unknown}' is not optimized: figures mean little"
 
-. "$repo/bench/peers.sh"
 find_servers
 
 # ---- the data set (cached) ----

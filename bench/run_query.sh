@@ -103,12 +103,10 @@ mkdir -p "$qlogs"
 
 # ---- binaries ----
 
+# shellcheck source=bench/peers.sh
+. "$repo/bench/peers.sh"
 if [ "$do_build" = 1 ]; then
-	log "building strata, bench_gen_cpu, bench_load, bench_query (Release) in $build"
-	cmake -S "$repo" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$work/logs/cmake.log" 2>&1 ||
-		die "cmake configure failed, see $work/logs/cmake.log"
-	cmake --build "$build" --target strata bench_gen_cpu bench_load bench_query -j"$(nproc)" \
-		>>"$work/logs/cmake.log" 2>&1 || die "build failed, see $work/logs/cmake.log"
+	build_release strata bench_gen_cpu bench_load bench_query
 fi
 strata=$build/strata
 gen=$build/bench_gen_cpu
@@ -126,7 +124,6 @@ build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt" 2>/
 # system is queried with its data at rest on disk, not half in a WAL.
 influx_data_conf='  cache-snapshot-write-cold-duration = "5s"
   compact-full-write-cold-duration = "10s"'
-. "$repo/bench/peers.sh"
 find_servers
 gen_dataset
 

@@ -255,6 +255,17 @@ static void test_retention_statements(void **state)
 	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
 }
 
+/* Reopens the catalog and engine: policy rp of database db (NULL: the default) is still in store want. */
+static void reopen_keeps_store(struct fx *f, uint32_t db, const char *rp, uint32_t want)
+{
+	uint32_t store = 0;
+
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(lsm_catalog_store(f->c, db, rp, &store), 0);
+	assert_int_equal(store, want);
+}
+
 /* The points of each policy (rp=, FROM db.rp.m, INTO db.rp.m) are kept apart, each under its own retention. */
 static void test_retention_policies_keep_points_apart(void **state)
 {
@@ -338,11 +349,9 @@ static void test_retention_policies_keep_points_apart(void **state)
 	assert_int_equal(lsm_catalog_store(f->c, d, "short", &store_again), 0);
 	assert_true(store_again != store_short && store_again != d);
 	check(f, "d", "SELECT v FROM d.short.m", OK);
-	fx_close(f);
-	fx_open(f);
-	assert_int_equal(lsm_catalog_store(f->c, d, "short", &store_short), 0);
-	assert_int_equal(store_short, store_again);
+	reopen_keeps_store(f, d, "short", store_again);
 	check(f, "d", "SELECT v FROM d.short.m", OK);
+	store_short = store_again;
 	snprintf(want, sizeof want,
 		 "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],\"values\":[[%lld,1]]}]}", old);
 	check(f, "d", "SELECT v FROM m", want);
@@ -358,10 +367,7 @@ static void test_retention_policies_keep_points_apart(void **state)
 	assert_int_equal(lsm_catalog_store(f->c, d, "again", &store_again), 0);
 	assert_true(store_again != d && store_again != store_short);
 	check(f, "d", "SELECT v FROM m", OK);
-	fx_close(f);
-	fx_open(f);
-	assert_int_equal(lsm_catalog_store(f->c, d, NULL, &store_auto), 0);
-	assert_int_equal(store_auto, store_again);
+	reopen_keeps_store(f, d, NULL, store_again);
 }
 
 /* ---- expired points: writes and queries ---- */
