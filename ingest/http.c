@@ -887,15 +887,19 @@ static void pool_start(ingest_http *h)
 /* Stops the hook threads once the queue is empty. */
 static void pool_stop(ingest_http *h)
 {
+	size_t n;
+
+	/* n_pool goes to 0 under the lock: a worker deciding where a hook runs reads it there. */
 	pthread_mutex_lock(&h->jobs_mu);
 	h->pool_stop = true;
+	n = h->n_pool;
+	h->n_pool = 0;
 	pthread_cond_broadcast(&h->work_cv);
 	pthread_mutex_unlock(&h->jobs_mu);
-	for (size_t i = 0; i < h->n_pool; i++)
+	for (size_t i = 0; i < n; i++)
 		pthread_join(h->pool[i], NULL);
 	strata_free(h->pool);
 	h->pool = NULL;
-	h->n_pool = 0;
 }
 
 /*
