@@ -1034,13 +1034,18 @@ static bool wanted(const lsm_colwant *want, uint32_t id)
 	return !want || (id < want->n_ids && want->by_id[id]);
 }
 
-/* Whether set has column c (same field and type) decoded. */
-static bool holds_decoded(const lsm_colset *set, const lsm_colvec *c)
+/* Whether set has the column of field id and type decoded. */
+static bool holds_decoded(const lsm_colset *set, uint32_t id, enum lsm_field_type type)
 {
 	for (size_t k = 0; set && k < set->n_cols; k++)
-		if (set->cols[k].id == c->id && set->cols[k].type == c->type)
+		if (set->cols[k].id == id && set->cols[k].type == type)
 			return atomic_load_explicit(&set->cols[k].vals, memory_order_acquire) != NULL;
 	return false;
+}
+
+bool lsm_colset_needs(const lsm_colwant *want, const lsm_colset *keep, uint32_t id, enum lsm_field_type type)
+{
+	return wanted(want, id) || holds_decoded(keep, id, type);
 }
 
 int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *keep)
@@ -1053,7 +1058,7 @@ int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *k
 	for (size_t k = 0; k < cs->n_cols; k++) {
 		lsm_colvec *c = &cs->cols[k];
 
-		if (!wanted(want, c->id) && !holds_decoded(keep, c))
+		if (!lsm_colset_needs(want, keep, c->id, c->type))
 			continue;
 		if (!lsm_colset_values(cs, k, &rc))
 			return rc;
@@ -1067,8 +1072,10 @@ int lsm_colset_keep(lsm_colset *cs, const lsm_colwant *want, const lsm_colset *k
 	for (size_t k = 0; k < cs->n_cols; k++) {
 		lsm_colvec *c = &cs->cols[k];
 
-		memcpy(presence + k * bm, c->present, bm);
-		c->present = presence + k * bm;
+		if (c->present) { /* NULL: a column the set was built without (lsm_colset_add_unloaded) */
+			memcpy(presence + k * bm, c->present, bm);
+			c->present = presence + k * bm;
+		}
 		c->payload = NULL;
 		c->payload_len = 0;
 	}
@@ -1247,6 +1254,93 @@ out:
 		return rc;
 	}
 	*out = cs;
+	return 0;
+}
+
+int lsm_column_layout(const uint8_t *enc, size_t len, size_t *head_len, lsm_colspan **cols, size_t *n_cols)
+{
+	struct rd r = { enc, enc + len, false };
+	uint64_t n, n_runs, n_cols_enc;
+	lsm_colspan *spans;
+
+	*cols = NULL;
+	*n_cols = 0;
+	rd_varint(&r); /* restart interval */
+	n = rd_varint(&r);
+	n_runs = rd_varint(&r);
+	if (r.bad || n == 0 || n > len || n_runs == 0 || n_runs > n)
+		return corrupt("bad header");
+	for (uint64_t k = 0; k < 2 * n_runs + 2 * n && !r.bad; k++)
+		rd_varint(&r); /* runs (id delta, count), timestamps, trailers */
+	*head_len = (size_t)(r.p - enc);
+	n_cols_enc = rd_varint(&r);
+	if (r.bad || n_cols_enc > len)
+		return corrupt("bad column count");
+	spans = strata_calloc(n_cols_enc + 1, sizeof(*spans));
+	if (!spans)
+		return -ENOMEM;
+	for (size_t m = 0; m < n_cols_enc; m++) {
+		const uint8_t *start = r.p, *tp;
+		uint64_t id = rd_varint(&r);
+
+		tp = rd_bytes(&r, 1);
+		rd_bytes(&r, (n + 7) / 8);
+		rd_bytes(&r, rd_varint(&r));
+		if (r.bad || id > UINT32_MAX || *tp < LSM_FIELD_FLOAT || *tp > LSM_FIELD_BOOL) {
+			strata_free(spans);
+			return corrupt("column cut short");
+		}
+		spans[m] = (lsm_colspan){ .id = (uint32_t)id, .type = (enum lsm_field_type)*tp,
+					  .offset = (size_t)(start - enc), .len = (size_t)(r.p - start) };
+	}
+	if (r.p != r.end) {
+		strata_free(spans);
+		return corrupt("trailing bytes");
+	}
+	*cols = spans;
+	*n_cols = (size_t)n_cols_enc;
+	return 0;
+}
+
+int lsm_colset_add_unloaded(lsm_colset *cs, const lsm_colspan *cols, size_t n)
+{
+	lsm_colvec *all;
+	size_t a = 0, b = 0, k = 0;
+
+	if (n == 0)
+		return 0;
+	all = strata_calloc(cs->n_cols + n + 1, sizeof(*all));
+	if (!all)
+		return -ENOMEM;
+	/* Both lists ascend by (id, type): merge them, and refuse a column named in both. */
+	while (a < cs->n_cols || b < n) {
+		const lsm_colvec *c = a < cs->n_cols ? &cs->cols[a] : NULL;
+		const lsm_colspan *u = b < n ? &cols[b] : NULL;
+
+		if (c && u && c->id == u->id && c->type == u->type) {
+			strata_free(all);
+			return corrupt("a column both read and not");
+		}
+		if (c && (!u || c->id < u->id || (c->id == u->id && c->type < u->type))) {
+			all[k].id = c->id;
+			all[k].type = c->type;
+			all[k].present = c->present;
+			all[k].n_vals = c->n_vals;
+			all[k].payload = c->payload;
+			all[k].payload_len = c->payload_len;
+			atomic_store_explicit(&all[k].vals, atomic_load_explicit(&c->vals, memory_order_relaxed),
+					      memory_order_relaxed);
+			a++;
+		} else {
+			all[k].id = u->id;
+			all[k].type = u->type;
+			b++;
+		}
+		k++;
+	}
+	strata_free(cs->cols);
+	cs->cols = all;
+	cs->n_cols = k;
 	return 0;
 }
 

@@ -71,7 +71,7 @@ typedef struct lsm_colstr {
 typedef struct lsm_colvec {
 	uint32_t id;
 	enum lsm_field_type type;
-	const uint8_t *present; /* one bit per entry, least significant first */
+	const uint8_t *present; /* one bit per entry, least significant first (NULL: a column not read) */
 	size_t n_vals;          /* entries present */
 	const uint8_t *payload; /* the encoded values (NULL once dropped by lsm_colset_keep) */
 	size_t payload_len;
@@ -139,6 +139,37 @@ size_t lsm_colset_charge(const lsm_colset *cs);
  * STRATA_ENOTFOUND for a column lsm_colset_keep dropped.
  */
 const void *lsm_colset_values(lsm_colset *cs, size_t k, int *rc);
+
+/*
+ * Whether a set readied with want and keep holds the column of field id and
+ * type decoded (lsm_colset_keep): want names the field, or keep holds the
+ * column decoded.
+ */
+bool lsm_colset_needs(const lsm_colwant *want, const lsm_colset *keep, uint32_t id, enum lsm_field_type type);
+
+/* Where a column lies in an encoding (lsm_column_layout). */
+typedef struct lsm_colspan {
+	uint32_t id;
+	enum lsm_field_type type;
+	size_t offset, len; /* its bytes: field id, type, presence, payload length and payload */
+} lsm_colspan;
+
+/*
+ * The layout of an encoding (one lsm_column_encode gave): *head_len bytes
+ * of keys (everything before the column count), then the columns, each
+ * spanning (*cols)[k] (a new heap array of *n_cols). 0; STRATA_ECORRUPT;
+ * -ENOMEM.
+ */
+int lsm_column_layout(const uint8_t *enc, size_t len, size_t *head_len, lsm_colspan **cols, size_t *n_cols);
+
+/*
+ * Adds to a set decoded from only some of its block's columns the others
+ * (cols: id and type, ascending; offsets unused) as columns not read: no
+ * presence, no payload, so lsm_colset_values gives STRATA_ENOTFOUND and
+ * lsm_colset_has is false for a reader who wants one. Call before
+ * lsm_colset_keep. 0; STRATA_ECORRUPT when a column is in both; -ENOMEM.
+ */
+int lsm_colset_add_unloaded(lsm_colset *cs, const lsm_colspan *cols, size_t n);
 
 static inline bool lsm_colset_present(const lsm_colvec *c, size_t i)
 {

@@ -32,6 +32,7 @@
 #include "lsm/bloom.h"
 #include "lsm/coding.h"
 #include "lsm/column_block.h"
+#include "lsm/column_parts.h"
 #include "lsm/sstable_format.h"
 #include "lsm/status.h"
 
@@ -52,6 +53,9 @@
 struct handle {
 	uint64_t offset;
 	uint64_t size; /* stored bytes, trailer excluded */
+	/* A data block stored in column parts: the copy of its directory in the index entry, else NULL, 0. */
+	const uint8_t *dir;
+	size_t dir_len;
 };
 
 struct lsm_sst {
@@ -67,6 +71,7 @@ struct lsm_sst {
 	size_t filter_len;
 	struct handle index_h, filter_h, props_h;
 	lsm_sst_props props;
+	uint32_t version;   /* the footer's format version */
 };
 
 /* ---- reading blocks ---------------------------------------------------- */
@@ -263,6 +268,40 @@ static int name_block(int rc, const char *path, uint64_t off)
 	return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": %s", path, off, why);
 }
 
+/* The column encoding of the parts of a stored block, the columns load says (NULL: all). */
+static int join_parts(const lsm_colparts_dir *d, const uint8_t *block, const bool *load, uint8_t **enc,
+		      size_t *enc_len)
+{
+	ZSTD_DCtx *dctx = dctx_get();
+	int rc;
+
+	if (!dctx)
+		return -ENOMEM;
+	rc = lsm_colparts_join(dctx, d, block, load, enc, enc_len);
+	dctx_put(dctx);
+	return rc;
+}
+
+/* A block stored in column parts, decoded to its entry form. */
+static int decode_parts(const char *path, uint64_t off, const struct stored *s, uint8_t **out, size_t *out_len)
+{
+	lsm_colparts_dir d;
+	uint8_t *enc;
+	size_t enc_len;
+	int rc;
+
+	rc = lsm_colparts_dir_parse(&d, s->p, s->len, s->len);
+	if (rc == 0) {
+		rc = join_parts(&d, s->p, NULL, &enc, &enc_len);
+		if (rc == 0)
+			rc = lsm_column_decode_buf(enc, enc_len, (size_t)d.block_len, out);
+		if (rc == 0)
+			*out_len = (size_t)d.block_len;
+		lsm_colparts_dir_free(&d);
+	}
+	return name_block(rc, path, off);
+}
+
 /* Decodes a stored block into a new heap buffer (*out, owned by the caller). */
 static int decode_stored(const char *path, uint64_t off, const struct stored *s, uint8_t **out,
 			 size_t *out_len)
@@ -285,6 +324,8 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	case LSM_SST_COMP_ZSTD:
 	case LSM_SST_COMP_COLUMNS:
 		break;
+	case LSM_SST_COMP_PARTS:
+		return decode_parts(path, off, s, out, out_len);
 	default:
 		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 ": unknown compression type %u",
 				    path, off, s->type);
@@ -303,6 +344,20 @@ static int decode_stored(const char *path, uint64_t off, const struct stored *s,
 	return 0;
 }
 
+/*
+ * A block is stored in column parts exactly when its index entry holds a
+ * directory, and then that directory must be the block's own: readers of
+ * a few columns go by the index's copy alone.
+ */
+static int check_dir(const char *path, struct handle h, const struct stored *s)
+{
+	if ((s->type == LSM_SST_COMP_PARTS) != (h.dir_len > 0) ||
+	    (h.dir_len > 0 && (h.dir_len > s->len || memcmp(h.dir, s->p, h.dir_len) != 0)))
+		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64
+				    ": its column parts directory differs from its index entry's", path, h.offset);
+	return 0;
+}
+
 /* Reads, checks and decodes one block into a new heap buffer. */
 static int read_block(int fd, const char *path, uint64_t limit, struct handle h, struct buf *scratch,
 		      uint8_t **out, size_t *out_len)
@@ -318,6 +373,9 @@ static int read_block(int fd, const char *path, uint64_t limit, struct handle h,
 	if (!s.checksum_ok)
 		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 " of %" PRIu64
 				    " bytes: checksum mismatch", path, h.offset, h.size);
+	rc = check_dir(path, h, &s);
+	if (rc)
+		return rc;
 	return decode_stored(path, h.offset, &s, out, out_len);
 }
 
@@ -342,7 +400,11 @@ static int read_block_obj(int fd, const char *path, uint64_t limit, struct handl
 	return rc;
 }
 
-/* Decodes an index entry's value: varint offset, varint size, nothing after. */
+/*
+ * Decodes an index entry's value: varint offset, varint size, then the
+ * directory of a block in column parts (format version 3) or nothing.
+ * The directory is checked when the table is opened (check_index).
+ */
 static bool decode_handle(const uint8_t *p, size_t len, struct handle *out)
 {
 	const uint8_t *end = p + len;
@@ -353,7 +415,12 @@ static bool decode_handle(const uint8_t *p, size_t len, struct handle *out)
 		return false;
 	p += n;
 	n = lsm_get_varint64(p, end, &out->size);
-	return n != 0 && p + n == end;
+	if (n == 0)
+		return false;
+	p += n;
+	out->dir = p == end ? NULL : p;
+	out->dir_len = (size_t)(end - p);
+	return true;
 }
 
 /* ---- footer and properties --------------------------------------------- */
@@ -369,6 +436,7 @@ struct footer {
 
 static void parse_footer(const uint8_t *p, struct footer *f)
 {
+	memset(f, 0, sizeof(*f)); /* no column parts directory in a footer's handles */
 	f->checksum = lsm_get_le64(p + LSM_SST_FOOTER_CHECKSUM);
 	f->index.offset = lsm_get_le64(p + LSM_SST_FOOTER_INDEX);
 	f->index.size = lsm_get_le64(p + LSM_SST_FOOTER_INDEX + 8);
@@ -472,6 +540,21 @@ static int decode_props(const char *path, uint64_t off, uint64_t file_size, cons
 	return 0;
 }
 
+/* An index entry's column parts directory: none, or (version 3) one whose parts tile the block. */
+static bool dir_fits(const lsm_sst *s, struct handle h)
+{
+	lsm_colparts_dir d;
+	bool ok;
+
+	if (h.dir_len == 0)
+		return true;
+	if (s->version < 3 || lsm_colparts_dir_parse(&d, h.dir, h.dir_len, h.size) != 0)
+		return false;
+	ok = d.dir_len == h.dir_len;
+	lsm_colparts_dir_free(&d);
+	return ok;
+}
+
 /*
  * Walks the index once: keys are internal keys, and the handles tile
  * [0, data_end) in order, one per data block, the last key the largest.
@@ -491,7 +574,7 @@ static int check_index(const lsm_sst *s)
 		key = lsm_iter_key(it, &key_len);
 		v = lsm_iter_value(it, &v_len);
 		if (key_len != LSM_IKEY_LEN || !decode_handle(v, v_len, &h) || h.offset != expect ||
-		    !handle_fits(h, s->data_end)) {
+		    !handle_fits(h, s->data_end) || !dir_fits(s, h)) {
 			rc = strata_error(STRATA_ECORRUPT,
 					  "%s: index block at offset %" PRIu64 ": entry %" PRIu64
 					  " is malformed or does not follow the block before it",
@@ -582,6 +665,7 @@ int lsm_sst_open(lsm_sst **out, const char *path, uint64_t file_no, lsm_cache *c
 	s->index_h = f.index;
 	s->filter_h = f.filter;
 	s->props_h = f.props;
+	s->version = f.version;
 
 	rc = read_block(s->fd, path, s->file_size, f.props, &scratch, &data, &len);
 	if (rc)
@@ -997,6 +1081,124 @@ static void colset_deleter(void *v)
 }
 
 /*
+ * Parts of a block closer than this are read in one pread: reading the
+ * bytes between costs less than another request to the disk.
+ */
+#define PARTS_GAP_BYTES (16u << 10)
+
+/*
+ * Reads into block (the block's h.size bytes, by offset in it) the head
+ * and the parts load names, in as few preads as gaps allow; the disk is
+ * told of all the ranges first so that it may fetch them together.
+ */
+static int read_parts(const lsm_sst *s, struct handle h, const lsm_colparts_dir *d, const bool *load,
+		      uint8_t *block)
+{
+	uint64_t *lo = strata_malloc(2 * (d->n_cols + 1) * sizeof(*lo)), *hi;
+	size_t n = 0;
+	int rc = 0;
+
+	if (!lo)
+		return -ENOMEM;
+	hi = lo + d->n_cols + 1;
+	lo[0] = d->head.offset;
+	hi[0] = d->head.offset + d->head.len;
+	n = 1;
+	for (size_t k = 0; k < d->n_cols; k++) {
+		if (!load[k])
+			continue;
+		if (d->cols[k].offset - hi[n - 1] <= PARTS_GAP_BYTES) {
+			hi[n - 1] = d->cols[k].offset + d->cols[k].len;
+		} else {
+			lo[n] = d->cols[k].offset;
+			hi[n++] = d->cols[k].offset + d->cols[k].len;
+		}
+	}
+	for (size_t i = 1; i < n; i++)
+		(void)posix_fadvise(s->fd, (off_t)(h.offset + lo[i]), (off_t)(hi[i] - lo[i]), POSIX_FADV_WILLNEED);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = pread_full(s->fd, s->path, block + lo[i], (size_t)(hi[i] - lo[i]), h.offset + lo[i]);
+	strata_free(lo);
+	return rc;
+}
+
+/* The stored bytes of block h, checked whole (checksum, directory): for a set of every column. */
+static int read_whole(lsm_sst_blocks *b, struct handle h, struct stored *st)
+{
+	lsm_sst *s = b->sst;
+	int rc;
+
+	rc = read_stored(s->fd, s->path, s->data_end, h, &b->scratch, st);
+	if (rc)
+		return rc;
+	if (!st->checksum_ok)
+		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 " of %" PRIu64
+				    " bytes: checksum mismatch", s->path, h.offset, h.size);
+	return check_dir(s->path, h, st);
+}
+
+/*
+ * The column set of block h, stored in column parts, from the head and the
+ * columns the set needs (want, and those `also` holds decoded) alone; the
+ * others are in the set as not read (lsm_colset_add_unloaded).
+ */
+static int read_colset_parts(lsm_sst_blocks *b, struct handle h, const lsm_colwant *want, const lsm_colset *also,
+			     lsm_colset **out)
+{
+	lsm_sst *s = b->sst;
+	lsm_colparts_dir d;
+	lsm_colspan *unread = NULL;
+	bool *load = NULL;
+	size_t n_unread = 0, enc_len;
+	uint8_t *enc;
+	int rc;
+
+	rc = lsm_colparts_dir_parse(&d, h.dir, h.dir_len, h.size);
+	if (rc)
+		return name_block(rc, s->path, h.offset);
+	load = strata_calloc(d.n_cols + 1, sizeof(*load));
+	unread = strata_calloc(d.n_cols + 1, sizeof(*unread));
+	if (!load || !unread) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; k < d.n_cols; k++) {
+		load[k] = lsm_colset_needs(want, also, d.cols[k].id, d.cols[k].type);
+		if (!load[k])
+			unread[n_unread++] = (lsm_colspan){ .id = d.cols[k].id, .type = d.cols[k].type };
+	}
+	if (n_unread == 0) {
+		struct stored st = { 0 };
+
+		rc = read_whole(b, h, &st);
+		if (rc == 0)
+			rc = join_parts(&d, st.p, NULL, &enc, &enc_len);
+	} else {
+		rc = buf_reserve(&b->scratch, (size_t)h.size);
+		if (rc == 0)
+			rc = read_parts(s, h, &d, load, b->scratch.p);
+		if (rc == 0)
+			rc = join_parts(&d, b->scratch.p, load, &enc, &enc_len);
+	}
+	if (rc == 0)
+		rc = lsm_colset_decode(out, enc, enc_len);
+	if (rc == 0) {
+		rc = lsm_colset_add_unloaded(*out, unread, n_unread);
+		if (rc == 0)
+			rc = lsm_colset_keep(*out, want, also);
+		if (rc) {
+			lsm_colset_free(*out);
+			*out = NULL;
+		}
+	}
+out:
+	strata_free(load);
+	strata_free(unread);
+	lsm_colparts_dir_free(&d);
+	return name_block(rc, s->path, h.offset);
+}
+
+/*
  * Reads block h and parses its columns, keeping those want names and those
  * `also` holds decoded (lsm_colset_keep): STRATA_ENOTFOUND when the block
  * is stored as entries.
@@ -1010,12 +1212,11 @@ static int read_colset(lsm_sst_blocks *b, struct handle h, const lsm_colwant *wa
 	size_t len, raw_len;
 	int rc;
 
-	rc = read_stored(s->fd, s->path, s->data_end, h, &b->scratch, &st);
+	if (h.dir_len > 0)
+		return read_colset_parts(b, h, want, also, out);
+	rc = read_whole(b, h, &st);
 	if (rc)
 		return rc;
-	if (!st.checksum_ok)
-		return strata_error(STRATA_ECORRUPT, "%s: block at offset %" PRIu64 " of %" PRIu64
-				    " bytes: checksum mismatch", s->path, h.offset, h.size);
 	if (st.type != LSM_SST_COMP_COLUMNS)
 		return STRATA_ENOTFOUND;
 	rc = unzstd_stored(s->path, h.offset, &st, &cols, &len, &raw_len);
@@ -1242,6 +1443,7 @@ static const char *comp_name(uint8_t type)
 	case LSM_SST_COMP_RAW: return "raw";
 	case LSM_SST_COMP_ZSTD: return "zstd";
 	case LSM_SST_COMP_COLUMNS: return "columns";
+	case LSM_SST_COMP_PARTS: return "column-parts";
 	}
 	return "unknown-compression";
 }

@@ -31,6 +31,7 @@
 #include "lsm/bloom.h"
 #include "lsm/coding.h"
 #include "lsm/column_block.h"
+#include "lsm/column_parts.h"
 #include "lsm/fault.h"
 #include "lsm/log.h"
 #include "lsm/sstable_format.h"
@@ -71,8 +72,10 @@ struct lsm_sst_builder {
 	lsm_block_builder index;
 	lsm_bloom_builder bloom;
 	ZSTD_CCtx *cctx;     /* reused for every block; NULL when zstd_level is 0 */
-	uint8_t *cbuf;       /* compression output: varint raw size + frame */
+	uint8_t *cbuf;       /* compression output: varint raw size + frame, or column parts */
 	size_t cbuf_cap;
+	uint8_t *ibuf;       /* the index entry of a data block: its handle, and a column parts directory */
+	size_t ibuf_cap;
 
 	uint8_t last_key[LSM_IKEY_LEN];
 	lsm_sst_props props;
@@ -86,6 +89,7 @@ void lsm_sst_options_default(lsm_sst_options *out)
 	/* Level 1: flush must keep up with ingest; compaction may choose more. */
 	out->zstd_level = 1;
 	out->columns = false; /* only a closed window's final form asks for them */
+	out->columns_whole = false;
 }
 
 /* Writes n bytes with write(2), looping on short writes. */
@@ -161,16 +165,14 @@ static int append(lsm_sst_builder *b, const uint8_t *p, size_t n)
 }
 
 /*
- * Appends one block (its raw bytes given) with its trailer, compressing it
- * when allowed and worthwhile, and returns its handle.
- */
-/*
- * The stored bytes of a column block at b->cbuf: varint raw size, varint
- * size of the columns, one zstd frame of them. STRATA_EINVAL when the block
- * has no column form or it would not be smaller than the raw block.
+ * The stored bytes of a column block at b->cbuf: in parts (column_parts.h;
+ * the first *dir_len bytes are their directory), or with columns_whole
+ * varint raw size, varint size of the columns, one zstd frame of them.
+ * STRATA_EINVAL when the block has no column form or it would not be
+ * smaller than the raw block.
  */
 static int write_columns(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, const uint8_t **stored,
-			 size_t *stored_len)
+			 size_t *stored_len, size_t *dir_len)
 {
 	uint8_t *cols = NULL;
 	size_t cols_len, need, n, c;
@@ -181,6 +183,21 @@ static int write_columns(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len,
 	if (cols_len > LSM_SST_BLOCK_MAX) {
 		strata_free(cols);
 		return STRATA_EINVAL;
+	}
+	if (!b->opt.columns_whole) {
+		size_t dlen;
+
+		rc = lsm_colparts_store(b->cctx, b->opt.zstd_level, cols, cols_len, raw_len, &b->cbuf, &b->cbuf_cap,
+					&c, &dlen);
+		strata_free(cols);
+		if (rc)
+			return rc == STRATA_ECORRUPT ? STRATA_EINVAL : rc;
+		if (c >= raw_len)
+			return STRATA_EINVAL;
+		*stored = b->cbuf;
+		*stored_len = c;
+		*dir_len = dlen;
+		return 0;
 	}
 	need = 2 * LSM_VARINT64_MAX + ZSTD_compressBound(cols_len);
 	if (need > b->cbuf_cap) {
@@ -201,11 +218,18 @@ static int write_columns(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len,
 		return STRATA_EINVAL;
 	*stored = b->cbuf;
 	*stored_len = n + c;
+	*dir_len = 0;
 	return 0;
 }
 
+/*
+ * Appends one block (its raw bytes given) with its trailer, compressing it
+ * when allowed and worthwhile, and returns its handle; *dir_len > 0 when
+ * it is stored in column parts, whose directory is then the first
+ * *dir_len bytes at b->cbuf (until the next block).
+ */
 static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, bool compress, bool columns,
-		       struct handle *out)
+		       struct handle *out, size_t *dir_len)
 {
 	const uint8_t *stored = raw;
 	size_t stored_len = raw_len;
@@ -221,10 +245,11 @@ static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, b
 		return strata_error(STRATA_ETOOBIG, "%s: block of %zu bytes at offset %llu exceeds %u",
 				    b->tmp_path, raw_len, (unsigned long long)b->offset,
 				    LSM_SST_BLOCK_MAX);
+	*dir_len = 0;
 	if (columns && b->cctx && raw_len > 0) {
-		rc = write_columns(b, raw, raw_len, &stored, &stored_len);
+		rc = write_columns(b, raw, raw_len, &stored, &stored_len, dir_len);
 		if (rc == 0) {
-			type = LSM_SST_COMP_COLUMNS;
+			type = *dir_len ? LSM_SST_COMP_PARTS : LSM_SST_COMP_COLUMNS;
 			b->props.flags |= LSM_SST_FLAG_COLUMNS;
 		}
 		else if (rc != STRATA_EINVAL)
@@ -267,9 +292,8 @@ static int write_block(lsm_sst_builder *b, const uint8_t *raw, size_t raw_len, b
 /* Writes the pending data block and adds its index entry. */
 static int flush_data_block(lsm_sst_builder *b)
 {
-	uint8_t hv[2 * LSM_VARINT64_MAX];
 	const uint8_t *block, *last;
-	size_t block_len, last_len, n;
+	size_t block_len, last_len, n, dir_len;
 	struct handle h;
 	int rc;
 
@@ -278,13 +302,26 @@ static int flush_data_block(lsm_sst_builder *b)
 	rc = lsm_block_builder_finish(&b->data, &block, &block_len);
 	if (rc)
 		goto out;
-	rc = write_block(b, block, block_len, true, b->opt.columns, &h);
+	rc = write_block(b, block, block_len, true, b->opt.columns, &h, &dir_len);
 	if (rc)
 		goto out;
 	last = lsm_block_builder_last_key(&b->data, &last_len);
-	n = lsm_put_varint64(hv, h.offset);
-	n += lsm_put_varint64(hv + n, h.size);
-	rc = lsm_block_builder_add(&b->index, last, last_len, hv, n);
+	/* The handle, and for column parts a copy of their directory: readers of a few columns find them by it. */
+	if (2 * LSM_VARINT64_MAX + dir_len > b->ibuf_cap) {
+		uint8_t *grown = strata_realloc(b->ibuf, 2 * LSM_VARINT64_MAX + dir_len);
+
+		if (!grown) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		b->ibuf = grown;
+		b->ibuf_cap = 2 * LSM_VARINT64_MAX + dir_len;
+	}
+	n = lsm_put_varint64(b->ibuf, h.offset);
+	n += lsm_put_varint64(b->ibuf + n, h.size);
+	if (dir_len)
+		memcpy(b->ibuf + n, b->cbuf, dir_len);
+	rc = lsm_block_builder_add(&b->index, last, last_len, b->ibuf, n + dir_len);
 	if (rc)
 		goto out;
 	b->props.n_data_blocks++;
@@ -352,6 +389,7 @@ static void builder_free(lsm_sst_builder *b)
 	lsm_bloom_builder_deinit(&b->bloom);
 	ZSTD_freeCCtx(b->cctx);
 	strata_free(b->cbuf);
+	strata_free(b->ibuf);
 	strata_free(b->wbuf);
 	strata_free(b->path);
 	strata_free(b->tmp_path);
@@ -520,7 +558,7 @@ static int finish_file(lsm_sst_builder *b)
 	uint8_t props[LSM_SST_PROPS_LEN], footer[LSM_SST_FOOTER_LEN];
 	uint8_t *filter = NULL;
 	const uint8_t *index;
-	size_t filter_len, index_len;
+	size_t filter_len, index_len, dir_len;
 	int rc;
 
 	rc = flush_data_block(b);
@@ -532,20 +570,20 @@ static int finish_file(lsm_sst_builder *b)
 		if (rc)
 			goto out;
 		/* Bloom bits look random to zstd: stored raw. */
-		rc = write_block(b, filter, filter_len, false, false, &filter_h);
+		rc = write_block(b, filter, filter_len, false, false, &filter_h, &dir_len);
 		if (rc)
 			goto out;
 	}
 	rc = lsm_block_builder_finish(&b->index, &index, &index_len);
 	if (rc)
 		goto out;
-	rc = write_block(b, index, index_len, true, false, &index_h);
+	rc = write_block(b, index, index_len, true, false, &index_h, &dir_len);
 	if (rc)
 		goto out;
 	/* The properties block is raw and of fixed size: the file's size is known now. */
 	b->props.file_bytes = b->offset + LSM_SST_PROPS_LEN + LSM_SST_TRAILER_LEN + LSM_SST_FOOTER_LEN;
 	encode_props(props, &b->props);
-	rc = write_block(b, props, sizeof props, false, false, &props_h);
+	rc = write_block(b, props, sizeof props, false, false, &props_h, &dir_len);
 	if (rc)
 		goto out;
 	encode_footer(footer, &index_h, &filter_h, &props_h);

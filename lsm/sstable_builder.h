@@ -22,6 +22,12 @@ typedef struct lsm_sst_options {
 	int bloom_bits_per_key; /* per distinct series id (10); 0 for no filter */
 	int zstd_level;         /* 1..19; a block stays raw when zstd does not shrink it */
 	bool columns;           /* data blocks as columns (column_block.h) where they can be */
+	/*
+	 * Column blocks as one zstd frame (type 2, what tables of format
+	 * version 2 hold) instead of in parts (type 3, column_parts.h): only
+	 * for tests of the reader of older tables.
+	 */
+	bool columns_whole;
 } lsm_sst_options;
 
 void lsm_sst_options_default(lsm_sst_options *out);

@@ -21,13 +21,14 @@
 /* The last 8 bytes of every table: "STRATAST" read as a u64 LE. */
 #define LSM_SST_MAGIC UINT64_C(0x5453415441525453)
 /* Format version in the footer; a reader refuses a newer one (STRATA_EVERSION). */
-#define LSM_SST_VERSION 2 /* 2: column blocks (type 2); a reader also reads version 1 */
+#define LSM_SST_VERSION 3 /* 3: column part blocks (type 3); 2: column blocks (type 2); all are read */
 
 /* Compression type byte of a block trailer. */
 enum lsm_sst_compression {
 	LSM_SST_COMP_RAW = 0,  /* stored bytes are the block */
 	LSM_SST_COMP_ZSTD = 1, /* varint raw size, then one zstd frame */
 	LSM_SST_COMP_COLUMNS = 2, /* varint raw size, varint column size, one zstd frame of the columns */
+	LSM_SST_COMP_PARTS = 3,   /* the columns in parts (column_parts.h); the index entry holds their directory */
 };
 
 /*

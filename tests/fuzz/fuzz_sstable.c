@@ -4,9 +4,9 @@
  * verify and dump a table file.
  *
  * The input is written as a table file on tmpfs, once as it is and once
- * with its checksums recomputed: the footer's, and the trailers of the
- * blocks the footer and the index name (so the decoders behind the
- * checksums see mutated bytes too). Each run uses a fresh block cache of
+ * with its checksums recomputed: the footer's, the trailers of the blocks
+ * the footer and the index name, and those of the parts of a column part
+ * block (so the decoders behind the checksums see mutated bytes too). Each run uses a fresh block cache of
  * 16 KiB, smaller than one default data block, so inserts evict.
  * What must always hold:
  * - open returns 0, STRATA_ECORRUPT or STRATA_EVERSION, and an error names
@@ -23,11 +23,17 @@
  *   iteration ended cleanly with n_entries strictly ascending keys from
  *   smallest to largest, the bloom filter admits every series, and a seek
  *   to any key lands exactly on it;
+ * - the column sets of every block, read for one field (column part blocks
+ *   then read only that field's part) and for all, are 0, STRATA_ENOTFOUND
+ *   (a block of entries) or STRATA_ECORRUPT naming the file, and their
+ *   wanted columns decode; when verify passes, none is damaged;
  * - lsm_sst_dump describes any file without failing on damage.
  */
 #include "tests/fuzz/fuzz_util.h"
 
 #include "lsm/block_cache.h"
+#include "lsm/column_block.h"
+#include "lsm/column_parts.h"
 #include "lsm/key.h"
 #include "lsm/log.h"
 #include "lsm/batch.h"
@@ -52,6 +58,23 @@ static void repair_block(uint8_t *buf, size_t size, uint64_t off, uint64_t len)
 		return;
 	/* The stored bytes and the type byte right after them: one hash over both. */
 	lsm_put_le64(buf + off + len + 1, XXH3_64bits(buf + off, (size_t)len + 1));
+}
+
+/* Recomputes the checksum of each part of a column part block at [off, off + len), as its own directory lays them out. */
+static void repair_parts(uint8_t *buf, size_t size, uint64_t off, uint64_t len)
+{
+	lsm_colparts_dir d;
+
+	if (off > size || len > size - off || size - off - len < LSM_SST_TRAILER_LEN ||
+	    buf[off + len] != LSM_SST_COMP_PARTS || lsm_colparts_dir_parse(&d, buf + off, len, len) != 0)
+		return;
+	for (size_t k = 0; k <= d.n_cols; k++) {
+		const lsm_colpart *c = k == 0 ? &d.head : &d.cols[k - 1];
+		uint8_t *p = buf + off + c->offset;
+
+		lsm_put_le32(p + c->len - 4, (uint32_t)XXH3_64bits(p, (size_t)c->len - 4));
+	}
+	lsm_colparts_dir_free(&d);
 }
 
 /*
@@ -120,8 +143,10 @@ static void repair_data_blocks(uint8_t *buf, size_t size, const uint8_t *index, 
 			return;
 		p += unshared;
 		n = lsm_get_varint64(p, p + vlen, &off);
-		if (n && lsm_get_varint64(p + n, p + vlen, &blen))
+		if (n && lsm_get_varint64(p + n, p + vlen, &blen)) {
+			repair_parts(buf, size, off, blen);
 			repair_block(buf, size, off, blen);
+		}
 		p += vlen;
 	}
 }
@@ -216,6 +241,54 @@ static bool seek_check(lsm_sst *s, const uint8_t *target)
 	return exact;
 }
 
+/*
+ * Reads every block's column set for field 1 alone, then for all fields;
+ * returns STRATA_ECORRUPT when any read found damage, else 0.
+ */
+static int columns_pass(lsm_sst *s, lsm_cache *cache, const char *path, size_t size)
+{
+	static const bool field_one[2] = { false, true };
+	const lsm_colwant one = { .by_id = field_one, .n_ids = 2 };
+	uint8_t first[LSM_IKEY_LEN] = { 0 };
+	lsm_sst_blocks *b = lsm_sst_blocks_new(s);
+	int worst = 0, rc;
+
+	CHECK(b != NULL);
+	lsm_sst_blocks_seek(b, first);
+	for (size_t n = 0; lsm_sst_blocks_valid(b); lsm_sst_blocks_next(b), n++) {
+		CHECK(n <= size);
+		for (int all = 0; all < 2; all++) {
+			lsm_cache_handle *pin = NULL;
+			lsm_colset *set = NULL;
+
+			rc = lsm_sst_blocks_columns(b, all ? NULL : &one, &pin, &set);
+			CHECK(rc == 0 || rc == STRATA_ECORRUPT || rc == STRATA_ENOTFOUND);
+			if (rc == STRATA_ECORRUPT) {
+				CHECK(strstr(strata_last_error(), path) != NULL);
+				worst = rc;
+			}
+			if (rc)
+				continue;
+			CHECK(set != NULL && set->n > 0 && set->n_runs > 0);
+			/* What was wanted is decoded: lsm_colset_keep did it, or the read failed. */
+			for (size_t k = 0; k < set->n_cols; k++) {
+				int vrc;
+
+				if (all || set->cols[k].id == 1)
+					CHECK(lsm_colset_values(set, k, &vrc) != NULL);
+			}
+			if (pin)
+				lsm_cache_release(cache, pin);
+			else
+				lsm_colset_free(set);
+		}
+	}
+	rc = lsm_sst_blocks_status(b);
+	CHECK(rc == 0 || rc == STRATA_ECORRUPT);
+	lsm_sst_blocks_free(b);
+	return worst ? worst : rc;
+}
+
 static void check_props(const lsm_sst_props *p, size_t size)
 {
 	CHECK(p->n_entries > 0 && p->n_data_blocks > 0);
@@ -233,7 +306,7 @@ static void run(const char *path, const uint8_t *data, size_t size, uint64_t fil
 	pass cold = { .keys = keys1, .max_keys = MAX_KEYS }, warm = { .keys = keys2, .max_keys = MAX_KEYS };
 	lsm_cache *cache = NULL;
 	lsm_sst *s = NULL;
-	int rc;
+	int rc, columns_rc;
 
 	fuzz_write_file(path, data, size);
 	CHECK(lsm_cache_new(&cache, 16384, 0) == 0);
@@ -254,11 +327,13 @@ static void run(const char *path, const uint8_t *data, size_t size, uint64_t fil
 		seek_check(s, data);
 		seek_check(s, data + size - LSM_IKEY_LEN);
 	}
+	columns_rc = columns_pass(s, cache, path, size);
 	rc = lsm_sst_verify(s, NULL, NULL);
 	CHECK(rc == 0 || rc == STRATA_ECORRUPT);
 	if (rc == 0) {
 		const lsm_sst_props *p = lsm_sst_get_props(s);
 
+		CHECK(columns_rc == 0);
 		CHECK(cold.status == 0);
 		CHECK(cold.n == p->n_entries);
 		CHECK(cold.ascending);

@@ -281,7 +281,7 @@ static void read_rows(lsm_db *db, uint64_t series, int64_t from, int64_t hi, poi
 
 typedef struct scan_counts {
 	uint64_t spans, span_points, rows_fallbacks;
-	uint64_t dropped; /* columns a span's set holds no more (not wanted) */
+	uint64_t dropped; /* columns a span's set holds no more, or was read without (not wanted) */
 } scan_counts;
 
 /*
@@ -314,6 +314,15 @@ static void read_scan(lsm_db *db, uint64_t series, int64_t lo, int64_t hi, point
 				const void *vals;
 				int rc;
 
+				if (!col->present) {
+					/* A column the set was read without: never one asked for. */
+					assert_non_null(out->only);
+					assert_false(col->id < out->only->n_ids && out->only->by_id[col->id]);
+					assert_null(lsm_colset_values(span.set, k, &rc));
+					assert_int_equal(rc, STRATA_ENOTFOUND);
+					c->dropped++;
+					continue;
+				}
 				if (!lsm_colset_present(col, i))
 					continue;
 				vals = lsm_colset_values(span.set, k, &rc);
