@@ -45,7 +45,14 @@ typedef struct http_conn {
 	bool counted;        /* counts toward its address's connections */
 	bool cut;            /* shut down by the sweeper */
 	uint8_t addr[16];    /* client address: IPv4 as v4-mapped IPv6, IPv6 by its /64 */
+	int worker;          /* its libmicrohttpd worker in ingest_http.workers, -1 when not known */
 } http_conn;
+
+/* A libmicrohttpd worker thread and the connections it holds (under conns_mu). */
+typedef struct http_worker {
+	pthread_t tid;
+	unsigned conns;
+} http_worker;
 
 /* Kinds of refused writes counted for /metrics (413, 503 and partial writes have their own counters). */
 enum write_error { WERR_BAD_REQUEST, WERR_NOT_FOUND, WERR_ENCODING, WERR_ENGINE, WERR_N };
@@ -78,6 +85,9 @@ struct ingest_http {
 	pthread_cond_t sweep_cv;   /* wakes the sweeper to stop */
 	http_conn *conns;
 	uint64_t n_conns;
+	http_worker *workers;      /* the workers seen so far (at most opt.threads) */
+	size_t n_workers;
+	atomic_uint hooks_on_workers; /* hooks running on their own worker (run_on_worker) */
 	bool stopping;
 	bool sweeper_running;
 	pthread_t sweeper;
@@ -621,6 +631,24 @@ static int64_t deadline_from(ingest_http *h, int64_t now)
 	return h->opt.request_timeout_ms ? now + (int64_t)h->opt.request_timeout_ms * 1000000 : 0;
 }
 
+/*
+ * The calling thread's slot in h->workers (libmicrohttpd accepts a
+ * connection on the worker that will serve it), taking a free one the
+ * first time; -1 past opt.threads slots. Under conns_mu.
+ */
+static int worker_of_thread(ingest_http *h)
+{
+	pthread_t self = pthread_self();
+
+	for (size_t i = 0; i < h->n_workers; i++)
+		if (pthread_equal(h->workers[i].tid, self))
+			return (int)i;
+	if (!h->workers || h->n_workers >= h->opt.threads)
+		return -1;
+	h->workers[h->n_workers] = (http_worker){ .tid = self, .conns = 0 };
+	return (int)h->n_workers++;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
@@ -638,6 +666,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 		if (c->next)
 			c->next->prev = c->prev;
 		h->n_conns--;
+		if (c->worker >= 0)
+			h->workers[c->worker].conns--;
 		pthread_mutex_unlock(&h->conns_mu);
 		strata_free(c);
 		*socket_context = NULL;
@@ -670,6 +700,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			c->counted = true;
 			c->deadline_ns = deadline_from(h, mono_ns());
 		}
+		c->worker = worker_of_thread(h);
+		if (c->worker >= 0)
+			h->workers[c->worker].conns++;
 		c->next = h->conns;
 		if (h->conns)
 			h->conns->prev = c;
@@ -903,7 +936,45 @@ static void pool_stop(ingest_http *h)
 }
 
 /*
- * Runs hook fn for the complete request r: first on a hook thread with
+ * Whether a hook may run right here on the worker, with no hand-off to a
+ * hook thread and back (two thread wake-ups, about as long as a small
+ * query itself): when the request's connection is the only one its
+ * worker holds, nothing else waits on that worker; and at most threads - 1
+ * hooks run on workers at once, so one worker is always free to take new
+ * connections. True takes a place among those; hook_left_worker gives it
+ * back.
+ */
+static bool run_on_worker(ingest_http *h, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	http_conn *c = info ? info->socket_context : NULL;
+	unsigned n;
+	bool alone;
+
+	if (!c || h->opt.threads < 2)
+		return false;
+	pthread_mutex_lock(&h->conns_mu);
+	alone = c->worker >= 0 && pthread_equal(h->workers[c->worker].tid, pthread_self()) &&
+		h->workers[c->worker].conns == 1;
+	pthread_mutex_unlock(&h->conns_mu);
+	if (!alone)
+		return false;
+	n = atomic_load(&h->hooks_on_workers);
+	do {
+		if (n + 1 >= h->opt.threads)
+			return false;
+	} while (!atomic_compare_exchange_weak(&h->hooks_on_workers, &n, n + 1));
+	return true;
+}
+
+static void hook_left_worker(ingest_http *h)
+{
+	atomic_fetch_sub(&h->hooks_on_workers, 1);
+}
+
+/*
+ * Runs hook fn for the complete request r: on the worker when nothing
+ * else waits there (run_on_worker); else first on a hook thread with
  * the connection suspended; once resumed, the response it made is queued
  * here. With MAX_JOBS queued or running (or no pool), the hook runs on the
  * worker.
@@ -931,6 +1002,11 @@ static enum MHD_Result defer(ingest_http *h, struct MHD_Connection *conn, reques
 		r->job = NULL;
 		job_free(j);
 		return ret == MHD_YES ? MHD_YES : MHD_NO;
+	}
+	if (run_on_worker(h, conn)) {
+		ret = fn(ctx, conn, method, url, r->body ? r->body : "", r->len) ? MHD_YES : MHD_NO;
+		hook_left_worker(h);
+		return (enum MHD_Result)ret;
 	}
 	j = job_new(h, conn, r, fn, ctx, method, url);
 	if (j) {
@@ -1099,6 +1175,8 @@ int ingest_http_start(ingest_http **out, ingest_engine *e, const ingest_http_opt
 		return -ENOMEM;
 	h->engine = e;
 	h->opt = *opt;
+	/* Without its slots no hook runs on a worker: they only save a hand-off. */
+	h->workers = strata_calloc(opt->threads + 1, sizeof(*h->workers));
 	pthread_mutex_init(&h->sessions_mu, NULL);
 	pthread_key_create(&h->session_key, NULL);
 	pthread_mutex_init(&h->conns_mu, NULL);
@@ -1152,6 +1230,7 @@ fail:
 	pthread_mutex_destroy(&h->jobs_mu);
 	pthread_key_delete(h->session_key);
 	pthread_mutex_destroy(&h->sessions_mu);
+	strata_free(h->workers);
 	strata_free(h);
 	return rc;
 }
@@ -1189,5 +1268,6 @@ void ingest_http_stop(ingest_http *h)
 	strata_free(h->sessions);
 	pthread_key_delete(h->session_key);
 	pthread_mutex_destroy(&h->sessions_mu);
+	strata_free(h->workers);
 	strata_free(h);
 }

@@ -23,6 +23,10 @@
  * hooks (/query, /debug/) run on a pool of hook threads, their connections
  * suspended meanwhile, so a long query holds up no other connection of its
  * worker (at most 64 queued or running; past that they run on the workers).
+ * A hook whose connection is the only one its worker holds runs on that
+ * worker instead, sparing two thread hand-offs (as long as a small query
+ * itself); at most threads - 1 hooks do so at once, so a worker is always
+ * left for new connections.
  *
  * Connections: at most max_connections, max_connections_per_ip of them from
  * one client address (more are closed at once, counted). A connection must
@@ -62,7 +66,8 @@ typedef struct ingest_http ingest_http;
  * handler. It runs on one of a pool of hook threads (as many as the
  * workers) while its connection is suspended, so a long query never holds
  * up the other connections of a worker; the response is queued once it
- * returns.
+ * returns. When its connection is alone on its worker it may run on the
+ * worker itself (see Threads above).
  */
 typedef int (*ingest_http_handler)(void *ctx, struct MHD_Connection *conn, const char *method,
 				   const char *url, const char *body, size_t body_len);

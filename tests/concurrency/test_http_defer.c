@@ -2,7 +2,9 @@
  * Concurrency test (run under TSan): a route hook (/query) runs off
  * libmicrohttpd's worker, its connection suspended: with a single worker,
  * /ping and /write are answered while a query is still running, and the
- * query's answer arrives once it ends.
+ * query's answer arrives once it ends. With two workers, a query alone on
+ * its worker may run there, but never so many that no worker is left for
+ * new connections.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +36,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool started, released;
+static int n_started; /* hooks that have started since the last reset */
 
 static int64_t mono_ms(void)
 {
@@ -65,6 +68,7 @@ static int slow_query(void *ctx, struct MHD_Connection *conn, const char *method
 	deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	started = true;
+	n_started++;
 	pthread_cond_broadcast(&cv);
 	while (!released && pthread_cond_timedwait(&cv, &mu, &until) == 0)
 		;
@@ -184,10 +188,86 @@ static void test_http_query_off_the_worker(void **state)
 	test_remove_tree(dir);
 }
 
+/* Waits until n hooks have started. */
+static void wait_started(int n)
+{
+	struct timespec until;
+
+	deadline_in(&until, WAIT_MS);
+	pthread_mutex_lock(&mu);
+	while (n_started < n && pthread_cond_timedwait(&cv, &mu, &until) == 0)
+		;
+	assert_int_equal(n_started, n);
+	pthread_mutex_unlock(&mu);
+}
+
+static void test_http_query_on_workers_leaves_one_free(void **state)
+{
+	static const char query[] = "GET /query?q=x HTTP/1.1\r\nHost: a\r\n\r\n";
+	char dir[64];
+	lsm_options opt;
+	lsm_db *db;
+	lsm_catalog *catalog;
+	ingest_options iopt;
+	ingest_engine engine;
+	ingest_http_options h;
+	ingest_http *http;
+	int q1, q2, other;
+
+	(void)state;
+	pthread_mutex_lock(&mu);
+	started = released = false;
+	n_started = 0;
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(test_make_temp_dir(dir, sizeof dir), 0);
+	lsm_options_default(&opt);
+	opt.merge = lsm_row_merge;
+	assert_int_equal(lsm_open(&db, dir, &opt), 0);
+	assert_int_equal(lsm_catalog_open(&catalog, dir), 0);
+	ingest_options_default(&iopt);
+	ingest_engine_init(&engine, db, catalog, &iopt);
+	ingest_http_options_default(&h);
+	h.addr = "127.0.0.1:0";
+	h.threads = 2;
+	h.query = slow_query;
+	assert_int_equal(ingest_http_start(&http, &engine, &h), 0);
+
+	/* The first query is alone on its worker and may run there; the second gets the other worker. */
+	q1 = connect_to(ingest_http_port(http));
+	assert_int_equal(write(q1, query, strlen(query)), (ssize_t)strlen(query));
+	wait_started(1);
+	q2 = connect_to(ingest_http_port(http));
+	assert_int_equal(write(q2, query, strlen(query)), (ssize_t)strlen(query));
+	wait_started(2);
+	/*
+	 * Both running: a new connection is still answered, so one of them is
+	 * not holding a worker (well before the hooks give up waiting).
+	 */
+	other = connect_to(ingest_http_port(http));
+	assert_int_equal(exchange(other, "GET /ping HTTP/1.1\r\nHost: a\r\n\r\n", NULL, WAIT_MS / 4), 204);
+	close(other);
+	pthread_mutex_lock(&mu);
+	released = true;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	assert_int_equal(exchange(q1, NULL, "results", WAIT_MS), 200);
+	assert_int_equal(exchange(q2, NULL, "results", WAIT_MS), 200);
+	/* Again on the same connections, one after the other: each answered. */
+	assert_int_equal(exchange(q1, query, "results", WAIT_MS), 200);
+	assert_int_equal(exchange(q2, query, "results", WAIT_MS), 200);
+	ingest_http_stop(http);
+	close(q1);
+	close(q2);
+	lsm_catalog_close(catalog);
+	assert_int_equal(lsm_close(db), 0);
+	test_remove_tree(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_http_query_off_the_worker),
+		cmocka_unit_test(test_http_query_on_workers_leaves_one_free),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
