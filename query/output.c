@@ -305,14 +305,25 @@ static unsigned __int128 pow10_u128(int k)
  */
 static bool shortest_digits_exact(double f, char *digits, size_t *n_digits, int *exp10)
 {
-	int e2, p, fixes = 0;
-	double fr = frexp(f, &e2); /* f = fr * 2^e2, fr in [0.5, 1) */
-	uint64_t m = (uint64_t)ldexp(fr, 53);
-	int s = 53 - e2;
+	uint64_t bits, m;
+	int e2, p, s, fixes = 0;
 
-	if (!(f >= DBL_MIN) || s < 0 || s > 120)
+	if (!(f >= DBL_MIN))
 		return false;
-	p = (int)floor(log10(f));
+	/* f = m * 2^(e2 - 53) with m of 53 bits, read off its representation (normal f). */
+	memcpy(&bits, &f, sizeof bits);
+	m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+	e2 = (int)((bits >> 52) & 0x7ff) - 1022;
+	s = 53 - e2;
+	if (s < 0 || s > 120)
+		return false;
+	/*
+	 * f lies in [2^(e2-1), 2^e2): floor(log10 f) is floor((e2 - 1) log10 2)
+	 * or one more (78913 / 2^18 is log10 2 closely enough for these
+	 * exponents; the shift floors negative values too); one too small is
+	 * corrected below.
+	 */
+	p = ((e2 - 1) * 78913) >> 18;
 	for (int n = 15; n <= 17; n++) {
 		int k = n - 1 - p;
 		unsigned __int128 scaled, q, r, half, lo, hi, d, dist;
