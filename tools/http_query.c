@@ -11,11 +11,17 @@
  * chunked=true is streamed instead: the query runs on a thread of its own
  * (a stream) that writes into a fixed ring buffer, and libmicrohttpd pulls
  * from the ring through a content reader callback as the socket takes
- * bytes. The producer waits while the ring is full, the reader while it is
- * empty; the response's free callback (the response sent, or the client
- * gone, or the server stopping) cancels the producer, whose next write
- * then fails and ends the query, and joins it. So a chunked response holds
- * the ring, the writer's buffer and one series' head whatever its length.
+ * bytes. The producer waits while the ring is full; the reader, finding it
+ * empty, parks its connection (suspends it and returns no bytes) rather
+ * than wait on the worker, which serves other connections meanwhile, and
+ * the producer resumes it once it has written bytes or ended. The
+ * response's free callback (the response sent, or the client gone, or the
+ * server stopping) cancels the producer, whose next write then fails and
+ * ends the query, and joins it. So a chunked response holds the ring, the
+ * writer's buffer and one series' head whatever its length, and no thread
+ * of the HTTP API while its query computes. Before the HTTP API stops,
+ * http_query_quiesce cancels every stream and resumes the parked ones (the
+ * server cannot stop with a connection suspended).
  */
 #include "tools/http_query.h"
 #include "ingest/http.h"
@@ -50,6 +56,9 @@ struct http_query {
 	atomic_uint_fast64_t chunked;          /* chunked (streamed) responses started */
 	atomic_uint streams;                   /* streams running now */
 	lsm_histogram latency[3];              /* by enum query_kind */
+	pthread_mutex_t live_mu;               /* guards live and stopping (taken before a stream's mu) */
+	struct stream *live;                   /* the streams not yet freed */
+	bool stopping;                         /* http_query_quiesce: no new stream */
 };
 
 /*
@@ -95,12 +104,16 @@ int http_query_new(http_query **out, query_engine *e, const http_query_options *
 		q->opt = *opt;
 	else
 		http_query_options_default(&q->opt);
+	pthread_mutex_init(&q->live_mu, NULL);
 	*out = q;
 	return 0;
 }
 
 void http_query_free(http_query *q)
 {
+	if (!q)
+		return;
+	pthread_mutex_destroy(&q->live_mu);
 	strata_free(q);
 }
 
@@ -442,8 +455,11 @@ static int output_open(query_output **o, enum query_output_format format, const 
  */
 typedef struct stream {
 	http_query *q;
+	struct MHD_Connection *conn;
+	struct stream *prev, *next; /* on q->live, under q->live_mu */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* bytes, room, done or cancelled */
+	bool parked;    /* the connection is suspended until there are bytes or the end */
 	char *ring;
 	size_t ring_head, ring_len;
 	bool done;      /* the producer has finished */
@@ -460,6 +476,15 @@ typedef struct stream {
 	bool has_select;
 	uint64_t t0;
 } stream;
+
+/* Resumes the stream's connection if its reader parked it (under s->mu): there are bytes, or the end. */
+static void unpark(stream *s)
+{
+	if (!s->parked)
+		return;
+	s->parked = false;
+	MHD_resume_connection(s->conn);
+}
 
 /* The query_output sink of a stream: waits for room in the ring. -ECANCELED once the response is gone. */
 static int stream_write(void *ctx, const char *p, size_t n)
@@ -488,6 +513,7 @@ static int stream_write(void *ctx, const char *p, size_t n)
 		p += k;
 		n -= k;
 		pthread_cond_broadcast(&s->cv);
+		unpark(s);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return rc;
@@ -540,11 +566,18 @@ static void *stream_main(void *arg)
 	s->done = true;
 	s->failed = failed;
 	pthread_cond_broadcast(&s->cv);
+	unpark(s);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
 
-/* libmicrohttpd's content reader: waits for bytes, or the end. */
+/*
+ * libmicrohttpd's content reader: the bytes in the ring; with none yet,
+ * parks the connection and returns none (libmicrohttpd's way for a
+ * response that is not ready; the producer resumes it). Once the server is
+ * stopping (cancelled with the producer still running), the response is
+ * cut instead.
+ */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	stream *s = cls;
@@ -553,8 +586,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 
 	(void)pos;
 	pthread_mutex_lock(&s->mu);
-	while (s->ring_len == 0 && !s->done)
-		pthread_cond_wait(&s->cv, &s->mu);
+	if (s->ring_len == 0 && !s->done) {
+		if (s->cancelled) {
+			pthread_mutex_unlock(&s->mu);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+		s->parked = true;
+		MHD_suspend_connection(s->conn);
+		pthread_mutex_unlock(&s->mu);
+		return 0;
+	}
 	while (k < max && s->ring_len > 0) { /* at most twice: to the end of the ring, then from its start */
 		size_t n = s->ring_len;
 
@@ -589,6 +630,16 @@ static void stream_free(void *cls)
 	pthread_mutex_unlock(&s->mu);
 	if (s->started)
 		pthread_join(s->thread, NULL);
+	if (s->conn) {
+		pthread_mutex_lock(&s->q->live_mu);
+		if (s->prev)
+			s->prev->next = s->next;
+		else
+			s->q->live = s->next;
+		if (s->next)
+			s->next->prev = s->prev;
+		pthread_mutex_unlock(&s->q->live_mu);
+	}
 	query_output_free(s->o);
 	query_ast_free(s->ast);
 	params_free(&s->p);
@@ -641,12 +692,26 @@ static int stream_start(http_query *q, struct MHD_Connection *conn, params *p, q
 	if (rc == 0)
 		rc = query_output_set_chunk_size(s->o, chunk_size, split_select, s->ast);
 	if (rc == 0) {
+		pthread_mutex_lock(&q->live_mu);
+		if (q->stopping) {
+			rc = -EBUSY;
+		} else {
+			s->conn = conn;
+			s->next = q->live;
+			if (q->live)
+				q->live->prev = s;
+			q->live = s;
+		}
+		pthread_mutex_unlock(&q->live_mu);
+	}
+	if (rc == 0) {
 		rc = -pthread_create(&s->thread, NULL, stream_main, s);
 		s->started = rc == 0;
 	}
 	if (rc) {
 		stream_free(s);
-		snprintf(msg, msg_len, "%s", rc == -ENOMEM ? "out of memory" : "cannot start the query thread");
+		snprintf(msg, msg_len, "%s", rc == -ENOMEM ? "out of memory" : rc == -EBUSY ? "the server is stopping"
+											    : "cannot start the query thread");
 		return rc;
 	}
 	atomic_fetch_add(&q->chunked, 1);
@@ -681,6 +746,21 @@ static int chunk_size_parse(const char *v, size_t *out, char *msg, size_t msg_le
 	}
 	*out = n;
 	return 0;
+}
+
+void http_query_quiesce(http_query *q)
+{
+	pthread_mutex_lock(&q->live_mu);
+	q->stopping = true;
+	for (stream *s = q->live; s; s = s->next) {
+		atomic_store(&s->stop, true);
+		pthread_mutex_lock(&s->mu);
+		s->cancelled = true;
+		pthread_cond_broadcast(&s->cv);
+		unpark(s);
+		pthread_mutex_unlock(&s->mu);
+	}
+	pthread_mutex_unlock(&q->live_mu);
 }
 
 /* ---- the handler ---- */

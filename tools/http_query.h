@@ -24,7 +24,9 @@
  * query after that is a last document {"error":"..."} when it happens
  * between documents, else the connection is cut (the chunked transfer
  * never ends). The query runs on a thread of its own while the response
- * leaves, at most max_streams of them at once (503 past it); the whole
+ * leaves, at most max_streams of them at once (503 past it); while it has
+ * nothing new to send, its connection is suspended rather than a thread of
+ * the HTTP API waiting for it; the whole
  * response must leave within the HTTP API's request timeout, which for a
  * streamed response counts the time the query runs.
  *
@@ -67,6 +69,14 @@ typedef struct http_query http_query;
 int http_query_new(http_query **out, query_engine *e, const http_query_options *opt);
 /* Safe on NULL. Only once no request is being handled (the HTTP API stopped). */
 void http_query_free(http_query *q);
+
+/*
+ * Before the HTTP API stops: cancels every chunked response still
+ * streaming (each is cut at its next read) and resumes the connections
+ * their readers parked, which libmicrohttpd needs before it can stop;
+ * chunked queries asked after this are answered 503.
+ */
+void http_query_quiesce(http_query *q);
 
 /*
  * The ingest_http_handler for /query (ctx: the http_query). Queues the

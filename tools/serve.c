@@ -647,6 +647,8 @@ int cli_serve(int argc, char **argv)
 	LOG_INFO("event=stopping signal=%s", sig == SIGINT ? "SIGINT" : "SIGTERM");
 	exit_code = 0;
 out:
+	if (hq)
+		http_query_quiesce(hq); /* streamed responses let go of their connections */
 	ingest_http_stop(http); /* no query runs after this */
 	cq_runner_stop(&cq_run); /* before the engine it runs on */
 	http_query_free(hq);

@@ -158,6 +158,7 @@ static void server_stop(void)
 {
 	if (!srv.http)
 		return;
+	http_query_quiesce(srv.hq);
 	ingest_http_stop(srv.http);
 	http_query_free(srv.hq);
 	query_engine_free(srv.qe);
