@@ -54,9 +54,11 @@ static int64_t wall_ns(const lsm_db *db)
 
 typedef struct job {
 	int64_t window;
+	int64_t window_ns;
 	lsm_file **inputs; /* pinned, newest first, adjacent in sequence order */
 	size_t n;
-	bool bottom;       /* the run ends at the window's oldest table */
+	bool bottom;       /* nothing older holds the run's keys: it ends at the window's oldest
+	                      table, and no window of another length holds older versions */
 	bool final;        /* a closed window merged whole: written in its final, column form */
 } job;
 
@@ -66,15 +68,61 @@ typedef struct job {
 /* A final merge is split into at most this many parts. */
 #define FINAL_PARTS_MAX 8
 
-static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
+static bool window_closed(const lsm_db *db, const lsm_window_files *w, int64_t now)
 {
 	int64_t end;
 
-	/* The window's end, saturating: windows near the end of time never close. */
-	if (__builtin_mul_overflow(window + 1, db->opt.window_ns, &end) ||
-	    __builtin_add_overflow(end, db->opt.compact.closed_grace_ns, &end))
+	/* The window's own end, saturating: windows near the end of time never close. */
+	if (w->last_ns == INT64_MAX || __builtin_add_overflow(w->last_ns + 1, db->opt.compact.closed_grace_ns, &end))
 		return false;
 	return now >= end;
+}
+
+/*
+ * Windows of other lengths may share time with window wi of v (a series'
+ * window length changed with its policy's shard duration) and then may
+ * hold other versions of the same keys. Folding a run of wi's tables with
+ * sequence numbers in [lo, hi] is what a reader would see only when no
+ * table there has a sequence number in that range: false when one has.
+ * *older says whether one holds older versions, which the run's bottom
+ * must then neither drop tombstones over nor turn merge operands into
+ * whole values over.
+ */
+static bool run_apart(const lsm_version *v, size_t wi, uint64_t lo, uint64_t hi, bool *older)
+{
+	const lsm_window_files *self = &v->windows[wi];
+
+	*older = false;
+	for (size_t i = lsm_version_first_overlap(v, self->first_ns); i < v->n_windows; i++) {
+		const lsm_window_files *w = &v->windows[i];
+
+		if (w->first_ns > self->last_ns)
+			break;
+		if (i == wi || !lsm_window_overlaps(w, self))
+			continue;
+		for (size_t k = 0; k < w->n_files; k++) {
+			const lsm_sst_props *p = &w->files[k]->props;
+
+			if (p->min_seq <= hi && lo <= p->max_seq)
+				return false;
+			if (p->max_seq < lo)
+				*older = true;
+		}
+	}
+	return true;
+}
+
+/* The sequence numbers of tables [first, first + n) of w. */
+static void run_seqs(const lsm_window_files *w, size_t first, size_t n, uint64_t *lo, uint64_t *hi)
+{
+	*lo = UINT64_MAX;
+	*hi = 0;
+	for (size_t k = first; k < first + n; k++) {
+		if (w->files[k]->props.min_seq < *lo)
+			*lo = w->files[k]->props.min_seq;
+		if (w->files[k]->props.max_seq > *hi)
+			*hi = w->files[k]->props.max_seq;
+	}
 }
 
 /*
@@ -136,7 +184,7 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 			size_t *first, size_t *n, uint64_t *score, bool *final)
 {
 	const lsm_compact_options *o = &db->opt.compact;
-	bool closed = all || window_closed(db, w->window, now);
+	bool closed = all || window_closed(db, w, now);
 	size_t k;
 
 	*first = 0;
@@ -213,21 +261,25 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	int64_t now = wall_ns(db);
 	size_t best = v->n_windows, best_first = 0, best_n = 0;
 	uint64_t best_score = 0;
-	bool best_final = false;
+	bool best_final = false, best_older = false;
 
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
-		uint64_t score;
-		bool final;
+		uint64_t score, lo, hi;
+		bool final, older;
 
 		plan_window(db, &v->windows[i], all, now, true, &first, &n, &score, &final);
-		if (n >= 1 && score > best_score) {
-			best = i;
-			best_first = first;
-			best_n = n;
-			best_score = score;
-			best_final = final;
-		}
+		if (n == 0 || score <= best_score)
+			continue;
+		run_seqs(&v->windows[i], first, n, &lo, &hi);
+		if (!run_apart(v, i, lo, hi, &older))
+			continue; /* left as it is: reads merge it with the other windows */
+		best = i;
+		best_first = first;
+		best_n = n;
+		best_score = score;
+		best_final = final;
+		best_older = older;
 	}
 	if (best == v->n_windows)
 		return false;
@@ -235,9 +287,10 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	if (!j->inputs)
 		return false;
 	j->window = v->windows[best].window;
+	j->window_ns = v->windows[best].window_ns;
 	j->n = best_n;
-	j->bottom = best_first + best_n == v->windows[best].n_files;
-	j->final = best_final && j->bottom;
+	j->final = best_final && best_first + best_n == v->windows[best].n_files;
+	j->bottom = best_first + best_n == v->windows[best].n_files && !best_older;
 	for (size_t i = 0; i < best_n; i++) {
 		j->inputs[i] = v->windows[best].files[best_first + i];
 		lsm_file_ref(j->inputs[i]);
@@ -257,7 +310,7 @@ static void job_release(job *j)
 /* A closed window holds tables that are not in final form (folded in later, not now). */
 static bool late_pending(const lsm_db *db, const lsm_window_files *w, int64_t now)
 {
-	if (!window_closed(db, w->window, now))
+	if (!window_closed(db, w, now))
 		return false;
 	for (size_t k = 0; k < w->n_files; k++)
 		if (!(__atomic_load_n(&w->files[k]->props.flags, __ATOMIC_RELAXED) & LSM_SST_FLAG_FINAL))
@@ -273,10 +326,13 @@ uint64_t lsm_compact_debt(lsm_db *db)
 
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
-		uint64_t score;
-		bool final;
+		uint64_t score, lo, hi;
+		bool final, older;
 
 		plan_window(db, &v->windows[i], false, now, false, &first, &n, &score, &final);
+		run_seqs(&v->windows[i], 0, v->windows[i].n_files, &lo, &hi);
+		if (!run_apart(v, i, lo, hi, &older))
+			continue; /* not compacted while its sequence numbers interleave with another window's */
 		if (late_pending(db, &v->windows[i], now)) {
 			/*
 			 * Late tables of a closed window, tiered meanwhile or waiting
@@ -298,6 +354,7 @@ typedef struct output {
 	lsm_db *db;
 	lsm_sst_options sst; /* the engine's, or a closed window's final form */
 	int64_t window;
+	int64_t window_ns;
 	unsigned n_parts;    /* outputs written at once: each paces at its share of the rate */
 	lsm_sst_builder *b;
 	uint64_t number;
@@ -362,7 +419,7 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 
 		o->number = lsm_versions_new_file_number(o->db->versions);
 		lsm_sst_path(path, sizeof path, o->db->dir, o->number);
-		rc = lsm_sst_builder_open(&o->b, path, o->window, &o->sst);
+		rc = lsm_sst_builder_open(&o->b, path, o->window, o->window_ns, &o->sst);
 		if (rc)
 			return rc;
 	}
@@ -613,7 +670,7 @@ static int run_job(lsm_db *db, job *j)
 {
 	lsm_version_edit edit;
 	pthread_mutex_t edit_mu = PTHREAD_MUTEX_INITIALIZER;
-	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .n_parts = 1, .edit = &edit,
+	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .window_ns = j->window_ns, .n_parts = 1, .edit = &edit,
 		     .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
 	uint64_t bytes_in = 0, t0 = o.start_ns;
 	int rc;
@@ -653,8 +710,8 @@ static int run_job(lsm_db *db, job *j)
 		}
 		if (rc != STRATA_ECLOSED) {
 			atomic_fetch_add(&db->compaction_failures, 1);
-			LOG_WARN("event=compaction_failed window=%lld inputs=%zu error=\"%s\" detail=\"%s\"",
-				 (long long)j->window, j->n, strata_strerror(rc), strata_last_error());
+			LOG_WARN("event=compaction_failed window=%lld window_ns=%lld inputs=%zu error=\"%s\" detail=\"%s\"",
+				 (long long)j->window, (long long)j->window_ns, j->n, strata_strerror(rc), strata_last_error());
 		}
 	} else {
 		uint64_t ns = lsm_now_ns() - t0;
@@ -663,9 +720,9 @@ static int run_job(lsm_db *db, job *j)
 		atomic_fetch_add(&db->compact_bytes_read, bytes_in);
 		atomic_fetch_add(&db->compact_bytes_written, o.bytes);
 		atomic_fetch_add(&db->compact_ns, ns);
-		LOG_INFO("event=compaction window=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
+		LOG_INFO("event=compaction window=%lld window_ns=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
 			 "bottom=%d final=%d ms=%.1f",
-			 (long long)j->window, j->n, edit.n_added, (unsigned long long)bytes_in,
+			 (long long)j->window, (long long)j->window_ns, j->n, edit.n_added, (unsigned long long)bytes_in,
 			 (unsigned long long)o.bytes, j->bottom ? 1 : 0, j->final ? 1 : 0, (double)ns / 1e6);
 	}
 	lsm_version_edit_deinit(&edit);

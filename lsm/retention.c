@@ -22,8 +22,6 @@ int64_t lsm_db_window_ns(const lsm_db *db)
 
 int lsm_drop_windows_before(lsm_db *db, int64_t ts)
 {
-	/* Window w ends at (w + 1) * window_ns, which is <= ts exactly when w < floor(ts / window_ns). */
-	int64_t limit = lsm_window_of(ts, db->opt.window_ns);
 	lsm_version_edit edit;
 	lsm_version *v = NULL;
 	size_t n = 0, n_windows = 0;
@@ -38,9 +36,12 @@ int lsm_drop_windows_before(lsm_db *db, int64_t ts)
 	if (rc)
 		goto out;
 	v = lsm_versions_current(db->versions);
-	for (size_t i = 0; rc == 0 && i < v->n_windows && v->windows[i].window < limit; i++) {
+	/* A window ends at or before ts when its last time is before it; windows are in order of their start. */
+	for (size_t i = 0; rc == 0 && i < v->n_windows && v->windows[i].first_ns < ts; i++) {
 		const lsm_window_files *w = &v->windows[i];
 
+		if (w->last_ns >= ts)
+			continue;
 		for (size_t k = 0; rc == 0 && k < w->n_files; k++, n++)
 			rc = lsm_version_edit_delete_file(&edit, w->files[k]->number);
 		n_windows++;

@@ -29,8 +29,9 @@
 #include <stdint.h>
 
 /*
- * Deletes every table of the windows that end at or before ts (window w
- * covers [w * window_ns, (w + 1) * window_ns)): one manifest edit, synced
+ * Deletes every table of the windows that end at or before ts, whatever
+ * their length (window w of length L covers [w * L, (w + 1) * L)): one
+ * manifest edit, synced
  * before it counts. Readers that pinned the tables keep reading them; each
  * file is unlinked when its last pin goes. Points of those windows still in
  * the memtable are not touched (they reach a table at the next flush and
@@ -40,7 +41,10 @@
  */
 int lsm_drop_windows_before(lsm_db *db, int64_t ts);
 
-/* The time window of db's tables in ns (lsm_options.window_ns). */
+/*
+ * The engine's window length in ns (lsm_options.window_ns): that of the
+ * series whose retention policy records no shard duration.
+ */
 int64_t lsm_db_window_ns(const lsm_db *db);
 
 /*

@@ -68,6 +68,7 @@ static lsm_sst_props make_props(int64_t window, uint64_t min_seq, uint64_t max_s
 	lsm_ukey_encode(uk, 9, window * 1000 + 999);
 	lsm_ikey_encode(p.largest, uk, min_seq, LSM_KIND_PUT);
 	p.window = window;
+	p.window_ns = 1000;
 	p.min_ts = window * 1000;
 	p.max_ts = window * 1000 + 999;
 	p.min_seq = min_seq;
@@ -228,17 +229,20 @@ static size_t live_numbers(lsm_versions *vs, uint64_t *out, size_t cap)
 	return n;
 }
 
-/* Checks the ordering invariants of v: windows ascending, newest first within one. */
+/* Checks the ordering invariants of v: windows ascending by start then length, newest first within one. */
 static void check_version_order(const lsm_version *v)
 {
 	for (size_t w = 0; w < v->n_windows; w++) {
 		const lsm_window_files *wf = &v->windows[w];
 
 		assert_true(wf->n_files > 0);
+		assert_true(wf->window_ns <= v->max_window_ns);
 		if (w > 0)
-			assert_true(v->windows[w - 1].window < wf->window);
+			assert_true(v->windows[w - 1].first_ns < wf->first_ns ||
+				    (v->windows[w - 1].first_ns == wf->first_ns && v->windows[w - 1].window_ns < wf->window_ns));
 		for (size_t i = 0; i < wf->n_files; i++) {
 			assert_int_equal(wf->files[i]->props.window, wf->window);
+			assert_int_equal(wf->files[i]->props.window_ns, wf->window_ns);
 			if (i > 0) {
 				const lsm_file *a = wf->files[i - 1], *b = wf->files[i];
 
@@ -254,6 +258,7 @@ static void props_equal(const lsm_sst_props *a, const lsm_sst_props *b)
 	assert_memory_equal(a->smallest, b->smallest, LSM_IKEY_LEN);
 	assert_memory_equal(a->largest, b->largest, LSM_IKEY_LEN);
 	assert_int_equal(a->window, b->window);
+	assert_int_equal(a->window_ns, b->window_ns);
 	assert_int_equal(a->min_ts, b->min_ts);
 	assert_int_equal(a->max_ts, b->max_ts);
 	assert_int_equal(a->min_seq, b->min_seq);
@@ -468,11 +473,15 @@ static void test_version_reopen_keeps_state(void **state)
 	assert_int_equal(v->windows[1].window, 5);
 	assert_int_equal(v->windows[1].files[0]->number, nums[2]);
 	assert_int_equal(v->windows[1].files[1]->number, nums[0]);
-	assert_int_equal(lsm_version_find_window(v, INT64_MIN), 0);
-	assert_int_equal(lsm_version_find_window(v, 3), 0);
-	assert_int_equal(lsm_version_find_window(v, 4), 1);
-	assert_int_equal(lsm_version_find_window(v, 5), 1);
-	assert_int_equal(lsm_version_find_window(v, 6), 2);
+	/* Windows 3 and 5 of 1000 ns: [3000, 3999] and [5000, 5999]. */
+	assert_int_equal(v->windows[0].first_ns, 3000);
+	assert_int_equal(v->windows[0].last_ns, 3999);
+	assert_int_equal(lsm_version_first_overlap(v, INT64_MIN), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 3000), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 3999), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 4000), 1);
+	assert_int_equal(lsm_version_first_overlap(v, 5999), 1);
+	assert_int_equal(lsm_version_first_overlap(v, 6000), 2);
 	lsm_version_unref(v);
 	lsm_versions_totals(vs, &files, &bytes);
 	assert_int_equal(files, 5);
@@ -1140,7 +1149,7 @@ static lsm_sst_props build_table(const char *dir, uint64_t number, int64_t w, in
 
 	lsm_sst_path(path, sizeof path, dir, number);
 	lsm_sst_options_default(&opt);
-	assert_int_equal(lsm_sst_builder_open(&b, path, w, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, w, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	for (int i = 0; i < n; i++) {
 		uint8_t uk[LSM_UKEY_LEN], ik[LSM_IKEY_LEN];
 
