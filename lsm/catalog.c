@@ -2673,7 +2673,11 @@ static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
 	return rc;
 }
 
-/* Shard durations are not compared: strata's tables all use the engine's window. */
+/*
+ * Shard durations are not compared: a CREATE repeated without SHARD
+ * DURATION (as agents do at each start) must not fail on a policy created
+ * with another one, or before shard durations counted.
+ */
 static bool rp_same(const lsm_catalog_rp *a, const lsm_catalog_rp *b)
 {
 	return a->duration_ns == b->duration_ns && a->replica_n == b->replica_n;
@@ -2875,6 +2879,63 @@ static int64_t store_retention(lsm_catalog *c, const struct c_db *s)
 			longest = v[i].duration_ns;
 	}
 	return longest;
+}
+
+/* The shortest shard duration recorded by the policies that use store s; 0 when none records one (rw held). */
+static int64_t store_window(lsm_catalog *c, const struct c_db *s)
+{
+	const struct c_db *d = s->parent ? c->dbs[s->parent] : s;
+	const lsm_catalog_rp *v;
+	int64_t shortest = 0;
+	size_t n;
+
+	v = rps_view(d, &n);
+	for (size_t i = 0; i < n; i++)
+		if (rp_store(d, &v[i]) == s->id && v[i].shard_duration_ns > 0 &&
+		    (shortest == 0 || v[i].shard_duration_ns < shortest))
+			shortest = v[i].shard_duration_ns;
+	return shortest;
+}
+
+int lsm_catalog_window(lsm_catalog *c, uint32_t store, int64_t *out)
+{
+	struct c_db *s;
+
+	pthread_rwlock_rdlock(&c->rw);
+	s = db_live(c, store);
+	if (s)
+		*out = store_window(c, s);
+	pthread_rwlock_unlock(&c->rw);
+	return s ? 0 : db_not_found(store);
+}
+
+int64_t lsm_catalog_series_window(lsm_catalog *c, uint64_t id)
+{
+	struct c_series *se;
+	struct c_db *s = NULL;
+	int64_t window_ns = 0;
+
+	pthread_rwlock_rdlock(&c->rw);
+	se = id < c->by_id_cap ? c->by_id[id] : NULL;
+	if (se)
+		s = db_live(c, se->db);
+	if (s)
+		window_ns = store_window(c, s);
+	pthread_rwlock_unlock(&c->rw);
+	return window_ns;
+}
+
+void lsm_catalog_windows_attach(lsm_catalog_windows *w, lsm_catalog *c)
+{
+	atomic_store_explicit(&w->catalog, c, memory_order_release);
+}
+
+int64_t lsm_catalog_windows_hook(void *ctx, uint64_t series_id)
+{
+	lsm_catalog_windows *w = ctx;
+	lsm_catalog *c = atomic_load_explicit(&w->catalog, memory_order_acquire);
+
+	return c ? lsm_catalog_series_window(c, series_id) : 0;
 }
 
 int lsm_catalog_retention(lsm_catalog *c, uint32_t store, int64_t *out)

@@ -257,10 +257,14 @@ static void test_query_meta_create_database_with_refused(void **state)
 	struct fx *f = *state;
 	uint32_t id;
 
-	/* One shard duration only, the engine's window (docs/retention.md); InfluxDB's shortest retention. */
-	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30d SHARD DURATION 1h",
-	      ERR("SHARD DURATION 1h0m0s is not supported: strata keeps every database in time windows of "
-		  "24h0m0s, its only shard duration"));
+	/* Shard durations from an hour to a year, not above the duration (docs/retention.md). */
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30d SHARD DURATION 30m",
+	      ERR("shard duration must be at least 1h0m0s, got 30m0s"));
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION INF SHARD DURATION 366d",
+	      ERR("shard duration must be at most 8760h0m0s, got 8784h0m0s"));
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 1h SHARD DURATION 2h",
+	      ERR("retention policy duration must be greater than the shard duration"));
+	/* InfluxDB's shortest retention. */
 	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30m NAME one",
 	      ERR("retention policy duration must be at least 1h0m0s"));
 	/* Refused, not half done. */

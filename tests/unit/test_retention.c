@@ -226,12 +226,12 @@ static void test_retention_statements(void **state)
 	check(f, NULL, "CREATE RETENTION POLICY fast ON d DURATION 2h REPLICATION 1",
 	      ERR("retention policy already exists"));
 	check(f, NULL, "CREATE RETENTION POLICY fast ON d DURATION 1h REPLICATION 1 SHARD DURATION 2h",
-	      ERR("SHARD DURATION 2h0m0s is not supported: strata keeps every database in time windows of "
-		  "24h0m0s, its only shard duration"));
+	      ERR("retention policy duration must be greater than the shard duration"));
 	check(f, NULL, "CREATE RETENTION POLICY slow ON d DURATION INF REPLICATION 3 DEFAULT", OK);
+	/* Without SHARD DURATION, InfluxDB's default for the duration: 1h below 2d, 1d below 180d, else 7d. */
 	check(f, NULL, "SHOW RETENTION POLICIES ON d",
-	      RPS("[\"autogen\",\"720h0m0s\",\"24h0m0s\",1,false],[\"fast\",\"1h0m0s\",\"24h0m0s\",1,false],"
-		  "[\"slow\",\"0s\",\"24h0m0s\",3,true]"));
+	      RPS("[\"autogen\",\"720h0m0s\",\"24h0m0s\",1,false],[\"fast\",\"1h0m0s\",\"1h0m0s\",1,false],"
+		  "[\"slow\",\"0s\",\"168h0m0s\",3,true]"));
 	check(f, NULL, "ALTER RETENTION POLICY fast ON d DURATION 3h DEFAULT", OK);
 	check(f, NULL, "ALTER RETENTION POLICY nope ON d DURATION 3h", ERR("retention policy not found: nope"));
 	check(f, NULL, "ALTER RETENTION POLICY fast ON d DURATION 10m",
@@ -239,7 +239,7 @@ static void test_retention_statements(void **state)
 	check(f, NULL, "DROP RETENTION POLICY autogen ON d", OK);
 	check(f, NULL, "DROP RETENTION POLICY autogen ON d", OK);
 	check(f, "d", "SHOW RETENTION POLICIES",
-	      RPS("[\"fast\",\"3h0m0s\",\"24h0m0s\",1,true],[\"slow\",\"0s\",\"24h0m0s\",3,false]"));
+	      RPS("[\"fast\",\"3h0m0s\",\"1h0m0s\",1,true],[\"slow\",\"0s\",\"168h0m0s\",3,false]"));
 	check(f, NULL, "SHOW RETENTION POLICIES ON nope", ERR("database not found: nope"));
 
 	/* FROM db.rp.m and rp= name a policy of the database; a point is in its policy's store only. */
