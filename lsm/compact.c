@@ -57,9 +57,10 @@ typedef struct job {
 	int64_t window_ns;
 	lsm_file **inputs; /* pinned, newest first, adjacent in sequence order */
 	size_t n;
-	bool bottom;       /* nothing older holds the run's keys: it ends at the window's oldest
-	                      table, and no window of another length holds older versions */
+	bool bottom;       /* the run ends at the window's oldest table */
 	bool final;        /* a closed window merged whole: written in its final, column form */
+	lsm_file **others; /* pinned: tables of windows of other lengths sharing its time */
+	size_t n_others;
 } job;
 
 /* Block size and zstd level of a closed window's final form: bigger runs of a series compress better. */
@@ -79,50 +80,42 @@ static bool window_closed(const lsm_db *db, const lsm_window_files *w, int64_t n
 }
 
 /*
- * Windows of other lengths may share time with window wi of v (a series'
- * window length changed with its policy's shard duration) and then may
- * hold other versions of the same keys. Folding a run of wi's tables with
- * sequence numbers in [lo, hi] is what a reader would see only when no
- * table there has a sequence number in that range: false when one has.
- * *older says whether one holds older versions, which the run's bottom
- * must then neither drop tombstones over nor turn merge operands into
- * whole values over.
+ * Pins into j->others the tables of windows of other lengths that share
+ * time with window wi of v: a series whose window length changed (its
+ * policy's shard duration) may have other versions of the same keys there
+ * (merge_inputs). false on -ENOMEM.
  */
-static bool run_apart(const lsm_version *v, size_t wi, uint64_t lo, uint64_t hi, bool *older)
+static bool pin_others(const lsm_version *v, size_t wi, job *j)
 {
 	const lsm_window_files *self = &v->windows[wi];
+	size_t n = 0;
 
-	*older = false;
-	for (size_t i = lsm_version_first_overlap(v, self->first_ns); i < v->n_windows; i++) {
-		const lsm_window_files *w = &v->windows[i];
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = lsm_version_first_overlap(v, self->first_ns); i < v->n_windows; i++) {
+			const lsm_window_files *w = &v->windows[i];
 
-		if (w->first_ns > self->last_ns)
-			break;
-		if (i == wi || !lsm_window_overlaps(w, self))
-			continue;
-		for (size_t k = 0; k < w->n_files; k++) {
-			const lsm_sst_props *p = &w->files[k]->props;
-
-			if (p->min_seq <= hi && lo <= p->max_seq)
+			if (w->first_ns > self->last_ns)
+				break;
+			if (i == wi || !lsm_window_overlaps(w, self))
+				continue;
+			for (size_t k = 0; k < w->n_files; k++, n++) {
+				if (pass == 1) {
+					j->others[n] = w->files[k];
+					lsm_file_ref(w->files[k]);
+				}
+			}
+		}
+		if (pass == 0) {
+			if (n == 0)
+				return true;
+			j->others = strata_malloc(n * sizeof(*j->others));
+			if (!j->others)
 				return false;
-			if (p->max_seq < lo)
-				*older = true;
+			j->n_others = n;
+			n = 0;
 		}
 	}
 	return true;
-}
-
-/* The sequence numbers of tables [first, first + n) of w. */
-static void run_seqs(const lsm_window_files *w, size_t first, size_t n, uint64_t *lo, uint64_t *hi)
-{
-	*lo = UINT64_MAX;
-	*hi = 0;
-	for (size_t k = first; k < first + n; k++) {
-		if (w->files[k]->props.min_seq < *lo)
-			*lo = w->files[k]->props.min_seq;
-		if (w->files[k]->props.max_seq > *hi)
-			*hi = w->files[k]->props.max_seq;
-	}
 }
 
 /*
@@ -255,31 +248,29 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 	tier(o, w, k, n, score);
 }
 
+static void job_release(job *j);
+
 /* Pins the most urgent job of v into *j; false when none is due. */
 static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 {
 	int64_t now = wall_ns(db);
 	size_t best = v->n_windows, best_first = 0, best_n = 0;
 	uint64_t best_score = 0;
-	bool best_final = false, best_older = false;
+	bool best_final = false;
 
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
-		uint64_t score, lo, hi;
-		bool final, older;
+		uint64_t score;
+		bool final;
 
 		plan_window(db, &v->windows[i], all, now, true, &first, &n, &score, &final);
-		if (n == 0 || score <= best_score)
-			continue;
-		run_seqs(&v->windows[i], first, n, &lo, &hi);
-		if (!run_apart(v, i, lo, hi, &older))
-			continue; /* left as it is: reads merge it with the other windows */
-		best = i;
-		best_first = first;
-		best_n = n;
-		best_score = score;
-		best_final = final;
-		best_older = older;
+		if (n >= 1 && score > best_score) {
+			best = i;
+			best_first = first;
+			best_n = n;
+			best_score = score;
+			best_final = final;
+		}
 	}
 	if (best == v->n_windows)
 		return false;
@@ -289,11 +280,15 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	j->window = v->windows[best].window;
 	j->window_ns = v->windows[best].window_ns;
 	j->n = best_n;
-	j->final = best_final && best_first + best_n == v->windows[best].n_files;
-	j->bottom = best_first + best_n == v->windows[best].n_files && !best_older;
+	j->bottom = best_first + best_n == v->windows[best].n_files;
+	j->final = best_final && j->bottom;
 	for (size_t i = 0; i < best_n; i++) {
 		j->inputs[i] = v->windows[best].files[best_first + i];
 		lsm_file_ref(j->inputs[i]);
+	}
+	if (!pin_others(v, best, j)) {
+		job_release(j);
+		return false;
 	}
 	return true;
 }
@@ -302,9 +297,14 @@ static void job_release(job *j)
 {
 	for (size_t i = 0; i < j->n; i++)
 		lsm_file_unref(j->inputs[i]);
+	for (size_t i = 0; i < j->n_others; i++)
+		lsm_file_unref(j->others[i]);
 	strata_free(j->inputs);
+	strata_free(j->others);
 	j->inputs = NULL;
+	j->others = NULL;
 	j->n = 0;
+	j->n_others = 0;
 }
 
 /* A closed window holds tables that are not in final form (folded in later, not now). */
@@ -326,13 +326,10 @@ uint64_t lsm_compact_debt(lsm_db *db)
 
 	for (size_t i = 0; i < v->n_windows; i++) {
 		size_t first, n;
-		uint64_t score, lo, hi;
-		bool final, older;
+		uint64_t score;
+		bool final;
 
 		plan_window(db, &v->windows[i], false, now, false, &first, &n, &score, &final);
-		run_seqs(&v->windows[i], 0, v->windows[i].n_files, &lo, &hi);
-		if (!run_apart(v, i, lo, hi, &older))
-			continue; /* not compacted while its sequence numbers interleave with another window's */
 		if (late_pending(db, &v->windows[i], now)) {
 			/*
 			 * Late tables of a closed window, tiered meanwhile or waiting
@@ -363,6 +360,7 @@ typedef struct output {
 	uint64_t bytes;       /* of finished outputs */
 	uint64_t start_ns;    /* for the rate limit */
 	uint64_t paced_bytes; /* bytes the rate limit has accounted for */
+	uint8_t last[LSM_UKEY_LEN]; /* the user key added last: the versions of one key stay in one table */
 } output;
 
 static int output_finish(output *o)
@@ -409,7 +407,8 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 	uint8_t ikey[LSM_IKEY_LEN];
 	int rc;
 
-	if (o->b && lsm_sst_builder_file_bytes(o->b) >= o->db->opt.compact.max_file_bytes) {
+	if (o->b && lsm_sst_builder_file_bytes(o->b) >= o->db->opt.compact.max_file_bytes &&
+	    !lsm_ukey_equal(ukey, o->last)) {
 		rc = output_finish(o);
 		if (rc)
 			return rc;
@@ -424,6 +423,7 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 			return rc;
 	}
 	lsm_ikey_encode(ikey, ukey, seq, kind);
+	memcpy(o->last, ukey, LSM_UKEY_LEN);
 	rc = lsm_sst_builder_add(o->b, ikey, sizeof ikey, value, len);
 	if (rc == 0)
 		pace(o);
@@ -455,6 +455,71 @@ static int emit(output *o, bool bottom, const uint8_t *ukey, uint64_t seq, const
 	return output_add(o, ukey, seq, kind, r->buf, r->len);
 }
 
+/*
+ * How a merge treats the keys of one series, given the tables of windows
+ * of other lengths sharing the window's time (job.others): a series whose
+ * window length changed has points, and perhaps other versions of the
+ * same keys, in both. Tables newer than every input change nothing (they
+ * are folded over whatever the merge writes).
+ */
+enum series_mode {
+	SERIES_ALONE,         /* no other table holds the series: fold as usual */
+	SERIES_UNDER_NEWER,   /* only newer tables may: fold, keeping each key's own sequence number */
+	SERIES_OVER_OLDER,    /* older tables may: fold, but the run is not their bottom */
+	SERIES_KEEP_VERSIONS, /* one with sequence numbers among the inputs' may: write every version as it is */
+};
+
+/* May table f hold keys of series? Unreadable: assume so. */
+static bool may_hold(lsm_file *f, uint64_t series)
+{
+	lsm_sst *t;
+
+	if (lsm_ukey_series(f->props.smallest) > series || lsm_ukey_series(f->props.largest) < series)
+		return false;
+	return lsm_file_table(f, &t) != 0 || lsm_sst_may_contain_series(t, series);
+}
+
+static enum series_mode series_mode(const job *j, uint64_t series)
+{
+	enum series_mode mode = SERIES_ALONE;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	/* The sequence numbers of the inputs that may hold the series. */
+	for (size_t i = 0; i < j->n; i++) {
+		const lsm_sst_props *p = &j->inputs[i]->props;
+
+		if (!may_hold(j->inputs[i], series))
+			continue;
+		if (p->min_seq < lo)
+			lo = p->min_seq;
+		if (p->max_seq > hi)
+			hi = p->max_seq;
+	}
+	if (lo > hi)
+		return SERIES_ALONE; /* a bloom filter's false positive brought it here */
+	for (size_t i = 0; i < j->n_others; i++) {
+		lsm_file *f = j->others[i];
+
+		if (!may_hold(f, series))
+			continue;
+		if (f->props.min_seq > hi) {
+			if (mode == SERIES_ALONE)
+				mode = SERIES_UNDER_NEWER;
+		} else if (f->props.max_seq < lo) {
+			mode = SERIES_OVER_OLDER;
+		} else {
+			return SERIES_KEEP_VERSIONS; /* folding would skip the versions between the inputs' */
+		}
+	}
+	return mode;
+}
+
+/* The sequence number a folded key is written with: a final merge's shared one only when nothing else holds its series. */
+static uint64_t folded_seq(const job *j, enum series_mode mode, uint64_t final_seq, uint64_t seq)
+{
+	return j->final && mode == SERIES_ALONE ? final_seq : seq;
+}
+
 /* Retention: the drop hook leaves out a key whose point has expired (compact.h). */
 static bool expired(const lsm_db *db, const uint8_t *ukey)
 {
@@ -471,8 +536,9 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 	lsm_iter *m = NULL;
 	lsm_resolve r;
 	uint8_t ukey[LSM_UKEY_LEN];
-	uint64_t seq = 0, keys = 0, final_seq = 0, last_seq = 0;
-	bool in_key = false, have_last = false;
+	uint64_t seq = 0, keys = 0, final_seq = 0, last_seq = 0, series = 0;
+	bool in_key = false, have_last = false, have_series = false;
+	enum series_mode mode = SERIES_ALONE;
 	int rc = 0;
 
 	if (!children)
@@ -526,12 +592,18 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 		if (hi && memcmp(k, hi, LSM_UKEY_LEN) >= 0)
 			break;
 		if (!in_key || !lsm_ukey_equal(k, ukey)) {
-			if (in_key && !expired(db, ukey) &&
-			    (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
+			if (in_key && mode != SERIES_KEEP_VERSIONS && !expired(db, ukey) &&
+			    (rc = emit(o, j->bottom && mode <= SERIES_UNDER_NEWER, ukey,
+				       folded_seq(j, mode, final_seq, seq), &r)) != 0)
 				break;
 			if (++keys % CLOSING_CHECK_EVERY == 0 && closing(db)) {
 				rc = strata_error(STRATA_ECLOSED, "compaction stopped: the database is closing");
 				break;
+			}
+			if (!have_series || lsm_ukey_series(k) != series) {
+				series = lsm_ukey_series(k);
+				have_series = true;
+				mode = j->n_others ? series_mode(j, series) : SERIES_ALONE;
 			}
 			memcpy(ukey, k, LSM_UKEY_LEN);
 			seq = lsm_ikey_seq(k); /* newest version first */
@@ -550,14 +622,23 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 		last_seq = lsm_ikey_seq(k);
 		have_last = true;
 		v = lsm_iter_value(m, &vlen);
+		if (mode == SERIES_KEEP_VERSIONS) {
+			enum lsm_kind kind = lsm_ikey_kind(k);
+
+			if (!expired(db, ukey) &&
+			    (rc = output_add(o, ukey, last_seq, kind, kind == LSM_KIND_DELETE ? NULL : v,
+					     kind == LSM_KIND_DELETE ? 0 : vlen)) != 0)
+				break;
+			continue;
+		}
 		rc = lsm_resolve_add(&r, lsm_ikey_kind(k), v, vlen);
 		if (rc)
 			break;
 	}
 	if (rc == 0)
 		rc = lsm_iter_status(m);
-	if (rc == 0 && in_key && !expired(db, ukey))
-		rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r);
+	if (rc == 0 && in_key && mode != SERIES_KEEP_VERSIONS && !expired(db, ukey))
+		rc = emit(o, j->bottom && mode <= SERIES_UNDER_NEWER, ukey, folded_seq(j, mode, final_seq, seq), &r);
 	if (rc == 0)
 		rc = output_finish(o);
 	lsm_iter_free(m);
