@@ -201,11 +201,6 @@ static int start_window(lsm_scan *s)
 		s->done = true;
 		return 0;
 	}
-	rc = others_hold(s, s->cur, &shared);
-	if (rc)
-		return rc;
-	if (shared)
-		return LSM_SCAN_ROWS;
 	lsm_ukey_encode(klo, s->series, s->cur);
 	lsm_ukey_encode(khi, s->series, s->hi);
 	for (size_t j = 0; j < wf->n_files; j++) {
@@ -224,10 +219,20 @@ static int start_window(lsm_scan *s)
 			return LSM_SCAN_ROWS;
 		table = t;
 	}
+	/* Windows of other lengths sharing this one's time that hold the series: their points come in between. */
+	rc = others_hold(s, s->cur, &shared);
+	if (rc)
+		return rc;
+	if (n == 0 && shared) {
+		s->win++; /* nothing here, but cur must not pass the others' points */
+		return 0;
+	}
 	if (n == 0) {
 		end_window(s);
 		return 0;
 	}
+	if (shared)
+		return LSM_SCAN_ROWS;
 	if (!(lsm_sst_get_props(table)->flags & LSM_SST_FLAG_FINAL) || lsm_sst_get_props(table)->max_seq > s->view.snapshot)
 		return LSM_SCAN_ROWS;
 	s->blocks = lsm_sst_blocks_new(table);
