@@ -1,7 +1,8 @@
 /*
  * test_retention.c — retention policies (catalog, statements) and the
  * removal of expired points: writes refused, queries that never see them,
- * whole windows dropped, and the compaction hook.
+ * whole windows dropped (also the hour-long windows of a short policy's
+ * shard duration), and the compaction hook.
  */
 #include "ingest/writer.h"
 #include "lsm/alloc.h"
@@ -33,6 +34,7 @@ struct fx {
 	ingest_engine ie;
 	ingest_session *s;
 	lsm_retention_filter filter;
+	lsm_catalog_windows windows; /* the engine's series_window hook: each policy's shard duration */
 	int64_t now;
 };
 
@@ -59,8 +61,11 @@ static void fx_open(struct fx *f)
 	opt.compact.disable = true; /* compactions only when a test asks */
 	opt.compact.drop = lsm_retention_filter_drop;
 	opt.compact.drop_ctx = &f->filter;
+	opt.series_window = lsm_catalog_windows_hook;
+	opt.series_window_ctx = &f->windows;
 	assert_int_equal(lsm_open(&f->db, f->dir, &opt), 0);
 	assert_int_equal(lsm_catalog_open(&f->c, f->dir), 0);
+	lsm_catalog_windows_attach(&f->windows, f->c);
 	lsm_retention_filter_set_catalog(&f->filter, f->c);
 	assert_int_equal(query_engine_new(&f->qe, f->db, f->c, NULL), 0);
 	ingest_options_default(&io);
@@ -75,6 +80,7 @@ static void fx_close(struct fx *f)
 	query_engine_free(f->qe);
 	lsm_retention_filter_set_catalog(&f->filter, NULL);
 	assert_int_equal(lsm_close(f->db), 0);
+	lsm_catalog_windows_attach(&f->windows, NULL);
 	lsm_catalog_close(f->c);
 }
 
@@ -149,7 +155,7 @@ static void test_retention_catalog_persists(void **state)
 			      .is_default = true };
 	lsm_catalog_rp *rps = NULL;
 	size_t n = 0;
-	uint32_t a, b;
+	uint32_t a, b, store;
 	int64_t keep = -1;
 
 	assert_int_equal(lsm_catalog_create_database(f->c, "a"), 0);
@@ -185,8 +191,16 @@ static void test_retention_catalog_persists(void **state)
 	assert_string_equal(rps[0].name, "week");
 	assert_int_equal(rps[0].duration_ns, 8 * DAY);
 	assert_int_equal(rps[0].replica_n, 2);
+	assert_int_equal(rps[0].shard_duration_ns, DAY);
 	assert_true(rps[0].is_default);
 	strata_free(rps);
+	/* The window length of a store is its policy's shard duration; none recorded: 0, the engine's. */
+	assert_int_equal(lsm_catalog_store(f->c, a, "week", &store), 0);
+	assert_int_equal(lsm_catalog_window(f->c, store, &keep), 0);
+	assert_int_equal(keep, DAY);
+	assert_int_equal(lsm_catalog_store(f->c, b, "short", &store), 0);
+	assert_int_equal(lsm_catalog_window(f->c, store, &keep), 0);
+	assert_int_equal(keep, 0);
 	assert_int_equal(lsm_catalog_rps(f->c, b, &rps, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(rps[0].name, "short");
@@ -518,6 +532,56 @@ static void test_retention_compaction_drops_expired(void **state)
 	assert_true(has_point(f, keep_sid, start + HOUR));
 }
 
+/*
+ * A policy of three hours gets InfluxDB's shard duration for it, an hour:
+ * its points are in hour-long windows, and the one that ended more than
+ * three hours ago is dropped while the next, which ends later, stays.
+ */
+static void test_retention_drops_short_windows(void **state)
+{
+	struct fx *f = *state;
+	int64_t hour0 = (f->now / HOUR) * HOUR;
+	char text[512];
+	uint64_t sid;
+	uint32_t db;
+	lsm_stats st;
+
+	check(f, NULL, "CREATE DATABASE brief WITH DURATION 3h", OK);
+	check(f, "brief", "SHOW RETENTION POLICIES", RPS("[\"autogen\",\"3h0m0s\",\"1h0m0s\",1,true]"));
+	f->now = hour0 + HOUR / 6;
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(hour0 - 2 * HOUR + 5),
+		 (long long)(hour0 - HOUR + 5), (long long)(hour0 + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "brief", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &sid), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3); /* one per hour (a day's window would hold two or three) */
+
+	/* What the retention thread does: now - the longest retention. */
+	f->now = hour0 + 2 * HOUR + HOUR / 2;
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 3 * HOUR);
+	assert_int_equal(lsm_drop_windows_before(f->db, f->now - 3 * HOUR), 1);
+	assert_false(has_point(f, sid, hour0 - 2 * HOUR + 5));
+	assert_true(has_point(f, sid, hour0 - HOUR + 5));
+	assert_true(has_point(f, sid, hour0 + 5));
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 2);
+
+	/* A longer shard duration from now on: later points go to a day's window, the hours stay readable. */
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 2d SHARD DURATION 1d", OK);
+	check(f, "brief", "SHOW RETENTION POLICIES", RPS("[\"autogen\",\"48h0m0s\",\"24h0m0s\",1,true]"));
+	snprintf(text, sizeof text, "m v=4 %lld\n", (long long)(hour0 + HOUR + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 1);
+	fx_close(f);
+	fx_open(f);
+	assert_true(has_point(f, sid, hour0 - HOUR + 5));
+	assert_true(has_point(f, sid, hour0 + 5));
+	assert_true(has_point(f, sid, hour0 + HOUR + 5));
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +592,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention_queries_skip_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drop_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_compaction_drops_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_drops_short_windows, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
