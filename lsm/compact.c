@@ -484,7 +484,7 @@ static enum series_mode series_mode(const job *j, uint64_t series)
 	enum series_mode mode = SERIES_ALONE;
 	uint64_t lo = UINT64_MAX, hi = 0;
 
-	/* The sequence numbers of the inputs that may hold the series. */
+	/* The sequence numbers of the inputs that may hold the series (one does: its key is being merged). */
 	for (size_t i = 0; i < j->n; i++) {
 		const lsm_sst_props *p = &j->inputs[i]->props;
 
@@ -495,8 +495,6 @@ static enum series_mode series_mode(const job *j, uint64_t series)
 		if (p->max_seq > hi)
 			hi = p->max_seq;
 	}
-	if (lo > hi)
-		return SERIES_ALONE; /* a bloom filter's false positive brought it here */
 	for (size_t i = 0; i < j->n_others; i++) {
 		lsm_file *f = j->others[i];
 
@@ -514,7 +512,10 @@ static enum series_mode series_mode(const job *j, uint64_t series)
 	return mode;
 }
 
-/* The sequence number a folded key is written with: a final merge's shared one only when nothing else holds its series. */
+/*
+ * The sequence number a folded key is written with: a final merge's shared
+ * one only when no table elsewhere may hold its series.
+ */
 static uint64_t folded_seq(const job *j, enum series_mode mode, uint64_t final_seq, uint64_t seq)
 {
 	return j->final && mode == SERIES_ALONE ? final_seq : seq;

@@ -1107,6 +1107,12 @@ static int64_t rp_shard_ns(query_stmt_ctx *ctx, const lsm_catalog_rp *rp)
  */
 static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o, lsm_catalog_rp *rp, bool creating)
 {
+	/*
+	 * Policies created before shard durations counted recorded the engine's
+	 * day whatever their duration: one already shorter than its shard
+	 * duration is not held to the rule below until a SHARD DURATION is written.
+	 */
+	bool was_legacy = rp->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < rp->shard_duration_ns;
 	char a[40], b[40];
 
 	if (o->has_duration)
@@ -1130,7 +1136,8 @@ static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o
 		rp->shard_duration_ns = default_shard_ns(rp->duration_ns);
 	}
 	/* InfluxDB's rule; a policy recorded without one (0) keeps the engine's window whatever its duration. */
-	if (rp->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < rp->shard_duration_ns)
+	if (rp->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < rp->shard_duration_ns &&
+	    (!was_legacy || o->has_shard_duration))
 		return strata_error(STRATA_EINVAL, "retention policy duration must be greater than the shard duration");
 	if (o->is_default)
 		rp->is_default = true;

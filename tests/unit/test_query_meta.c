@@ -663,6 +663,18 @@ static void test_query_meta_shard_duration(void **state)
 		  "[\"h\",\"4800h0m0s\",\"168h0m0s\",1,false],[\"i\",\"0s\",\"8760h0m0s\",1,false],"
 		  "[\"old\",\"3h0m0s\",\"24h0m0s\",1,false]"));
 	check(f, NULL, "ALTER RETENTION POLICY old ON d DURATION 2h", NONE);
+	/* One that recorded the engine's day with a shorter duration too, until it is given a SHARD DURATION. */
+	rp = (lsm_catalog_rp){ .name = "older", .duration_ns = INT64_C(3) * 3600 * 1000000000,
+			       .shard_duration_ns = INT64_C(24) * 3600 * 1000000000, .replica_n = 1 };
+	assert_int_equal(lsm_catalog_set_rp(f->c, db, &rp, LSM_CATALOG_RP_CREATE), 0);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d DURATION 2h", NONE);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d SHARD DURATION 1d",
+	      ERR("retention policy duration must be greater than the shard duration"));
+	check(f, NULL, "ALTER RETENTION POLICY older ON d SHARD DURATION 1h", NONE);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d DURATION 30m",
+	      ERR("retention policy duration must be at least 1h0m0s"));
+	assert_int_equal(lsm_catalog_rp_get(f->c, db, "older", &rp), 0);
+	assert_int_equal(rp.shard_duration_ns, INT64_C(3600) * 1000000000);
 }
 
 /* ---- what is not supported yet ---- */
