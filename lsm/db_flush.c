@@ -88,34 +88,73 @@ static int window_set_add(window_set *s, window_id w)
 }
 
 /*
- * The window length of a series' tables, asked of the hook once per run of
- * the series (keys are sorted by series first).
+ * The window length of each series of the memtable, asked of the hook once
+ * per series when the windows are collected, and kept for the passes: an
+ * ALTER between two looks must not move a key to a window no pass writes.
+ * Kept as runs (the first series of each change of length; keys are sorted
+ * by series first, and most neighbours share a length), read by the passes
+ * with a cursor in the same order.
  */
-typedef struct length_cache {
-	bool have;
-	uint64_t series;
+typedef struct length_run {
+	uint64_t first_series;
 	int64_t window_ns;
-} length_cache;
+} length_run;
 
-static window_id window_for(lsm_db *db, length_cache *c, const uint8_t *ukey)
+typedef struct lengths {
+	length_run *runs;
+	size_t n, cap;
+	bool have_last;
+	uint64_t last_series;  /* asked last while collecting */
+	size_t cursor;         /* of a pass: the run of the series at hand */
+} lengths;
+
+/* While collecting: the length of series, from the hook. */
+static int length_ask(lsm_db *db, lengths *l, uint64_t series, int64_t *out)
 {
-	uint64_t series = lsm_ukey_series(ukey);
+	int64_t len;
 
-	if (!c->have || c->series != series) {
-		int64_t len = db->opt.series_window ? db->opt.series_window(db->opt.series_window_ctx, series) : 0;
-
-		c->have = true;
-		c->series = series;
-		c->window_ns = len > 0 ? len : db->opt.window_ns;
+	if (l->have_last && l->last_series == series) {
+		*out = l->runs[l->n - 1].window_ns;
+		return 0;
 	}
-	return (window_id){ .window_ns = c->window_ns, .window = lsm_window_of(lsm_ukey_ts(ukey), c->window_ns) };
+	len = db->opt.series_window ? db->opt.series_window(db->opt.series_window_ctx, series) : 0;
+	if (len <= 0)
+		len = db->opt.window_ns;
+	l->have_last = true;
+	l->last_series = series;
+	*out = len;
+	if (l->n > 0 && l->runs[l->n - 1].window_ns == len)
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		length_run *grown = strata_realloc(l->runs, cap * sizeof *grown);
+
+		if (!grown)
+			return -ENOMEM;
+		l->runs = grown;
+		l->cap = cap;
+	}
+	l->runs[l->n++] = (length_run){ .first_series = series, .window_ns = len };
+	return 0;
 }
 
-/* The distinct windows of m's keys, and the highest sequence number in m. */
-static int collect_windows(lsm_db *db, lsm_memtable *m, window_set *out, uint64_t *max_seq)
+/* In a pass (series ascending from the cursor's): the length collected for series. */
+static int64_t length_of(lengths *l, uint64_t series)
+{
+	while (l->cursor + 1 < l->n && l->runs[l->cursor + 1].first_series <= series)
+		l->cursor++;
+	return l->runs[l->cursor].window_ns;
+}
+
+static window_id window_at(int64_t window_ns, const uint8_t *ukey)
+{
+	return (window_id){ .window_ns = window_ns, .window = lsm_window_of(lsm_ukey_ts(ukey), window_ns) };
+}
+
+/* The distinct windows of m's keys with each series' length in *lens, and the highest sequence number in m. */
+static int collect_windows(lsm_db *db, lsm_memtable *m, window_set *out, lengths *lens, uint64_t *max_seq)
 {
 	lsm_iter *it = lsm_memtable_iter_new(m);
-	length_cache lengths = { 0 };
 	window_id last = { 0 };
 	bool have_last = false;
 	int rc = 0;
@@ -125,8 +164,13 @@ static int collect_windows(lsm_db *db, lsm_memtable *m, window_set *out, uint64_
 	for (lsm_iter_seek_first(it); lsm_iter_valid(it); lsm_iter_next(it)) {
 		size_t len;
 		const uint8_t *k = lsm_iter_key(it, &len);
-		window_id w = window_for(db, &lengths, k);
+		int64_t window_ns;
+		window_id w;
 
+		rc = length_ask(db, lens, lsm_ukey_series(k), &window_ns);
+		if (rc)
+			break;
+		w = window_at(window_ns, k);
 		if (lsm_ikey_seq(k) > *max_seq)
 			*max_seq = lsm_ikey_seq(k);
 		if (have_last && window_cmp(w, last) == 0)
@@ -145,7 +189,7 @@ typedef struct flush_pass {
 	lsm_db *db;
 	const window_id *windows; /* the windows of this pass */
 	size_t n;
-	length_cache lengths;
+	lengths *lens;            /* each series' length, as collected */
 	lsm_sst_builder *builders[FLUSH_MAX_OPEN];
 	uint64_t numbers[FLUSH_MAX_OPEN];
 } flush_pass;
@@ -173,7 +217,7 @@ static int emit(flush_pass *p, const uint8_t *ukey, uint64_t seq, const lsm_reso
 	uint8_t ikey[LSM_IKEY_LEN];
 	enum lsm_kind kind = r->deleted ? LSM_KIND_DELETE : r->base ? LSM_KIND_PUT : LSM_KIND_MERGE;
 	int rc = 0;
-	lsm_sst_builder *b = builder_for(p, window_for(p->db, &p->lengths, ukey), &rc);
+	lsm_sst_builder *b = builder_for(p, window_at(length_of(p->lens, lsm_ukey_series(ukey)), ukey), &rc);
 
 	if (!b)
 		return rc;
@@ -245,15 +289,17 @@ out:
 int lsm_db_flush_memtable(lsm_db *db, lsm_memtable *m, bool set_log_number, uint64_t log_number)
 {
 	window_set windows = { 0 };
+	lengths lens = { 0 };
 	lsm_version_edit edit;
 	uint64_t bytes = 0, max_seq = 0, start = lsm_now_ns();
 	int rc;
 
 	lsm_version_edit_init(&edit);
-	rc = collect_windows(db, m, &windows, &max_seq);
+	rc = collect_windows(db, m, &windows, &lens, &max_seq);
 	for (size_t first = 0; rc == 0 && first < windows.n; first += FLUSH_MAX_OPEN) {
-		flush_pass p = { .db = db, .windows = windows.windows + first };
+		flush_pass p = { .db = db, .windows = windows.windows + first, .lens = &lens };
 
+		lens.cursor = 0; /* each pass reads the series from the first */
 		p.n = windows.n - first < FLUSH_MAX_OPEN ? windows.n - first : FLUSH_MAX_OPEN;
 		rc = flush_pass_run(&p, m, &edit, &bytes);
 	}
@@ -298,5 +344,6 @@ out:
 	}
 	lsm_version_edit_deinit(&edit);
 	strata_free(windows.windows);
+	strata_free(lens.runs);
 	return rc;
 }

@@ -1687,6 +1687,48 @@ static void test_compact_window_lengths(void **state)
 	len_check(f, true, "compacted and reopened");
 }
 
+/* A hook whose answer changes at every call, as an ALTER racing a flush would make it. */
+static int64_t flipping_window(void *ctx, uint64_t series)
+{
+	fixture *f = ctx;
+
+	(void)series;
+	return atomic_fetch_add(&f->lengths[0], 1) % 2 ? 2 * WINDOW_NS : WINDOW_NS / 2;
+}
+
+/*
+ * A flush asks each series' length once and writes every key of it in a
+ * window of that length, however the answer changes meanwhile: no key is
+ * lost between the windows it collected and those it writes.
+ */
+static void test_compact_flush_asks_length_once(void **state)
+{
+	fixture *f = *state;
+	snap *got = &snaps[SNAP_GOT];
+	table_window t[64];
+	size_t n;
+
+	f->opt.series_window = flipping_window;
+	open_db(f);
+	for (uint64_t s = 1; s <= 5; s++)
+		for (int64_t m = 0; m < 8; m++)
+			write_at(f->db, LSM_KIND_PUT, s, m * (WINDOW_NS / 4), 0x0f, s * 100 + (uint64_t)m);
+	flush(f->db);
+	snap_take(f->db, got);
+	assert_int_equal(got->n, 5 * 8);
+	/* Series 1, 3, 5 got half hours (four windows), 2 and 4 two hours (one). */
+	n = table_windows(f, t, 64);
+	assert_int_equal(n, 4 + 1);
+	for (size_t i = 0; i < n; i++) {
+		bool half = t[i].window_ns == WINDOW_NS / 2;
+
+		assert_true(half || t[i].window_ns == 2 * WINDOW_NS);
+		assert_int_equal(t[i].first_series, half ? 1 : 2);
+		assert_int_equal(t[i].last_series, half ? 5 : 4);
+	}
+	snap_free(got);
+}
+
 /*
  * A series in quarter-hour windows beside one in the engine's hour: its
  * windows close at their own end plus the grace period and are merged
@@ -2141,6 +2183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compact_failed_manifest_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_window_lengths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_short_windows_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_flush_asks_length_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_differential, setup, teardown),
 	};
 
