@@ -582,6 +582,66 @@ static void test_retention_drops_short_windows(void **state)
 	assert_int_equal(st.n_windows, 3);
 }
 
+/* Writes text to policy rp of d at f->now; all its points must be written. */
+static void write_rp(struct fx *f, const char *rp, const char *text, uint64_t points)
+{
+	ingest_report r;
+
+	assert_int_equal(ingest_session_write(f->s, "d", rp, text, strlen(text), INGEST_LP_NS, f->now, true, &r), 0);
+	assert_int_equal(r.points, points);
+}
+
+/*
+ * Two policies of one database, an hour's and a day's shard duration: a
+ * flush writes each store's points in windows of its own length; after an
+ * ALTER of the short one to a day, its points go to the day's window beside
+ * the other policy's; each policy reads exactly its points, also reopened.
+ */
+static void test_retention_stores_keep_their_window_lengths(void **state)
+{
+	struct fx *f = *state;
+	int64_t day = (f->now / DAY) * DAY - DAY; /* yesterday, midnight */
+	char text[512];
+	lsm_stats st;
+
+	check(f, NULL, "CREATE DATABASE d WITH DURATION 2d SHARD DURATION 1h NAME short", OK);
+	check(f, NULL, "CREATE RETENTION POLICY long ON d DURATION 30d REPLICATION 1", OK);
+	check(f, "d", "SHOW RETENTION POLICIES",
+	      RPS("[\"short\",\"48h0m0s\",\"1h0m0s\",1,true],[\"long\",\"720h0m0s\",\"24h0m0s\",1,false]"));
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(day + HOUR + 1),
+		 (long long)(day + 2 * HOUR + 1), (long long)(day + 3 * HOUR + 1));
+	write_rp(f, "short", text, 3);
+	write_rp(f, "long", text, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3 + 1); /* three hours of short, one day of long */
+	assert_int_equal(st.n_files, 3 + 1);
+
+	check(f, NULL, "ALTER RETENTION POLICY short ON d SHARD DURATION 1d", OK);
+	snprintf(text, sizeof text, "m v=4 %lld\nm v=5 %lld\n", (long long)(day + 2 * HOUR + 1),
+		 (long long)(day + 5 * HOUR + 1));
+	write_rp(f, "short", text, 2);
+	assert_int_equal(lsm_flush(f->db), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3 + 1); /* short's new table is in long's window: (a day, that day) */
+	assert_int_equal(st.n_files, 3 + 1 + 1);
+	for (int round = 0; round < 2; round++) {
+		check(f, "d", "SELECT count(v), sum(v) FROM d.short.m",
+		      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+		      "\"values\":[[0,4,13]]}]}");
+		check(f, "d", "SELECT count(v), sum(v) FROM d.long.m",
+		      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+		      "\"values\":[[0,3,6]]}]}");
+		fx_close(f);
+		fx_open(f);
+	}
+	/* Compacted, the same. */
+	assert_int_equal(lsm_compact(f->db, true), 0);
+	check(f, "d", "SELECT count(v), sum(v) FROM d.short.m",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+	      "\"values\":[[0,4,13]]}]}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -593,6 +653,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention_drop_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_compaction_drops_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drops_short_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_stores_keep_their_window_lengths, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
