@@ -183,6 +183,18 @@ int64_t lsm_catalog_windows_hook(void *ctx, uint64_t series_id);
  * time alone). A store no policy uses receives no points.
  */
 int64_t lsm_catalog_retention_horizon(lsm_catalog *c);
+/*
+ * The horizon of windows window_ns long: the longest retention of the
+ * stores that may have points in such windows — those whose policies ever
+ * recorded that shard duration (the catalog keeps each one, as the log is
+ * never rewritten) and are still used by a policy. 1 with *out (0: one
+ * keeps its points forever), or 0 when no such store exists: windows of
+ * that length may hold anything (points flushed before the catalog was
+ * attached, or before shard durations counted, are in the engine's
+ * window), and the caller must use lsm_catalog_retention_horizon. The
+ * engine's own window length must always use the latter.
+ */
+int lsm_catalog_window_horizon(lsm_catalog *c, int64_t window_ns, int64_t *out);
 /* The store of a live series: 0, or STRATA_ENOTFOUND (no message: compaction asks per series). */
 int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out);
 

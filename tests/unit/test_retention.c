@@ -582,6 +582,69 @@ static void test_retention_drops_short_windows(void **state)
 	assert_int_equal(st.n_windows, 3);
 }
 
+/*
+ * Windows go by their length's horizon: a three-hour policy's hour-long
+ * windows are dropped although another database keeps its points forever
+ * (in the engine's day-long windows, which stay); once a policy that keeps
+ * its points forever also records an hour, hour-long windows stay too,
+ * until it is dropped. The catalog remembers which lengths each store used,
+ * across a reopen and an ALTER to another length.
+ */
+static void test_retention_drops_by_window_length(void **state)
+{
+	struct fx *f = *state;
+	int64_t hour0 = (f->now / HOUR) * HOUR, horizon = -1;
+	char text[512];
+	uint64_t brief, keep;
+	uint32_t db;
+
+	check(f, NULL, "CREATE DATABASE keep", OK);
+	check(f, NULL, "CREATE DATABASE brief WITH DURATION 3h", OK);
+	f->now = hour0 + HOUR / 6;
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(hour0 - 2 * HOUR + 5),
+		 (long long)(hour0 - HOUR + 5), (long long)(hour0 + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 3);
+	assert_int_equal(write_lines(f, "keep", text).points, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "brief", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &brief), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "keep", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &keep), 0);
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 0); /* keep's autogen: forever */
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 3 * HOUR);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, 2 * HOUR, &horizon), 0);
+
+	f->now = hour0 + 2 * HOUR + HOUR / 2;
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 1);
+	assert_false(has_point(f, brief, hour0 - 2 * HOUR + 5));
+	assert_true(has_point(f, brief, hour0 - HOUR + 5));
+	for (int64_t h = -2; h <= 0; h++)
+		assert_true(has_point(f, keep, hour0 + h * HOUR + 5));
+
+	/* A policy that keeps its points forever in hour-long windows: hour-long windows stay. */
+	check(f, NULL, "CREATE RETENTION POLICY ever ON brief DURATION INF REPLICATION 1 SHARD DURATION 1h", OK);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 0);
+	f->now = hour0 + 4 * HOUR;
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 0);
+	assert_true(has_point(f, brief, hour0 - HOUR + 5));
+	check(f, NULL, "DROP RETENTION POLICY ever ON brief", OK);
+
+	/* brief moves to day-long windows; its hours are still its own, also after a reopen. */
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 2d SHARD DURATION 1d", OK);
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 3h SHARD DURATION 1h", OK);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 3 * HOUR);
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 2);
+	assert_false(has_point(f, brief, hour0 - HOUR + 5));
+	assert_false(has_point(f, brief, hour0 + 5));
+	for (int64_t h = -2; h <= 0; h++)
+		assert_true(has_point(f, keep, hour0 + h * HOUR + 5));
+}
+
 /* Writes text to policy rp of d at f->now; all its points must be written. */
 static void write_rp(struct fx *f, const char *rp, const char *text, uint64_t points)
 {
@@ -654,6 +717,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention_compaction_drops_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drops_short_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_stores_keep_their_window_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_drops_by_window_length, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
