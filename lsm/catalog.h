@@ -70,7 +70,7 @@ typedef struct lsm_catalog_rp {
 	char name[LSM_CATALOG_NAME_MAX + 1];
 	uint32_t store;            /* where its points live (below); set by the catalog */
 	int64_t duration_ns;       /* points are kept this long; 0: forever */
-	int64_t shard_duration_ns; /* the window length of its points' tables; 0: the engine's (recorded so before it counted) */
+	int64_t shard_duration_ns; /* its points' window length; 0: the engine's (as some were recorded before) */
 	uint32_t replica_n;        /* >= 1 */
 	bool is_default;
 } lsm_catalog_rp;

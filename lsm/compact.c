@@ -752,8 +752,8 @@ static int run_job(lsm_db *db, job *j)
 {
 	lsm_version_edit edit;
 	pthread_mutex_t edit_mu = PTHREAD_MUTEX_INITIALIZER;
-	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .window_ns = j->window_ns, .n_parts = 1, .edit = &edit,
-		     .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
+	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .window_ns = j->window_ns, .n_parts = 1,
+		     .edit = &edit, .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
 	uint64_t bytes_in = 0, t0 = o.start_ns;
 	int rc;
 

@@ -38,8 +38,9 @@ int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window
 /*
  * Appends an entry. Keys are internal keys (LSM_IKEY_LEN bytes) in strictly
  * ascending order (STRATA_EINVAL otherwise), all in the builder's window:
- * the caller (flush, compaction) guarantees that, the builder does not check. A value over LSM_VALUE_MAX is STRATA_ETOOBIG. -errno on a
- * write error, which sticks: every later call returns it.
+ * the caller (flush, compaction) guarantees that, the builder does not
+ * check. A value over LSM_VALUE_MAX is STRATA_ETOOBIG. -errno on a write
+ * error, which sticks: every later call returns it.
  */
 int lsm_sst_builder_add(lsm_sst_builder *b, const uint8_t *ikey, size_t ikey_len,
 			const uint8_t *value, size_t value_len);

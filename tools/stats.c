@@ -540,7 +540,8 @@ static void print_json(const stats *s)
 		cli_format_time(hi, sizeof hi, w->max_ts);
 		printf("%s{\"window\":%" PRId64 ",\"window_seconds\":%" PRId64 ",\"start\":\"%s\",\"end\":\"%s\",\"files\":%" PRIu64
 		       ",\"bytes\":%" PRIu64 ",\"entries\":%" PRIu64 ",\"min_time\":\"%s\",\"max_time\":\"%s\",\"debt_files\":%" PRIu64
-		       ",\"debt_bytes\":%" PRIu64 "}", i ? "," : "", w->window, w->window_ns / 1000000000, t0, t1, w->files, w->bytes, w->entries, lo, hi,
+		       ",\"debt_bytes\":%" PRIu64 "}", i ? "," : "", w->window, w->window_ns / 1000000000, t0, t1, w->files,
+		       w->bytes, w->entries, lo, hi,
 		       w->files > 1 ? w->files - 1 : 0, w->files > 1 ? w->bytes : 0);
 	}
 	printf("],\"compaction_debt\":{\"windows\":%" PRIu64 ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 "}}\n",
