@@ -385,7 +385,20 @@ struct c_db {
 	uint32_t n_rps, cap_rps;
 	bool rps_explicit;  /* false: only the implicit autogen */
 	bool own_retired;   /* a policy kept its points in this database's own id and was dropped */
+	/*
+	 * Every shard duration a policy of this database recorded, with the
+	 * store it was for (in the order first seen): the window lengths that
+	 * may hold each store's points (lsm_catalog_window_horizon). The log is
+	 * never rewritten, so replay sees them all.
+	 */
+	struct c_length *lengths;
+	uint32_t n_lengths, cap_lengths;
 	char name[];
+};
+
+struct c_length {
+	uint32_t store;
+	int64_t window_ns;
 };
 
 /* ---- pending (reserved, not yet published) entries ---- */
@@ -496,6 +509,9 @@ static void db_clear(struct c_db *d)
 	strata_free(d->rps);
 	d->rps = NULL;
 	d->n_rps = d->cap_rps = 0;
+	strata_free(d->lengths);
+	d->lengths = NULL;
+	d->n_lengths = d->cap_lengths = 0;
 }
 
 /* ---- names and keys ---- */
@@ -2535,6 +2551,15 @@ static int rps_apply(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, u
 		d->rps = v;
 		d->cap_rps = cap;
 	}
+	if (d->cap_lengths < d->n_lengths + 1) {
+		uint32_t cap = d->cap_lengths ? 2 * d->cap_lengths : 4;
+		struct c_length *v = strata_realloc(d->lengths, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		d->lengths = v;
+		d->cap_lengths = cap;
+	}
 	if (!d->rps_explicit) {
 		if (!(flags & LSM_CATRP_INITIAL))
 			d->rps[d->n_rps++] = autogen_rp;
@@ -2574,6 +2599,16 @@ static int rps_apply(lsm_catalog *c, struct c_db *d, const lsm_catalog_rp *rp, u
 		for (size_t j = 0; j < d->n_rps; j++)
 			if (j != i)
 				d->rps[j].is_default = false;
+	if (rp->shard_duration_ns > 0) {
+		struct c_length seen = { .store = rp_store(d, &d->rps[i]), .window_ns = rp->shard_duration_ns };
+		uint32_t k;
+
+		for (k = 0; k < d->n_lengths; k++)
+			if (d->lengths[k].store == seen.store && d->lengths[k].window_ns == seen.window_ns)
+				break;
+		if (k == d->n_lengths)
+			d->lengths[d->n_lengths++] = seen; /* room reserved above */
+	}
 	return 0;
 }
 
@@ -2673,7 +2708,11 @@ static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
 	return rc;
 }
 
-/* Shard durations are not compared: strata's tables all use the engine's window. */
+/*
+ * Shard durations are not compared: a CREATE repeated without SHARD
+ * DURATION (as agents do at each start) must not fail on a policy created
+ * with another one, or before shard durations counted.
+ */
 static bool rp_same(const lsm_catalog_rp *a, const lsm_catalog_rp *b)
 {
 	return a->duration_ns == b->duration_ns && a->replica_n == b->replica_n;
@@ -2877,6 +2916,63 @@ static int64_t store_retention(lsm_catalog *c, const struct c_db *s)
 	return longest;
 }
 
+/* The shortest shard duration recorded by the policies that use store s; 0 when none records one (rw held). */
+static int64_t store_window(lsm_catalog *c, const struct c_db *s)
+{
+	const struct c_db *d = s->parent ? c->dbs[s->parent] : s;
+	const lsm_catalog_rp *v;
+	int64_t shortest = 0;
+	size_t n;
+
+	v = rps_view(d, &n);
+	for (size_t i = 0; i < n; i++)
+		if (rp_store(d, &v[i]) == s->id && v[i].shard_duration_ns > 0 &&
+		    (shortest == 0 || v[i].shard_duration_ns < shortest))
+			shortest = v[i].shard_duration_ns;
+	return shortest;
+}
+
+int lsm_catalog_window(lsm_catalog *c, uint32_t store, int64_t *out)
+{
+	struct c_db *s;
+
+	pthread_rwlock_rdlock(&c->rw);
+	s = db_live(c, store);
+	if (s)
+		*out = store_window(c, s);
+	pthread_rwlock_unlock(&c->rw);
+	return s ? 0 : db_not_found(store);
+}
+
+int64_t lsm_catalog_series_window(lsm_catalog *c, uint64_t id)
+{
+	struct c_series *se;
+	struct c_db *s = NULL;
+	int64_t window_ns = 0;
+
+	pthread_rwlock_rdlock(&c->rw);
+	se = id < c->by_id_cap ? c->by_id[id] : NULL;
+	if (se)
+		s = db_live(c, se->db);
+	if (s)
+		window_ns = store_window(c, s);
+	pthread_rwlock_unlock(&c->rw);
+	return window_ns;
+}
+
+void lsm_catalog_windows_attach(lsm_catalog_windows *w, lsm_catalog *c)
+{
+	atomic_store_explicit(&w->catalog, c, memory_order_release);
+}
+
+int64_t lsm_catalog_windows_hook(void *ctx, uint64_t series_id)
+{
+	lsm_catalog_windows *w = ctx;
+	lsm_catalog *c = atomic_load_explicit(&w->catalog, memory_order_acquire);
+
+	return c ? lsm_catalog_series_window(c, series_id) : 0;
+}
+
 int lsm_catalog_retention(lsm_catalog *c, uint32_t store, int64_t *out)
 {
 	struct c_db *s;
@@ -2914,6 +3010,37 @@ int64_t lsm_catalog_retention_horizon(lsm_catalog *c)
 	}
 	pthread_rwlock_unlock(&c->rw);
 	return any && !forever ? longest : 0;
+}
+
+int lsm_catalog_window_horizon(lsm_catalog *c, int64_t window_ns, int64_t *out)
+{
+	int64_t longest = 0;
+	bool any = false, forever = false;
+
+	pthread_rwlock_rdlock(&c->rw);
+	for (uint32_t i = 1; i < c->n_dbs && !forever; i++) {
+		struct c_db *d = db_top(c, i), *s;
+
+		if (!d)
+			continue;
+		for (uint32_t k = 0; k < d->n_lengths && !forever; k++) {
+			int64_t keep;
+
+			/* A store no policy uses any more holds nothing reachable. */
+			if (d->lengths[k].window_ns != window_ns || !store_used(d, d->lengths[k].store) ||
+			    !(s = db_live(c, d->lengths[k].store)))
+				continue;
+			any = true;
+			keep = store_retention(c, s);
+			if (keep == 0)
+				forever = true;
+			else if (keep > longest)
+				longest = keep;
+		}
+	}
+	pthread_rwlock_unlock(&c->rw);
+	*out = forever ? 0 : longest;
+	return any ? 1 : 0;
 }
 
 int lsm_catalog_store(lsm_catalog *c, uint32_t db, const char *rp, uint32_t *out)

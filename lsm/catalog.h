@@ -28,6 +28,7 @@
 
 #include "lsm/row.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -69,7 +70,7 @@ typedef struct lsm_catalog_rp {
 	char name[LSM_CATALOG_NAME_MAX + 1];
 	uint32_t store;            /* where its points live (below); set by the catalog */
 	int64_t duration_ns;       /* points are kept this long; 0: forever */
-	int64_t shard_duration_ns; /* as recorded; 0 when none was given */
+	int64_t shard_duration_ns; /* its points' window length; 0: the engine's (as some were recorded before) */
 	uint32_t replica_n;        /* >= 1 */
 	bool is_default;
 } lsm_catalog_rp;
@@ -147,12 +148,53 @@ int lsm_catalog_stores(lsm_catalog *c, uint32_t db, uint32_t **out, size_t *n_ou
  */
 int lsm_catalog_retention(lsm_catalog *c, uint32_t store, int64_t *out);
 /*
+ * The window length of a store's tables: the shard duration its policy
+ * records (the shortest when several policies share the store); 0 when
+ * none records one (a policy of a catalog written before shard durations
+ * counted), which means the engine's window (lsm_options.window_ns).
+ * STRATA_ENOTFOUND.
+ */
+int lsm_catalog_window(lsm_catalog *c, uint32_t store, int64_t *out);
+/*
+ * The window length of series id's store (lsm_catalog_window); 0 for a
+ * series the catalog does not know, or whose policy records none.
+ */
+int64_t lsm_catalog_series_window(lsm_catalog *c, uint64_t id);
+
+/*
+ * The engine's series_window hook (lsm.h) over a catalog opened after the
+ * engine (the engine takes the directory's LOCK first): ctx is an
+ * lsm_catalog_windows, installed in lsm_options before lsm_open. Until a
+ * catalog is attached every series gets the engine's window (the flush of
+ * the WAL replayed by lsm_open). Attach after lsm_catalog_open; close the
+ * engine (its last flush asks too) before detaching and closing the
+ * catalog.
+ */
+typedef struct lsm_catalog_windows {
+	_Atomic(lsm_catalog *) catalog; /* NULL: every series in the engine's window */
+} lsm_catalog_windows;
+
+void lsm_catalog_windows_attach(lsm_catalog_windows *w, lsm_catalog *c);
+int64_t lsm_catalog_windows_hook(void *ctx, uint64_t series_id);
+/*
  * The longest retention among the stores that hold or may receive points
  * when every one of them has a finite retention; 0 when one keeps its
  * points forever, or when there is none (nothing may then be removed by
  * time alone). A store no policy uses receives no points.
  */
 int64_t lsm_catalog_retention_horizon(lsm_catalog *c);
+/*
+ * The horizon of windows window_ns long: the longest retention of the
+ * stores that may have points in such windows — those whose policies ever
+ * recorded that shard duration (the catalog keeps each one, as the log is
+ * never rewritten) and are still used by a policy. 1 with *out (0: one
+ * keeps its points forever), or 0 when no such store exists: windows of
+ * that length may hold anything (points flushed before the catalog was
+ * attached, or before shard durations counted, are in the engine's
+ * window), and the caller must use lsm_catalog_retention_horizon. The
+ * engine's own window length must always use the latter.
+ */
+int lsm_catalog_window_horizon(lsm_catalog *c, int64_t window_ns, int64_t *out);
 /* The store of a live series: 0, or STRATA_ENOTFOUND (no message: compaction asks per series). */
 int lsm_catalog_series_db(lsm_catalog *c, uint64_t id, uint32_t *out);
 

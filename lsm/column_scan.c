@@ -9,7 +9,10 @@
  * series as a span; anything else, and the rest of the range, from cur, is
  * the caller's to read as rows. Points at or after the first time a
  * memtable holds for the series in the range are left to rows as well:
- * there the memtable and the tables must be merged.
+ * there the memtable and the tables must be merged. So is a window that
+ * shares time with a window of another length that may hold the series
+ * (its length changed with its retention policy's shard duration): the
+ * points of the two must be merged too.
  */
 #include "lsm/column_scan.h"
 #include "lsm/alloc.h"
@@ -101,7 +104,7 @@ int lsm_scan_new(lsm_scan **out, lsm_db *db, uint64_t series, int64_t lo, int64_
 		lsm_scan_free(s);
 		return rc;
 	}
-	s->win = lsm_version_find_window(s->view.version, lsm_window_of(lo, db->opt.window_ns));
+	s->win = lsm_version_first_overlap(s->view.version, lo);
 	*out = s;
 	return 0;
 }
@@ -126,6 +129,51 @@ static void end_window(lsm_scan *s)
 		s->cur = s->win_end;
 }
 
+/* May a table of window wf hold points of the series in [lo, hi]? */
+static int window_may_hold(const lsm_window_files *wf, uint64_t series, int64_t lo, int64_t hi, bool *out)
+{
+	uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN];
+
+	*out = false;
+	lsm_ukey_encode(klo, series, lo);
+	lsm_ukey_encode(khi, series, hi);
+	for (size_t j = 0; j < wf->n_files && !*out; j++) {
+		lsm_file *f = wf->files[j];
+		lsm_sst *t;
+		int rc;
+
+		if (memcmp(f->props.largest, klo, LSM_UKEY_LEN) < 0 || memcmp(f->props.smallest, khi, LSM_UKEY_LEN) > 0 ||
+		    f->props.max_ts < lo || f->props.min_ts > hi)
+			continue;
+		rc = lsm_file_table(f, &t);
+		if (rc)
+			return rc;
+		*out = lsm_sst_may_contain_series(t, series);
+	}
+	return 0;
+}
+
+/* Does another window of the version, sharing time with s->win from cur on, hold points of the series? */
+static int others_hold(lsm_scan *s, int64_t from, bool *out)
+{
+	const lsm_version *v = s->view.version;
+	const lsm_window_files *self = &v->windows[s->win];
+	int64_t to = self->last_ns < s->hi ? self->last_ns : s->hi;
+	int rc = 0;
+
+	*out = false;
+	for (size_t i = lsm_version_first_overlap(v, from); i < v->n_windows && rc == 0 && !*out; i++) {
+		const lsm_window_files *wf = &v->windows[i];
+
+		if (wf->first_ns > to)
+			break;
+		if (i == s->win || wf->last_ns < from)
+			continue;
+		rc = window_may_hold(wf, s->series, from, to, out);
+	}
+	return rc;
+}
+
 /*
  * Starts on the window at s->win: 1 walking its one table's blocks, 0 when
  * it holds nothing of the series (the window is passed), LSM_SCAN_ROWS when
@@ -134,17 +182,21 @@ static void end_window(lsm_scan *s)
 static int start_window(lsm_scan *s)
 {
 	const lsm_window_files *wf = &s->view.version->windows[s->win];
-	int64_t window_ns = s->db->opt.window_ns, start;
 	uint8_t klo[LSM_UKEY_LEN], khi[LSM_UKEY_LEN], target[LSM_IKEY_LEN];
 	lsm_sst *table = NULL;
 	size_t n = 0;
+	bool shared;
 	int rc;
 
-	if (__builtin_mul_overflow(wf->window, window_ns, &start))
-		start = wf->window < 0 ? INT64_MIN : INT64_MAX;
-	s->win_last = __builtin_add_overflow(start, window_ns, &s->win_end);
-	if (s->cur < start)
-		s->cur = start;
+	if (wf->last_ns < s->cur) {
+		/* Ends before what is left (windows of other lengths start later or end sooner). */
+		s->win++;
+		return 0;
+	}
+	s->win_last = wf->last_ns == INT64_MAX;
+	s->win_end = s->win_last ? INT64_MAX : wf->last_ns + 1;
+	if (s->cur < wf->first_ns)
+		s->cur = wf->first_ns;
 	if (s->cur > s->hi) {
 		s->done = true;
 		return 0;
@@ -167,10 +219,20 @@ static int start_window(lsm_scan *s)
 			return LSM_SCAN_ROWS;
 		table = t;
 	}
+	/* Windows of other lengths sharing this one's time that hold the series: their points come in between. */
+	rc = others_hold(s, s->cur, &shared);
+	if (rc)
+		return rc;
+	if (n == 0 && shared) {
+		s->win++; /* nothing here, but cur must not pass the others' points */
+		return 0;
+	}
 	if (n == 0) {
 		end_window(s);
 		return 0;
 	}
+	if (shared)
+		return LSM_SCAN_ROWS;
 	if (!(lsm_sst_get_props(table)->flags & LSM_SST_FLAG_FINAL) || lsm_sst_get_props(table)->max_seq > s->view.snapshot)
 		return LSM_SCAN_ROWS;
 	s->blocks = lsm_sst_blocks_new(table);
@@ -289,8 +351,7 @@ int lsm_scan_next(lsm_scan *s, lsm_span *span, int64_t *resume)
 			return LSM_SCAN_END;
 		}
 		if (!s->blocks) {
-			if (s->win == s->view.version->n_windows ||
-			    s->view.version->windows[s->win].window > lsm_window_of(s->hi, s->db->opt.window_ns)) {
+			if (s->win == s->view.version->n_windows || s->view.version->windows[s->win].first_ns > s->hi) {
 				/* No table holds more of the range: what is left is in a memtable, or nowhere. */
 				s->done = true;
 				continue;
@@ -348,17 +409,23 @@ int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series)
 			bound = INT64_MAX;
 	if (rc)
 		bound = INT64_MAX; /* could not look: no bound */
-	/* Newest windows first: the first table holding the series bounds it. */
+	/*
+	 * Latest windows first. The windows before one that start more than
+	 * the longest window's length before bound end before it: stop there.
+	 */
 	for (size_t w = v->n_windows; w-- > 0 && bound != INT64_MAX;) {
 		const lsm_window_files *wf = &v->windows[w];
-		int64_t newest = INT64_MIN;
+		int64_t newest = INT64_MIN, reach;
 
+		if (bound != INT64_MIN && !__builtin_add_overflow(wf->first_ns, v->max_window_ns - 1, &reach) &&
+		    reach <= bound)
+			break;
 		for (size_t j = 0; j < wf->n_files; j++) {
 			lsm_file *f = wf->files[j];
 			lsm_sst *table;
 
 			if (lsm_ukey_series(f->props.smallest) > series || lsm_ukey_series(f->props.largest) < series ||
-			    f->props.max_ts <= newest)
+			    f->props.max_ts <= newest || f->props.max_ts <= bound)
 				continue;
 			if (lsm_file_table(f, &table) != 0) {
 				newest = INT64_MAX; /* unreadable here: the read itself will say why */
@@ -367,11 +434,8 @@ int64_t lsm_scan_newest_bound(lsm_db *db, uint64_t series)
 			if (lsm_sst_may_contain_series(table, series))
 				newest = f->props.max_ts;
 		}
-		if (newest != INT64_MIN) {
-			if (newest > bound)
-				bound = newest;
-			break;
-		}
+		if (newest > bound)
+			bound = newest;
 	}
 	lsm_read_view_unpin(&view);
 	return bound;

@@ -54,10 +54,13 @@ static int64_t wall_ns(const lsm_db *db)
 
 typedef struct job {
 	int64_t window;
+	int64_t window_ns;
 	lsm_file **inputs; /* pinned, newest first, adjacent in sequence order */
 	size_t n;
 	bool bottom;       /* the run ends at the window's oldest table */
 	bool final;        /* a closed window merged whole: written in its final, column form */
+	lsm_file **others; /* pinned: tables of windows of other lengths sharing its time */
+	size_t n_others;
 } job;
 
 /* Block size and zstd level of a closed window's final form: bigger runs of a series compress better. */
@@ -66,15 +69,53 @@ typedef struct job {
 /* A final merge is split into at most this many parts. */
 #define FINAL_PARTS_MAX 8
 
-static bool window_closed(const lsm_db *db, int64_t window, int64_t now)
+static bool window_closed(const lsm_db *db, const lsm_window_files *w, int64_t now)
 {
 	int64_t end;
 
-	/* The window's end, saturating: windows near the end of time never close. */
-	if (__builtin_mul_overflow(window + 1, db->opt.window_ns, &end) ||
-	    __builtin_add_overflow(end, db->opt.compact.closed_grace_ns, &end))
+	/* The window's own end, saturating: windows near the end of time never close. */
+	if (w->last_ns == INT64_MAX || __builtin_add_overflow(w->last_ns + 1, db->opt.compact.closed_grace_ns, &end))
 		return false;
 	return now >= end;
+}
+
+/*
+ * Pins into j->others the tables of windows of other lengths that share
+ * time with window wi of v: a series whose window length changed (its
+ * policy's shard duration) may have other versions of the same keys there
+ * (merge_inputs). false on -ENOMEM.
+ */
+static bool pin_others(const lsm_version *v, size_t wi, job *j)
+{
+	const lsm_window_files *self = &v->windows[wi];
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = lsm_version_first_overlap(v, self->first_ns); i < v->n_windows; i++) {
+			const lsm_window_files *w = &v->windows[i];
+
+			if (w->first_ns > self->last_ns)
+				break;
+			if (i == wi || !lsm_window_overlaps(w, self))
+				continue;
+			for (size_t k = 0; k < w->n_files; k++, n++) {
+				if (pass == 1) {
+					j->others[n] = w->files[k];
+					lsm_file_ref(w->files[k]);
+				}
+			}
+		}
+		if (pass == 0) {
+			if (n == 0)
+				return true;
+			j->others = strata_malloc(n * sizeof(*j->others));
+			if (!j->others)
+				return false;
+			j->n_others = n;
+			n = 0;
+		}
+	}
+	return true;
 }
 
 /*
@@ -136,7 +177,7 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 			size_t *first, size_t *n, uint64_t *score, bool *final)
 {
 	const lsm_compact_options *o = &db->opt.compact;
-	bool closed = all || window_closed(db, w->window, now);
+	bool closed = all || window_closed(db, w, now);
 	size_t k;
 
 	*first = 0;
@@ -207,6 +248,8 @@ static void plan_window(const lsm_db *db, const lsm_window_files *w, bool all, i
 	tier(o, w, k, n, score);
 }
 
+static void job_release(job *j);
+
 /* Pins the most urgent job of v into *j; false when none is due. */
 static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 {
@@ -235,12 +278,17 @@ static bool pick(lsm_db *db, lsm_version *v, bool all, job *j)
 	if (!j->inputs)
 		return false;
 	j->window = v->windows[best].window;
+	j->window_ns = v->windows[best].window_ns;
 	j->n = best_n;
 	j->bottom = best_first + best_n == v->windows[best].n_files;
 	j->final = best_final && j->bottom;
 	for (size_t i = 0; i < best_n; i++) {
 		j->inputs[i] = v->windows[best].files[best_first + i];
 		lsm_file_ref(j->inputs[i]);
+	}
+	if (!pin_others(v, best, j)) {
+		job_release(j);
+		return false;
 	}
 	return true;
 }
@@ -249,15 +297,20 @@ static void job_release(job *j)
 {
 	for (size_t i = 0; i < j->n; i++)
 		lsm_file_unref(j->inputs[i]);
+	for (size_t i = 0; i < j->n_others; i++)
+		lsm_file_unref(j->others[i]);
 	strata_free(j->inputs);
+	strata_free(j->others);
 	j->inputs = NULL;
+	j->others = NULL;
 	j->n = 0;
+	j->n_others = 0;
 }
 
 /* A closed window holds tables that are not in final form (folded in later, not now). */
 static bool late_pending(const lsm_db *db, const lsm_window_files *w, int64_t now)
 {
-	if (!window_closed(db, w->window, now))
+	if (!window_closed(db, w, now))
 		return false;
 	for (size_t k = 0; k < w->n_files; k++)
 		if (!(__atomic_load_n(&w->files[k]->props.flags, __ATOMIC_RELAXED) & LSM_SST_FLAG_FINAL))
@@ -298,6 +351,7 @@ typedef struct output {
 	lsm_db *db;
 	lsm_sst_options sst; /* the engine's, or a closed window's final form */
 	int64_t window;
+	int64_t window_ns;
 	unsigned n_parts;    /* outputs written at once: each paces at its share of the rate */
 	lsm_sst_builder *b;
 	uint64_t number;
@@ -306,6 +360,7 @@ typedef struct output {
 	uint64_t bytes;       /* of finished outputs */
 	uint64_t start_ns;    /* for the rate limit */
 	uint64_t paced_bytes; /* bytes the rate limit has accounted for */
+	uint8_t last[LSM_UKEY_LEN]; /* the user key added last: the versions of one key stay in one table */
 } output;
 
 static int output_finish(output *o)
@@ -352,7 +407,8 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 	uint8_t ikey[LSM_IKEY_LEN];
 	int rc;
 
-	if (o->b && lsm_sst_builder_file_bytes(o->b) >= o->db->opt.compact.max_file_bytes) {
+	if (o->b && lsm_sst_builder_file_bytes(o->b) >= o->db->opt.compact.max_file_bytes &&
+	    !lsm_ukey_equal(ukey, o->last)) {
 		rc = output_finish(o);
 		if (rc)
 			return rc;
@@ -362,11 +418,12 @@ static int output_add(output *o, const uint8_t *ukey, uint64_t seq, enum lsm_kin
 
 		o->number = lsm_versions_new_file_number(o->db->versions);
 		lsm_sst_path(path, sizeof path, o->db->dir, o->number);
-		rc = lsm_sst_builder_open(&o->b, path, o->window, &o->sst);
+		rc = lsm_sst_builder_open(&o->b, path, o->window, o->window_ns, &o->sst);
 		if (rc)
 			return rc;
 	}
 	lsm_ikey_encode(ikey, ukey, seq, kind);
+	memcpy(o->last, ukey, LSM_UKEY_LEN);
 	rc = lsm_sst_builder_add(o->b, ikey, sizeof ikey, value, len);
 	if (rc == 0)
 		pace(o);
@@ -398,6 +455,72 @@ static int emit(output *o, bool bottom, const uint8_t *ukey, uint64_t seq, const
 	return output_add(o, ukey, seq, kind, r->buf, r->len);
 }
 
+/*
+ * How a merge treats the keys of one series, given the tables of windows
+ * of other lengths sharing the window's time (job.others): a series whose
+ * window length changed has points, and perhaps other versions of the
+ * same keys, in both. Tables newer than every input change nothing (they
+ * are folded over whatever the merge writes).
+ */
+enum series_mode {
+	SERIES_ALONE,         /* no other table holds the series: fold as usual */
+	SERIES_UNDER_NEWER,   /* only newer tables may: fold, keeping each key's own sequence number */
+	SERIES_OVER_OLDER,    /* older tables may: fold, but the run is not their bottom */
+	SERIES_KEEP_VERSIONS, /* one with sequence numbers among the inputs' may: write every version as it is */
+};
+
+/* May table f hold keys of series? Unreadable: assume so. */
+static bool may_hold(lsm_file *f, uint64_t series)
+{
+	lsm_sst *t;
+
+	if (lsm_ukey_series(f->props.smallest) > series || lsm_ukey_series(f->props.largest) < series)
+		return false;
+	return lsm_file_table(f, &t) != 0 || lsm_sst_may_contain_series(t, series);
+}
+
+static enum series_mode series_mode(const job *j, uint64_t series)
+{
+	enum series_mode mode = SERIES_ALONE;
+	uint64_t lo = UINT64_MAX, hi = 0;
+
+	/* The sequence numbers of the inputs that may hold the series (one does: its key is being merged). */
+	for (size_t i = 0; i < j->n; i++) {
+		const lsm_sst_props *p = &j->inputs[i]->props;
+
+		if (!may_hold(j->inputs[i], series))
+			continue;
+		if (p->min_seq < lo)
+			lo = p->min_seq;
+		if (p->max_seq > hi)
+			hi = p->max_seq;
+	}
+	for (size_t i = 0; i < j->n_others; i++) {
+		lsm_file *f = j->others[i];
+
+		if (!may_hold(f, series))
+			continue;
+		if (f->props.min_seq > hi) {
+			if (mode == SERIES_ALONE)
+				mode = SERIES_UNDER_NEWER;
+		} else if (f->props.max_seq < lo) {
+			mode = SERIES_OVER_OLDER;
+		} else {
+			return SERIES_KEEP_VERSIONS; /* folding would skip the versions between the inputs' */
+		}
+	}
+	return mode;
+}
+
+/*
+ * The sequence number a folded key is written with: a final merge's shared
+ * one only when no table elsewhere may hold its series.
+ */
+static uint64_t folded_seq(const job *j, enum series_mode mode, uint64_t final_seq, uint64_t seq)
+{
+	return j->final && mode == SERIES_ALONE ? final_seq : seq;
+}
+
 /* Retention: the drop hook leaves out a key whose point has expired (compact.h). */
 static bool expired(const lsm_db *db, const uint8_t *ukey)
 {
@@ -414,8 +537,9 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 	lsm_iter *m = NULL;
 	lsm_resolve r;
 	uint8_t ukey[LSM_UKEY_LEN];
-	uint64_t seq = 0, keys = 0, final_seq = 0, last_seq = 0;
-	bool in_key = false, have_last = false;
+	uint64_t seq = 0, keys = 0, final_seq = 0, last_seq = 0, series = 0;
+	bool in_key = false, have_last = false, have_series = false;
+	enum series_mode mode = SERIES_ALONE;
 	int rc = 0;
 
 	if (!children)
@@ -469,12 +593,18 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 		if (hi && memcmp(k, hi, LSM_UKEY_LEN) >= 0)
 			break;
 		if (!in_key || !lsm_ukey_equal(k, ukey)) {
-			if (in_key && !expired(db, ukey) &&
-			    (rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r)) != 0)
+			if (in_key && mode != SERIES_KEEP_VERSIONS && !expired(db, ukey) &&
+			    (rc = emit(o, j->bottom && mode <= SERIES_UNDER_NEWER, ukey,
+				       folded_seq(j, mode, final_seq, seq), &r)) != 0)
 				break;
 			if (++keys % CLOSING_CHECK_EVERY == 0 && closing(db)) {
 				rc = strata_error(STRATA_ECLOSED, "compaction stopped: the database is closing");
 				break;
+			}
+			if (!have_series || lsm_ukey_series(k) != series) {
+				series = lsm_ukey_series(k);
+				have_series = true;
+				mode = j->n_others ? series_mode(j, series) : SERIES_ALONE;
 			}
 			memcpy(ukey, k, LSM_UKEY_LEN);
 			seq = lsm_ikey_seq(k); /* newest version first */
@@ -493,14 +623,23 @@ static int merge_inputs(lsm_db *db, const job *j, output *o, const uint8_t *lo, 
 		last_seq = lsm_ikey_seq(k);
 		have_last = true;
 		v = lsm_iter_value(m, &vlen);
+		if (mode == SERIES_KEEP_VERSIONS) {
+			enum lsm_kind kind = lsm_ikey_kind(k);
+
+			if (!expired(db, ukey) &&
+			    (rc = output_add(o, ukey, last_seq, kind, kind == LSM_KIND_DELETE ? NULL : v,
+					     kind == LSM_KIND_DELETE ? 0 : vlen)) != 0)
+				break;
+			continue;
+		}
 		rc = lsm_resolve_add(&r, lsm_ikey_kind(k), v, vlen);
 		if (rc)
 			break;
 	}
 	if (rc == 0)
 		rc = lsm_iter_status(m);
-	if (rc == 0 && in_key && !expired(db, ukey))
-		rc = emit(o, j->bottom, ukey, j->final ? final_seq : seq, &r);
+	if (rc == 0 && in_key && mode != SERIES_KEEP_VERSIONS && !expired(db, ukey))
+		rc = emit(o, j->bottom && mode <= SERIES_UNDER_NEWER, ukey, folded_seq(j, mode, final_seq, seq), &r);
 	if (rc == 0)
 		rc = output_finish(o);
 	lsm_iter_free(m);
@@ -613,8 +752,8 @@ static int run_job(lsm_db *db, job *j)
 {
 	lsm_version_edit edit;
 	pthread_mutex_t edit_mu = PTHREAD_MUTEX_INITIALIZER;
-	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .n_parts = 1, .edit = &edit,
-		     .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
+	output o = { .db = db, .sst = db->opt.sst, .window = j->window, .window_ns = j->window_ns, .n_parts = 1,
+		     .edit = &edit, .edit_mu = &edit_mu, .start_ns = lsm_now_ns() };
 	uint64_t bytes_in = 0, t0 = o.start_ns;
 	int rc;
 
@@ -653,8 +792,8 @@ static int run_job(lsm_db *db, job *j)
 		}
 		if (rc != STRATA_ECLOSED) {
 			atomic_fetch_add(&db->compaction_failures, 1);
-			LOG_WARN("event=compaction_failed window=%lld inputs=%zu error=\"%s\" detail=\"%s\"",
-				 (long long)j->window, j->n, strata_strerror(rc), strata_last_error());
+			LOG_WARN("event=compaction_failed window=%lld window_ns=%lld inputs=%zu error=\"%s\" detail=\"%s\"",
+				 (long long)j->window, (long long)j->window_ns, j->n, strata_strerror(rc), strata_last_error());
 		}
 	} else {
 		uint64_t ns = lsm_now_ns() - t0;
@@ -663,9 +802,9 @@ static int run_job(lsm_db *db, job *j)
 		atomic_fetch_add(&db->compact_bytes_read, bytes_in);
 		atomic_fetch_add(&db->compact_bytes_written, o.bytes);
 		atomic_fetch_add(&db->compact_ns, ns);
-		LOG_INFO("event=compaction window=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
+		LOG_INFO("event=compaction window=%lld window_ns=%lld inputs=%zu outputs=%zu bytes_in=%llu bytes_out=%llu "
 			 "bottom=%d final=%d ms=%.1f",
-			 (long long)j->window, j->n, edit.n_added, (unsigned long long)bytes_in,
+			 (long long)j->window, (long long)j->window_ns, j->n, edit.n_added, (unsigned long long)bytes_in,
 			 (unsigned long long)o.bytes, j->bottom ? 1 : 0, j->final ? 1 : 0, (double)ns / 1e6);
 	}
 	lsm_version_edit_deinit(&edit);

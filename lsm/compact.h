@@ -11,6 +11,17 @@
  * When the run reaches the window's oldest table nothing older exists, so
  * deletions are dropped and merge operands become whole values.
  *
+ * A window is a length and a number (version.h): a series whose length
+ * changed (its policy's shard duration) has points in windows of both
+ * lengths, which share time. For each series the merge asks the bloom
+ * filters of the tables of those other windows and of the inputs: when an
+ * older table may hold the series, the run is no bottom for it (tombstones
+ * and merge operands stay); when one with sequence numbers among its
+ * inputs' may, folding would skip the versions in between, so every
+ * version of its keys is written as it is; when only newer ones may, its
+ * keys keep their own sequence numbers in a final merge (which otherwise
+ * gives every key the inputs' newest).
+ *
  * Picking (one job at a time, the window with most work first):
  *   - a closed window (its end plus the grace period has passed) is merged
  *     down to one run of key-disjoint tables of bounded size, in its final

@@ -49,7 +49,7 @@ void lsm_options_default(lsm_options *out)
 	memset(out, 0, sizeof *out);
 	out->create_if_missing = true;
 	out->memtable_bytes = 64u << 20;
-	out->window_ns = INT64_C(86400) * 1000000000;
+	out->window_ns = LSM_WINDOW_LEGACY_NS; /* the one window length before policies had their own */
 	lsm_sst_options_default(&out->sst);
 	out->block_cache_bytes = 256u << 20;
 	lsm_commit_options_default(&out->commit);

@@ -112,21 +112,19 @@ static int child_list_push(child_list *l, lsm_iter *it)
 static int add_table_iters(lsm_db_iter *it, child_list *children)
 {
 	lsm_version *v = it->view.version;
-	int64_t t0, t1, w0, w1;
+	int64_t t0, t1;
 	bool single = single_series_range(it->lo, it->hi, &t0, &t1);
 	uint64_t series = lsm_ukey_series(it->lo);
-	size_t first = 0;
+	size_t first = single ? lsm_version_first_overlap(v, t0) : 0;
 
-	if (single) {
-		w0 = lsm_window_of(t0, it->db->opt.window_ns);
-		w1 = lsm_window_of(t1, it->db->opt.window_ns);
-		first = lsm_version_find_window(v, w0);
-	}
+	/* Windows of every length that overlap [t0, t1]: a series may have points in several. */
 	for (size_t i = first; i < v->n_windows; i++) {
 		const lsm_window_files *wf = &v->windows[i];
 
-		if (single && wf->window > w1)
+		if (single && wf->first_ns > t1)
 			break;
+		if (single && wf->last_ns < t0)
+			continue;
 		for (size_t j = 0; j < wf->n_files; j++) {
 			lsm_file *f = wf->files[j];
 			lsm_sst *table;
@@ -371,8 +369,8 @@ static int get_collect(get_state *g, lsm_iter *it, const uint8_t *seek, const ui
 
 /*
  * A point lookup without the merging iterator: the versions of the key are
- * gathered from the memtables and from the tables of its window that may
- * hold it (key range, then bloom filter), ordered newest first by sequence
+ * gathered from the memtables and from the tables of the windows (of any
+ * length) holding its time that may hold it (key range, then bloom filter), ordered newest first by sequence
  * number — which holds however the tables' sequence ranges overlap — and
  * folded. An entry found twice (in an immutable memtable and in the table
  * just flushed from it) has one sequence number and is taken once.
@@ -386,8 +384,7 @@ int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t 
 	lsm_resolve r;
 	uint64_t snapshot, last_seq = 0;
 	uint8_t seek[LSM_IKEY_LEN];
-	int64_t window = lsm_window_of(lsm_ukey_ts(ukey), db->opt.window_ns);
-	size_t wi;
+	int64_t ts = lsm_ukey_ts(ukey);
 	int rc;
 
 	*out = NULL;
@@ -403,10 +400,14 @@ int lsm_get(lsm_db *db, const uint8_t ukey[LSM_UKEY_LEN], uint8_t **out, size_t 
 	rc = get_collect(&g, lsm_memtable_iter_new(mem), seek, ukey);
 	if (rc == 0 && imm)
 		rc = get_collect(&g, lsm_memtable_iter_new(imm), seek, ukey);
-	wi = lsm_version_find_window(v, window);
-	if (rc == 0 && wi < v->n_windows && v->windows[wi].window == window) {
+	/* Every window holding ts: windows of different lengths may hold versions of the key. */
+	for (size_t wi = lsm_version_first_overlap(v, ts); rc == 0 && wi < v->n_windows; wi++) {
 		const lsm_window_files *wf = &v->windows[wi];
 
+		if (wf->first_ns > ts)
+			break;
+		if (wf->last_ns < ts)
+			continue;
 		for (size_t j = 0; rc == 0 && j < wf->n_files; j++) {
 			lsm_file *f = wf->files[j];
 			lsm_sst *table;

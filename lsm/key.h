@@ -90,4 +90,28 @@ static inline int64_t lsm_window_of(int64_t ts_ns, int64_t window_ns)
 	return q;
 }
 
+/*
+ * The window length of tables that do not record theirs (SSTable properties
+ * before version 3, manifest add_file records of tag 4): they were all
+ * written with the engine's one window of a day.
+ */
+#define LSM_WINDOW_LEGACY_NS (INT64_C(86400) * 1000000000)
+
+/*
+ * The first and last timestamp of window w of length window_ns (> 0), each
+ * saturating at the ends of time: a window holding INT64_MIN or INT64_MAX
+ * is cut there, so [*first, *last] is exactly the times it can hold.
+ */
+static inline void lsm_window_span(int64_t w, int64_t window_ns, int64_t *first, int64_t *last)
+{
+	int64_t next;
+
+	if (__builtin_mul_overflow(w, window_ns, first))
+		*first = w < 0 ? INT64_MIN : INT64_MAX;
+	if (__builtin_add_overflow(w, 1, &next) || __builtin_mul_overflow(next, window_ns, last))
+		*last = w < 0 ? INT64_MIN : INT64_MAX;
+	else
+		*last -= 1;
+}
+
 #endif

@@ -48,7 +48,16 @@ typedef int (*lsm_merge_fn)(void *ctx, const uint8_t *older, size_t older_len,
 typedef struct lsm_options {
 	bool create_if_missing;    /* true */
 	size_t memtable_bytes;     /* a memtable this full is flushed (64 MiB) */
-	int64_t window_ns;         /* time window of a table (1 day) */
+	int64_t window_ns;         /* time window of a table, unless series_window says otherwise (1 day) */
+	/*
+	 * The window length in ns of a series' tables (the shard duration of
+	 * its retention policy: catalog.h lsm_catalog_series_window). A flush
+	 * asks once per series it writes, from the flush thread (and from
+	 * lsm_open and lsm_close); 0 or less means window_ns. NULL: window_ns
+	 * for every series. Tables keep the length they were written with.
+	 */
+	int64_t (*series_window)(void *ctx, uint64_t series_id);
+	void *series_window_ctx;
 	lsm_sst_options sst;       /* block size, bloom bits, zstd level */
 	size_t block_cache_bytes;  /* 256 MiB */
 	lsm_commit_options commit; /* grouping and sync mode */

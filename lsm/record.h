@@ -34,7 +34,7 @@ enum lsm_record_type {
 #define LSM_WAL_MAGIC "STRATAWL"
 #define LSM_WAL_VERSION 1
 #define LSM_MANIFEST_MAGIC "STRATAMF"
-#define LSM_MANIFEST_VERSION 1
+#define LSM_MANIFEST_VERSION 2 /* 2: add_file records carry the window length (tag 6) */
 
 /* Writes the 16-byte header for a payload into out. */
 void lsm_record_header(uint8_t out[LSM_RECORD_HEADER_LEN], enum lsm_record_type type,

@@ -20,10 +20,25 @@ int64_t lsm_db_window_ns(const lsm_db *db)
 	return db->opt.window_ns;
 }
 
+static int64_t same_cutoff(void *ctx, int64_t window_ns)
+{
+	(void)window_ns;
+	return *(const int64_t *)ctx;
+}
+
 int lsm_drop_windows_before(lsm_db *db, int64_t ts)
 {
-	/* Window w ends at (w + 1) * window_ns, which is <= ts exactly when w < floor(ts / window_ns). */
-	int64_t limit = lsm_window_of(ts, db->opt.window_ns);
+	return lsm_drop_expired_windows(db, same_cutoff, &ts);
+}
+
+#define KNOWN_MAX 16
+
+int lsm_drop_expired_windows(lsm_db *db, int64_t (*cutoff)(void *ctx, int64_t window_ns), void *ctx)
+{
+	struct known_cutoff {
+		int64_t window_ns, cutoff;
+	} known[KNOWN_MAX];
+	size_t n_known = 0;
 	lsm_version_edit edit;
 	lsm_version *v = NULL;
 	size_t n = 0, n_windows = 0;
@@ -38,9 +53,24 @@ int lsm_drop_windows_before(lsm_db *db, int64_t ts)
 	if (rc)
 		goto out;
 	v = lsm_versions_current(db->versions);
-	for (size_t i = 0; rc == 0 && i < v->n_windows && v->windows[i].window < limit; i++) {
+	/* A window ends at or before its length's cutoff when its last time is before it. */
+	for (size_t i = 0; rc == 0 && i < v->n_windows; i++) {
 		const lsm_window_files *w = &v->windows[i];
+		int64_t ts = INT64_MIN;
+		size_t c;
 
+		/* A version has windows of a few lengths: ask once per length. */
+		for (c = 0; c < n_known && known[c].window_ns != w->window_ns; c++)
+			;
+		if (c < n_known) {
+			ts = known[c].cutoff;
+		} else {
+			ts = cutoff(ctx, w->window_ns);
+			if (n_known < KNOWN_MAX)
+				known[n_known++] = (struct known_cutoff){ .window_ns = w->window_ns, .cutoff = ts };
+		}
+		if (w->last_ns >= ts)
+			continue;
 		for (size_t k = 0; rc == 0 && k < w->n_files; k++, n++)
 			rc = lsm_version_edit_delete_file(&edit, w->files[k]->number);
 		n_windows++;
@@ -55,13 +85,44 @@ int lsm_drop_windows_before(lsm_db *db, int64_t ts)
 		lsm_db_set_bg_error(db, rc, "dropping expired windows could not record its edit");
 		goto out;
 	}
-	LOG_INFO("event=retention_windows_dropped before=%" PRId64 " windows=%zu tables=%zu", ts, n_windows, n);
+	LOG_INFO("event=retention_windows_dropped windows=%zu tables=%zu", n_windows, n);
 out:
 	if (v)
 		lsm_version_unref(v);
 	lsm_version_edit_deinit(&edit);
 	pthread_mutex_unlock(&db->compact_mu);
 	return rc ? rc : (int)(n > INT32_MAX ? INT32_MAX : n);
+}
+
+typedef struct expiry {
+	lsm_db *db;
+	lsm_catalog *catalog;
+	int64_t now;
+	int64_t horizon; /* of every store (0: none may go by time alone) */
+} expiry;
+
+/*
+ * Windows of a length only stores with a finite retention ever used go at
+ * their horizon; the engine's own length, and one no store knows, may hold
+ * any store's points: the longest retention of all.
+ */
+static int64_t expiry_cutoff(void *ctx, int64_t window_ns)
+{
+	expiry *e = ctx;
+	int64_t horizon = e->horizon, before;
+
+	if (window_ns != e->db->opt.window_ns)
+		lsm_catalog_window_horizon(e->catalog, window_ns, &horizon);
+	if (horizon <= 0 || __builtin_sub_overflow(e->now, horizon, &before))
+		return INT64_MIN;
+	return before;
+}
+
+int lsm_drop_expired(lsm_db *db, lsm_catalog *catalog, int64_t now)
+{
+	expiry e = { .db = db, .catalog = catalog, .now = now, .horizon = lsm_catalog_retention_horizon(catalog) };
+
+	return lsm_drop_expired_windows(db, expiry_cutoff, &e);
 }
 
 /* ---- the compaction hook ---- */

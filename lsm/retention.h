@@ -4,10 +4,10 @@
  * Two ways, both driven by the retention policies of the catalog (see
  * docs/retention.md):
  *   - whole time windows: lsm_drop_windows_before() deletes every table of
- *     the windows that end at or before a time, in one manifest edit. It
- *     is exact only when every database's points expire by then, so its
- *     caller passes now less the longest retention of all databases, and
- *     calls it only when every database has a finite retention;
+ *     the windows that end at or before a time, in one manifest edit;
+ *     lsm_drop_expired() does so with a time per window length, each the
+ *     longest retention of the stores that may have points in windows of
+ *     that length (all stores for the engine's own length);
  *   - single points: the compaction hook (compact.h, lsm_compact_options
  *     drop) of an lsm_retention_filter leaves out, while merging, the
  *     points of a series whose database's retention has passed them.
@@ -29,8 +29,9 @@
 #include <stdint.h>
 
 /*
- * Deletes every table of the windows that end at or before ts (window w
- * covers [w * window_ns, (w + 1) * window_ns)): one manifest edit, synced
+ * Deletes every table of the windows that end at or before ts, whatever
+ * their length (window w of length L covers [w * L, (w + 1) * L)): one
+ * manifest edit, synced
  * before it counts. Readers that pinned the tables keep reading them; each
  * file is unlinked when its last pin goes. Points of those windows still in
  * the memtable are not touched (they reach a table at the next flush and
@@ -39,8 +40,28 @@
  * sticky: lsm.h).
  */
 int lsm_drop_windows_before(lsm_db *db, int64_t ts);
+/*
+ * The same with a time per window length: windows window_ns long that end
+ * at or before cutoff(ctx, window_ns) (INT64_MIN: none) are deleted, in one
+ * edit. cutoff is called with the compaction lock held, once per length.
+ */
+int lsm_drop_expired_windows(lsm_db *db, int64_t (*cutoff)(void *ctx, int64_t window_ns), void *ctx);
+/*
+ * What the retention thread does at time now: drops the windows every
+ * store that may have points in them has let go of. Windows of a length
+ * that only some stores' policies ever recorded as their shard duration
+ * go at now less the longest retention among those stores
+ * (lsm_catalog_window_horizon); windows of the engine's own length, or of
+ * a length no store knows, may hold any store's points and go at now less
+ * the longest retention of all (lsm_catalog_retention_horizon), when every
+ * store's is finite. Returns as lsm_drop_expired_windows.
+ */
+int lsm_drop_expired(lsm_db *db, lsm_catalog *catalog, int64_t now);
 
-/* The time window of db's tables in ns (lsm_options.window_ns). */
+/*
+ * The engine's window length in ns (lsm_options.window_ns): that of the
+ * series whose retention policy records no shard duration.
+ */
 int64_t lsm_db_window_ns(const lsm_db *db);
 
 /*

@@ -506,10 +506,10 @@ static int decode_props(const char *path, uint64_t off, uint64_t file_size, cons
 	if (version > LSM_SST_PROPS_VERSION)
 		return strata_error(STRATA_EVERSION, "%s: properties version %u, this build reads up to %u",
 				    path, version, LSM_SST_PROPS_VERSION);
-	if (len != LSM_SST_PROPS_LEN)
+	if (len != (version >= 3 ? LSM_SST_PROPS_LEN : LSM_SST_PROPS_LEN_V2))
 		return strata_error(STRATA_ECORRUPT,
 				    "%s: properties at offset %" PRIu64 ": %zu bytes, want %d",
-				    path, off, len, LSM_SST_PROPS_LEN);
+				    path, off, len, version >= 3 ? LSM_SST_PROPS_LEN : LSM_SST_PROPS_LEN_V2);
 	memcpy(out->smallest, p + 8, LSM_IKEY_LEN);
 	memcpy(out->largest, p + 32, LSM_IKEY_LEN);
 	out->window = (int64_t)lsm_get_le64(p + 56);
@@ -522,6 +522,8 @@ static int decode_props(const char *path, uint64_t off, uint64_t file_size, cons
 	out->n_data_blocks = lsm_get_le64(p + 112);
 	out->raw_bytes = lsm_get_le64(p + 120);
 	out->file_bytes = lsm_get_le64(p + 128);
+	/* Before version 3 every table was in the engine's one window of a day. */
+	out->window_ns = version >= 3 ? (int64_t)lsm_get_le64(p + 136) : LSM_WINDOW_LEGACY_NS;
 	out->flags = lsm_get_le32(p + 4);
 	if (version == 0 || (version == 1 && out->flags != 0) || (out->flags & ~LSM_SST_FLAGS_KNOWN))
 		return strata_error(STRATA_ECORRUPT,
@@ -530,13 +532,13 @@ static int decode_props(const char *path, uint64_t off, uint64_t file_size, cons
 	if (out->n_entries == 0 || out->n_data_blocks == 0 || out->n_data_blocks > out->n_entries ||
 	    out->n_series == 0 || out->n_series > out->n_entries ||
 	    memcmp(out->smallest, out->largest, LSM_IKEY_LEN) > 0 || out->min_ts > out->max_ts ||
-	    out->min_seq > out->max_seq || out->file_bytes != file_size)
+	    out->min_seq > out->max_seq || out->file_bytes != file_size || out->window_ns <= 0)
 		return strata_error(STRATA_ECORRUPT,
 				    "%s: properties at offset %" PRIu64 " are inconsistent "
 				    "(entries %" PRIu64 ", blocks %" PRIu64 ", series %" PRIu64
-				    ", file bytes %" PRIu64 " of %" PRIu64 ")",
+				    ", file bytes %" PRIu64 " of %" PRIu64 ", window length %" PRId64 ")",
 				    path, off, out->n_entries, out->n_data_blocks, out->n_series,
-				    out->file_bytes, file_size);
+				    out->file_bytes, file_size, out->window_ns);
 	return 0;
 }
 
@@ -1493,7 +1495,7 @@ static void dump_props(FILE *f, const lsm_sst_props *p)
 	dump_key(f, p->smallest, LSM_IKEY_LEN);
 	fprintf(f, "\n  largest        ");
 	dump_key(f, p->largest, LSM_IKEY_LEN);
-	fprintf(f, "\n  window         %" PRId64 "\n", p->window);
+	fprintf(f, "\n  window         %" PRId64 " of %" PRId64 " ns\n", p->window, p->window_ns);
 	format_ts(ts, sizeof ts, p->min_ts);
 	fprintf(f, "  min_ts         %" PRId64 " (%s)\n", p->min_ts, ts);
 	format_ts(ts, sizeof ts, p->max_ts);
@@ -1693,7 +1695,7 @@ int lsm_sst_dump(const char *path, bool show_entries, void *out_file)
 			rc = decode_props(path, ft.props.offset, size, data, len, &props);
 			strata_free(data);
 			/* Inconsistent but whole properties are still worth showing. */
-			if (rc == 0 || (rc == STRATA_ECORRUPT && len == LSM_SST_PROPS_LEN))
+			if (rc == 0 || (rc == STRATA_ECORRUPT && (len == LSM_SST_PROPS_LEN || len == LSM_SST_PROPS_LEN_V2)))
 				dump_props(f, &props);
 		}
 		if (rc)

@@ -22,7 +22,8 @@
 typedef struct lsm_sst_props {
 	uint8_t smallest[LSM_IKEY_LEN]; /* first internal key */
 	uint8_t largest[LSM_IKEY_LEN];  /* last internal key */
-	int64_t window;                 /* time window index (key.h lsm_window_of) */
+	int64_t window;                 /* time window index (key.h lsm_window_of) ... */
+	int64_t window_ns;              /* ... of windows this long (> 0) */
 	int64_t min_ts, max_ts;         /* of the keys' timestamps */
 	uint64_t min_seq, max_seq;
 	uint64_t n_entries;

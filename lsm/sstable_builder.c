@@ -16,9 +16,9 @@
  * write error is sticky: later calls return it and finish() removes the
  * temporary file, since the kernel may have dropped the failed pages.
  *
- * Window: the builder knows the index of its time window but not the
- * window's length, so it cannot check that a key's timestamp lies in the
- * window; the caller (flush, compaction) guarantees it. The builder checks
+ * Window: the builder records its time window (index and length) but does
+ * not check that a key's timestamp lies in it; the caller (flush,
+ * compaction) guarantees it. The builder checks
  * that keys are well-formed internal keys in strictly ascending order and
  * records the timestamp and sequence ranges in the properties.
  *
@@ -38,6 +38,7 @@
 #include "lsm/status.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -396,7 +397,7 @@ static void builder_free(lsm_sst_builder *b)
 	strata_free(b);
 }
 
-int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window,
+int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window, int64_t window_ns,
 			 const lsm_sst_options *opt)
 {
 	lsm_sst_builder *b = NULL;
@@ -404,6 +405,8 @@ int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window
 	int rc = 0;
 
 	*out = NULL;
+	if (window_ns <= 0)
+		return strata_error(STRATA_EINVAL, "%s: window length %" PRId64 " ns", path, window_ns);
 	if (opt->block_bytes < BLOCK_BYTES_MIN || opt->block_bytes > BLOCK_BYTES_MAX ||
 	    opt->restart_interval < 1 || opt->bloom_bits_per_key < 0 ||
 	    opt->bloom_bits_per_key > 30 || opt->zstd_level < 0 ||
@@ -438,6 +441,7 @@ int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window
 		goto out;
 	}
 	b->props.window = window;
+	b->props.window_ns = window_ns;
 	if (opt->columns)
 		b->props.flags |= LSM_SST_FLAG_FINAL;
 	b->props.min_ts = INT64_MAX;
@@ -533,6 +537,7 @@ static void encode_props(uint8_t out[LSM_SST_PROPS_LEN], const lsm_sst_props *p)
 	lsm_put_le64(out + 112, p->n_data_blocks);
 	lsm_put_le64(out + 120, p->raw_bytes);
 	lsm_put_le64(out + 128, p->file_bytes);
+	lsm_put_le64(out + 136, (uint64_t)p->window_ns);
 }
 
 static void encode_footer(uint8_t out[LSM_SST_FOOTER_LEN], const struct handle *index,

@@ -34,15 +34,19 @@ void lsm_sst_options_default(lsm_sst_options *out);
 
 typedef struct lsm_sst_builder lsm_sst_builder;
 
-/* Creates "<path>.tmp" for a table of the given window. -errno, -ENOMEM. */
-int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window,
+/*
+ * Creates "<path>.tmp" for a table of window `window` of windows window_ns
+ * long (recorded in its properties). STRATA_EINVAL for a window length
+ * that is not positive or bad options; -errno, -ENOMEM.
+ */
+int lsm_sst_builder_open(lsm_sst_builder **out, const char *path, int64_t window, int64_t window_ns,
 			 const lsm_sst_options *opt);
 /*
  * Appends an entry. Keys are internal keys (LSM_IKEY_LEN bytes) in strictly
- * ascending order (STRATA_EINVAL otherwise), all in the builder's window: the
- * builder knows the window's index but not its length, so the caller
- * guarantees that. A value over LSM_VALUE_MAX is STRATA_ETOOBIG. -errno on a
- * write error, which sticks: every later call returns it.
+ * ascending order (STRATA_EINVAL otherwise), all in the builder's window:
+ * the caller (flush, compaction) guarantees that, the builder does not
+ * check. A value over LSM_VALUE_MAX is STRATA_ETOOBIG. -errno on a write
+ * error, which sticks: every later call returns it.
  */
 int lsm_sst_builder_add(lsm_sst_builder *b, const uint8_t *ikey, size_t ikey_len,
 			const uint8_t *value, size_t value_len);

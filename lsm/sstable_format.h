@@ -68,8 +68,14 @@ enum lsm_sst_compression {
 #define LSM_SST_FOOTER_MAGIC 64
 
 /* Properties block: fixed encoding, version LSM_SST_PROPS_VERSION (see the doc). */
-#define LSM_SST_PROPS_VERSION 2 /* 2: bytes 4..7 hold flags (LSM_SST_FLAG_*); 1: zero */
-#define LSM_SST_PROPS_LEN 136
+/*
+ * 3: window length at bytes 136..143; 2: bytes 4..7 hold flags
+ * (LSM_SST_FLAG_*); 1: zero. Versions 1 and 2 are 136 bytes long and their
+ * tables' windows are LSM_WINDOW_LEGACY_NS (key.h) long.
+ */
+#define LSM_SST_PROPS_VERSION 3
+#define LSM_SST_PROPS_LEN 144
+#define LSM_SST_PROPS_LEN_V2 136
 
 /* Restart interval of the index block: every index key is stored whole. */
 #define LSM_SST_INDEX_RESTART_INTERVAL 1

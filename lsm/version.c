@@ -66,12 +66,13 @@ enum {
 	TAG_LOG_NUMBER = 1,
 	TAG_NEXT_FILE = 2,
 	TAG_LAST_SEQ = 3,
-	TAG_ADD_FILE = 4,
+	TAG_ADD_FILE_V1 = 4, /* properties without the window length: LSM_WINDOW_LEGACY_NS */
 	TAG_DELETE_FILE = 5,
+	TAG_ADD_FILE = 6,    /* properties with the window length after the window */
 };
 
-/* Largest encoding of one lsm_sst_props: two keys, three zigzag varints, eight varints. */
-#define PROPS_MAX_LEN (2 * LSM_IKEY_LEN + 11 * LSM_VARINT64_MAX)
+/* Largest encoding of one lsm_sst_props: two keys, three zigzag varints, nine varints. */
+#define PROPS_MAX_LEN (2 * LSM_IKEY_LEN + 12 * LSM_VARINT64_MAX)
 #define CURRENT_MAX_LEN 128
 
 struct lsm_versions {
@@ -212,7 +213,8 @@ static bool props_match(const lsm_sst_props *a, const lsm_sst_props *b)
 {
 	return memcmp(a->smallest, b->smallest, LSM_IKEY_LEN) == 0 &&
 	       memcmp(a->largest, b->largest, LSM_IKEY_LEN) == 0 &&
-	       a->window == b->window && a->max_seq == b->max_seq && a->n_entries == b->n_entries;
+	       a->window == b->window && a->window_ns == b->window_ns && a->max_seq == b->max_seq &&
+	       a->n_entries == b->n_entries;
 }
 
 int lsm_file_table(lsm_file *f, lsm_sst **out)
@@ -265,11 +267,32 @@ int lsm_file_table(lsm_file *f, lsm_sst **out)
 
 /* ---- versions ---------------------------------------------------------- */
 
-/* Order of files in a version: window ascending, then newest first. */
+/* The first time window (window, window_ns) holds. */
+static int64_t window_first(const lsm_sst_props *p)
+{
+	int64_t first, last;
+
+	lsm_window_span(p->window, p->window_ns, &first, &last);
+	return first;
+}
+
+static bool same_window(const lsm_file *a, const lsm_file *b)
+{
+	return a->props.window == b->props.window && a->props.window_ns == b->props.window_ns;
+}
+
+/* Order of files in a version: window by start then length, then newest first. */
 static int file_order(const lsm_file *a, const lsm_file *b)
 {
-	if (a->props.window != b->props.window)
-		return a->props.window < b->props.window ? -1 : 1;
+	if (!same_window(a, b)) {
+		int64_t fa = window_first(&a->props), fb = window_first(&b->props);
+
+		if (fa != fb)
+			return fa < fb ? -1 : 1;
+		if (a->props.window_ns != b->props.window_ns)
+			return a->props.window_ns < b->props.window_ns ? -1 : 1;
+		return a->props.window < b->props.window ? -1 : 1; /* both cut at an end of time */
+	}
 	if (a->props.max_seq != b->props.max_seq)
 		return a->props.max_seq > b->props.max_seq ? -1 : 1;
 	if (a->number != b->number)
@@ -300,7 +323,7 @@ static lsm_version *version_new(lsm_versions *vs, lsm_file **files, size_t n)
 	lsm_file **slots;
 
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || files[i]->props.window != files[i - 1]->props.window)
+		if (i == 0 || !same_window(files[i], files[i - 1]))
 			n_windows++;
 	v = strata_malloc(sizeof *v + n_windows * sizeof(lsm_window_files) + n * sizeof(lsm_file *));
 	if (!v) {
@@ -310,13 +333,20 @@ static lsm_version *version_new(lsm_versions *vs, lsm_file **files, size_t n)
 	}
 	atomic_init(&v->refs, 1);
 	v->n_windows = n_windows;
+	v->max_window_ns = 1;
 	v->windows = (lsm_window_files *)(v + 1);
 	slots = (lsm_file **)(v->windows + n_windows);
 	if (n)
 		memcpy(slots, files, n * sizeof *slots);
 	for (size_t i = 0; i < n; i++) {
-		if (i == 0 || files[i]->props.window != files[i - 1]->props.window) {
-			v->windows[w].window = files[i]->props.window;
+		if (i == 0 || !same_window(files[i], files[i - 1])) {
+			lsm_window_files *wf = &v->windows[w];
+
+			wf->window = files[i]->props.window;
+			wf->window_ns = files[i]->props.window_ns;
+			lsm_window_span(wf->window, wf->window_ns, &wf->first_ns, &wf->last_ns);
+			if (wf->window_ns > v->max_window_ns)
+				v->max_window_ns = wf->window_ns;
 			v->windows[w].n_files = 0;
 			v->windows[w].files = slots + i;
 			w++;
@@ -347,14 +377,18 @@ void lsm_version_unref(lsm_version *v)
 	owner_unref(vs);
 }
 
-size_t lsm_version_find_window(const lsm_version *v, int64_t w)
+size_t lsm_version_first_overlap(const lsm_version *v, int64_t t)
 {
 	size_t lo = 0, hi = v->n_windows;
+	int64_t from;
 
+	/* A window starting before t - (max_window_ns - 1) ends before t. */
+	if (__builtin_sub_overflow(t, v->max_window_ns - 1, &from))
+		return 0;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (v->windows[mid].window < w)
+		if (v->windows[mid].first_ns < from)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -381,6 +415,8 @@ static int props_check(const lsm_sst_props *p, uint64_t number, int bad_rc)
 				    number, p->min_seq, p->max_seq);
 	if (p->min_ts > p->max_ts)
 		return strata_error(bad_rc, "file %" PRIu64 ": min_ts above max_ts", number);
+	if (p->window_ns <= 0)
+		return strata_error(bad_rc, "file %" PRIu64 ": window length %" PRId64 " ns", number, p->window_ns);
 	return 0;
 }
 
@@ -593,6 +629,7 @@ static size_t put_props(uint8_t *p, const lsm_sst_props *props)
 	memcpy(p, props->largest, LSM_IKEY_LEN);
 	p += LSM_IKEY_LEN;
 	p += lsm_put_varint64(p, zigzag(props->window));
+	p += lsm_put_varint64(p, (uint64_t)props->window_ns);
 	p += lsm_put_varint64(p, zigzag(props->min_ts));
 	p += lsm_put_varint64(p, zigzag(props->max_ts));
 	p += lsm_put_varint64(p, props->min_seq);
@@ -661,15 +698,21 @@ static bool get_i64(const uint8_t *data, size_t len, size_t *pos, int64_t *out)
 	return true;
 }
 
-static bool get_props(const uint8_t *data, size_t len, size_t *pos, lsm_sst_props *p)
+/* Properties of an add_file record; with_length: tag 6, else tag 4 (the legacy window length). */
+static bool get_props(const uint8_t *data, size_t len, size_t *pos, lsm_sst_props *p, bool with_length)
 {
+	uint64_t window_ns = (uint64_t)LSM_WINDOW_LEGACY_NS;
+
 	if (len - *pos < 2 * LSM_IKEY_LEN)
 		return false;
 	p->flags = 0; /* flags live in the table file only */
 	memcpy(p->smallest, data + *pos, LSM_IKEY_LEN);
 	memcpy(p->largest, data + *pos + LSM_IKEY_LEN, LSM_IKEY_LEN);
 	*pos += 2 * LSM_IKEY_LEN;
-	return get_i64(data, len, pos, &p->window) && get_i64(data, len, pos, &p->min_ts) &&
+	if (!get_i64(data, len, pos, &p->window) || (with_length && !get_u64(data, len, pos, &window_ns)))
+		return false;
+	p->window_ns = (int64_t)window_ns;
+	return get_i64(data, len, pos, &p->min_ts) &&
 	       get_i64(data, len, pos, &p->max_ts) && get_u64(data, len, pos, &p->min_seq) &&
 	       get_u64(data, len, pos, &p->max_seq) && get_u64(data, len, pos, &p->n_entries) &&
 	       get_u64(data, len, pos, &p->n_series) && get_u64(data, len, pos, &p->n_data_blocks) &&
@@ -714,8 +757,10 @@ int lsm_version_edit_decode(lsm_version_edit *e, const uint8_t *data, size_t len
 			*has = true;
 			break;
 		}
+		case TAG_ADD_FILE_V1:
 		case TAG_ADD_FILE:
-			if (!get_u64(data, len, &pos, &number) || !get_props(data, len, &pos, &props))
+			if (!get_u64(data, len, &pos, &number) ||
+			    !get_props(data, len, &pos, &props, tag == TAG_ADD_FILE))
 				return strata_error(STRATA_ECORRUPT, "version edit: added file truncated at byte %zu",
 						    field);
 			rc = props_check(&props, number, STRATA_ECORRUPT);

@@ -7,6 +7,13 @@
  * as it likes, while flushes and compactions publish newer versions. A file
  * is deleted from disk only when no version lists it any more.
  *
+ * A window is identified by its length and its number (props.window_ns,
+ * props.window): series of retention policies with different shard
+ * durations are in windows of different lengths, which may overlap in time
+ * but then hold different series, or the same series' points from before
+ * and after a change of its length. Readers therefore look at every window
+ * overlapping their time range (lsm_version_first_overlap).
+ *
  * Within a window, files are ordered newest first (by max_seq, descending),
  * so that a point lookup can stop at the first file that answers.
  */
@@ -53,7 +60,10 @@ void lsm_file_ref(lsm_file *f);
 void lsm_file_unref(lsm_file *f);
 
 typedef struct lsm_window_files {
-	int64_t window;
+	int64_t window;          /* its number ... */
+	int64_t window_ns;       /* ... among windows this long */
+	int64_t first_ns;        /* the first and last time it holds (key.h lsm_window_span) */
+	int64_t last_ns;
 	size_t n_files;
 	lsm_file **files;        /* newest first */
 } lsm_window_files;
@@ -61,14 +71,24 @@ typedef struct lsm_window_files {
 typedef struct lsm_version {
 	atomic_int refs;
 	size_t n_windows;
-	lsm_window_files *windows; /* ascending by window */
+	lsm_window_files *windows; /* ascending by first_ns, then window_ns */
+	int64_t max_window_ns;     /* the longest window (1 when there is none) */
 	struct lsm_versions *owner;
 } lsm_version;
 
 void lsm_version_ref(lsm_version *v);
 void lsm_version_unref(lsm_version *v);
-/* Index of the first window >= w, or n_windows. */
-size_t lsm_version_find_window(const lsm_version *v, int64_t w);
+/*
+ * Index of the first window that may hold a time >= t: every window before
+ * it ends before t. Windows from there on are in order of their start;
+ * a reader of [t, u] takes those whose last_ns >= t until first_ns > u.
+ */
+size_t lsm_version_first_overlap(const lsm_version *v, int64_t t);
+/* Do windows a and b (of one version) share a time? */
+static inline bool lsm_window_overlaps(const lsm_window_files *a, const lsm_window_files *b)
+{
+	return a->first_ns <= b->last_ns && b->first_ns <= a->last_ns;
+}
 
 /* An edit, as logged in the manifest (docs/format-manifest.md). */
 typedef struct lsm_version_edit {

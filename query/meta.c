@@ -56,6 +56,14 @@
 
 /* InfluxDB's shortest finite retention (meta.MinRetentionPolicyDuration). */
 #define RP_MIN_DURATION_NS (INT64_C(3600) * 1000000000)
+#define HOUR_NS (INT64_C(3600) * 1000000000)
+/*
+ * Bounds of a SHARD DURATION: InfluxDB's shortest (it raises shorter ones
+ * to an hour; strata says so instead), and a year, beyond which a window
+ * would only delay its final merge and the dropping of its points.
+ */
+#define RP_MIN_SHARD_NS HOUR_NS
+#define RP_MAX_SHARD_NS (8760 * HOUR_NS)
 
 /* Series examined between two deadline checks. */
 #define DEADLINE_EVERY 4096
@@ -1070,13 +1078,41 @@ static const char *go_duration(char *buf, int64_t ns)
 /* ---- retention policies ---- */
 
 /*
- * Checks the options of a policy and fills in rp (name set by the caller).
- * strata stores every database in the engine's time windows, so a SHARD
- * DURATION is accepted only when it is that window (docs/retention.md).
+ * The shard duration InfluxDB 1.x gives a policy of duration_ns when none
+ * is written (meta.shardGroupDuration): an hour below two days, a day
+ * below 180 days, a week beyond and forever.
  */
-static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o, lsm_catalog_rp *rp)
+static int64_t default_shard_ns(int64_t duration_ns)
 {
-	int64_t window = lsm_db_window_ns(ctx->e->db);
+	if (duration_ns == 0 || duration_ns >= 180 * 24 * HOUR_NS)
+		return 7 * 24 * HOUR_NS;
+	if (duration_ns >= 2 * 24 * HOUR_NS)
+		return 24 * HOUR_NS;
+	return HOUR_NS;
+}
+
+/* The window length of rp's points: its shard duration, or the engine's window for one recorded as 0. */
+static int64_t rp_shard_ns(query_stmt_ctx *ctx, const lsm_catalog_rp *rp)
+{
+	return rp->shard_duration_ns > 0 ? rp->shard_duration_ns : lsm_db_window_ns(ctx->e->db);
+}
+
+/*
+ * Checks the options of a policy and fills in rp (name set by the caller;
+ * an ALTER's rp holds the policy as it is). The shard duration is the
+ * length of the time windows its points are stored in
+ * (docs/retention.md): a new policy without SHARD DURATION (or with 0)
+ * gets InfluxDB's default for its duration; an ALTER keeps the policy's
+ * unless it writes one, and applies to points flushed from then on.
+ */
+static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o, lsm_catalog_rp *rp, bool creating)
+{
+	/*
+	 * Policies created before shard durations counted recorded the engine's
+	 * day whatever their duration: one already shorter than its shard
+	 * duration is not held to the rule below until a SHARD DURATION is written.
+	 */
+	bool was_legacy = rp->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < rp->shard_duration_ns;
 	char a[40], b[40];
 
 	if (o->has_duration)
@@ -1088,14 +1124,21 @@ static int rp_from_options(query_stmt_ctx *ctx, const struct query_rp_options *o
 				    go_duration(a, RP_MIN_DURATION_NS));
 	if (o->has_replication && o->replication < 1)
 		return strata_error(STRATA_EINVAL, "replication factor must be greater than 0");
-	if (o->has_shard_duration && o->shard_duration_ns != 0 && o->shard_duration_ns != window)
-		return strata_error(STRATA_EINVAL,
-				    "SHARD DURATION %s is not supported: strata keeps every database in time windows of %s, "
-				    "its only shard duration",
-				    go_duration(a, o->shard_duration_ns), go_duration(b, window));
-	if (o->has_shard_duration && o->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < window)
+	if (o->has_shard_duration && o->shard_duration_ns != 0) {
+		if (o->shard_duration_ns < RP_MIN_SHARD_NS)
+			return strata_error(STRATA_EINVAL, "shard duration must be at least %s, got %s",
+					    go_duration(a, RP_MIN_SHARD_NS), go_duration(b, o->shard_duration_ns));
+		if (o->shard_duration_ns > RP_MAX_SHARD_NS)
+			return strata_error(STRATA_EINVAL, "shard duration must be at most %s, got %s",
+					    go_duration(a, RP_MAX_SHARD_NS), go_duration(b, o->shard_duration_ns));
+		rp->shard_duration_ns = o->shard_duration_ns;
+	} else if (creating || o->has_shard_duration) {
+		rp->shard_duration_ns = default_shard_ns(rp->duration_ns);
+	}
+	/* InfluxDB's rule; a policy recorded without one (0) keeps the engine's window whatever its duration. */
+	if (rp->shard_duration_ns != 0 && rp->duration_ns != 0 && rp->duration_ns < rp->shard_duration_ns &&
+	    (!was_legacy || o->has_shard_duration))
 		return strata_error(STRATA_EINVAL, "retention policy duration must be greater than the shard duration");
-	rp->shard_duration_ns = window;
 	if (o->is_default)
 		rp->is_default = true;
 	return 0;
@@ -1120,7 +1163,7 @@ static int create_database_with(query_stmt_ctx *ctx, const struct query_database
 	int rc = rp_name(&rp, d->rp.name ? d->rp.name : LSM_CATALOG_AUTOGEN);
 
 	if (rc == 0)
-		rc = rp_from_options(ctx, &d->rp, &rp);
+		rc = rp_from_options(ctx, &d->rp, &rp, true);
 	if (rc)
 		return rc;
 	/* An existing database is no error when its default policy is the one asked for (InfluxDB). */
@@ -1147,7 +1190,7 @@ static int create_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q
 	if (rc == 0)
 		rc = rp_name(&rp, q->name);
 	if (rc == 0)
-		rc = rp_from_options(ctx, &q->opts, &rp);
+		rc = rp_from_options(ctx, &q->opts, &rp, true);
 	if (rc == 0)
 		rc = catalog_rc(lsm_catalog_set_rp(ctx->e->catalog, db, &rp, LSM_CATALOG_RP_CREATE));
 	return rc;
@@ -1163,7 +1206,7 @@ static int alter_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q)
 	if (rc == 0)
 		rc = catalog_rc(lsm_catalog_rp_get(ctx->e->catalog, db, q->name, &rp));
 	if (rc == 0)
-		rc = rp_from_options(ctx, &q->opts, &rp);
+		rc = rp_from_options(ctx, &q->opts, &rp, false);
 	if (rc == 0)
 		rc = catalog_rc(lsm_catalog_set_rp(ctx->e->catalog, db, &rp, LSM_CATALOG_RP_ALTER));
 	return rc;
@@ -1191,8 +1234,9 @@ static int drop_rp(query_stmt_ctx *ctx, const struct query_retention_policy *q)
 }
 
 /*
- * One row per policy, in creation order. shardGroupDuration is the engine's
- * window: the one shard duration strata has (docs/retention.md).
+ * One row per policy, in creation order. shardGroupDuration is the length
+ * of the windows its points are stored in: its own, or the engine's for a
+ * policy recorded without one (docs/retention.md).
  */
 static int show_retention_policies(query_stmt_ctx *ctx, const struct query_retention_policy *q)
 {
@@ -1213,7 +1257,7 @@ static int show_retention_policies(query_stmt_ctx *ctx, const struct query_reten
 		rc = query_output_begin_series(ctx->out, "", NULL, 0, cols, 5, false);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		const char *d = go_duration(dur, rps[i].duration_ns);
-		const char *g = go_duration(sgd, lsm_db_window_ns(ctx->e->db));
+		const char *g = go_duration(sgd, rp_shard_ns(ctx, &rps[i]));
 		query_value vals[5] = {
 			query_value_string(rps[i].name, strlen(rps[i].name)),
 			query_value_string(d, strlen(d)),

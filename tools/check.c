@@ -177,11 +177,12 @@ static void progress_done(check *c)
 	c->progress_shown = false;
 }
 
-static void window_bounds(const check *c, int64_t window, char *lo, char *hi, size_t len)
+/* Start and end of window `window` of windows window_ns long. */
+static void window_bounds(int64_t window, int64_t window_ns, char *lo, char *hi, size_t len)
 {
-	int64_t w = c->opt.window_ns;
+	int64_t w = window_ns;
 
-	if (window > INT64_MAX / w - 1 || window < INT64_MIN / w + 1) {
+	if (w <= 0 || window > INT64_MAX / w - 1 || window < INT64_MIN / w + 1) {
 		snprintf(lo, len, "?");
 		snprintf(hi, len, "?");
 		return;
@@ -803,7 +804,7 @@ static bool table_props_match(const lsm_sst_props *a, const lsm_sst_props *b)
 {
 	return memcmp(a->smallest, b->smallest, LSM_IKEY_LEN) == 0 &&
 	       memcmp(a->largest, b->largest, LSM_IKEY_LEN) == 0 && a->window == b->window &&
-	       a->max_seq == b->max_seq && a->n_entries == b->n_entries;
+	       a->window_ns == b->window_ns && a->max_seq == b->max_seq && a->n_entries == b->n_entries;
 }
 
 static void note_number(check *c, uint64_t n)
@@ -1058,7 +1059,7 @@ static int salvage_table(check *c, const char *path, uint64_t number, const lsm_
 	uint8_t last[LSM_IKEY_LEN];
 	bool have_last = false, have_seen = false, gap_open = false;
 	u128 end, seen = 0;
-	int64_t window;
+	int64_t window, window_ns;
 	int rc;
 
 	memset(sv, 0, sizeof *sv);
@@ -1069,12 +1070,13 @@ static int salvage_table(check *c, const char *path, uint64_t number, const lsm_
 	}
 	known = known ? known : lsm_sst_get_props(s);
 	window = known->window;
+	window_ns = known->window_ns;
 	end = ukey_to_int(known->largest);
 	if (end != ~(u128)0)
 		end++;
 	sv->number = c->next_number;
 	lsm_sst_path(out_path, sizeof out_path, c->data, sv->number);
-	rc = lsm_sst_builder_open(&b, out_path, window, &c->opt.sst);
+	rc = lsm_sst_builder_open(&b, out_path, window, window_ns, &c->opt.sst);
 	it = rc == 0 ? lsm_sst_iter_new(s) : NULL;
 	if (rc == 0 && !it)
 		rc = -ENOMEM;
@@ -1089,7 +1091,7 @@ static int salvage_table(check *c, const char *path, uint64_t number, const lsm_
 			if (klen == LSM_IKEY_LEN && (!have_seen || ukey_to_int(k) >= seen))
 				seen = ukey_to_int(k), have_seen = true;
 			if (klen != LSM_IKEY_LEN || (have_last && memcmp(k, last, LSM_IKEY_LEN) <= 0) ||
-			    lsm_window_of(lsm_ukey_ts(k), c->opt.window_ns) != window) {
+			    lsm_window_of(lsm_ukey_ts(k), window_ns) != window) {
 				/* Readable but wrong: skipped, and lost. */
 				if (!sv->why[0])
 					snprintf(sv->why, sizeof sv->why, "an entry out of order or outside window %" PRId64,
@@ -1151,12 +1153,13 @@ static void report_table_loss(check *c, const char *path, uint64_t number, const
 	char wlo[48], whi[48], tlo[48], thi[48], a[48], b[48];
 	lsm_sst *table = NULL;
 
-	window_bounds(c, p->window, wlo, whi, sizeof wlo);
+	window_bounds(p->window, p->window_ns, wlo, whi, sizeof wlo);
 	cli_format_time(tlo, sizeof tlo, p->min_ts);
 	cli_format_time(thi, sizeof thi, p->max_ts);
 	say("LOST", path, "%" PRIu64 " of %" PRIu64 " points of table %06" PRIu64 ": time window %" PRId64
-	    " (%s to %s), points from %s to %s, sequence numbers %" PRIu64 "..%" PRIu64,
-	    p->n_entries > sv->kept ? p->n_entries - sv->kept : 0, p->n_entries, number, p->window, wlo, whi, tlo,
+	    " of %" PRId64 " s (%s to %s), points from %s to %s, sequence numbers %" PRIu64 "..%" PRIu64,
+	    p->n_entries > sv->kept ? p->n_entries - sv->kept : 0, p->n_entries, number, p->window,
+	    p->window_ns / 1000000000, wlo, whi, tlo,
 	    thi, p->min_seq, p->max_seq);
 	/* The damaged table's bloom filter narrows the series, when it still opens. */
 	if (lsm_sst_open(&table, path, number, NULL) != 0)
@@ -1307,8 +1310,8 @@ static void check_live_tables(check *c)
 		} else {
 			const lsm_sst_props *p = &listed;
 
-			say("ok", path, "%" PRIu64 " points, %" PRIu64 " blocks, window %" PRId64, p->n_entries,
-			    p->n_data_blocks, p->window);
+			say("ok", path, "%" PRIu64 " points, %" PRIu64 " blocks, window %" PRId64 " of %" PRId64 " s",
+			    p->n_entries, p->n_data_blocks, p->window, p->window_ns / 1000000000);
 		}
 		lsm_sst_unref(s);
 	}
@@ -1337,7 +1340,8 @@ static const cli_table *seq_overlap(const check *c, const lsm_sst_props *p)
 	for (size_t i = 0; i < c->m.n_tables; i++) {
 		const lsm_sst_props *q = &c->m.tables[i].props;
 
-		if (q->window == p->window && q->min_seq <= p->max_seq && p->min_seq <= q->max_seq)
+		if (q->window == p->window && q->window_ns == p->window_ns && q->min_seq <= p->max_seq &&
+		    p->min_seq <= q->max_seq)
 			return &c->m.tables[i];
 	}
 	return NULL;
@@ -1436,7 +1440,7 @@ static orphan *orphan_overlap(const check *c, const lsm_sst_props *p)
 	for (size_t i = 0; i < c->n_cands; i++) {
 		orphan *o = &c->cands[i];
 
-		if (o->props.window != p->window || o->props.max_seq < p->max_seq)
+		if (o->props.window != p->window || o->props.window_ns != p->window_ns || o->props.max_seq < p->max_seq)
 			continue;
 		lsm_sst_path(path, sizeof path, c->data, o->number);
 		if (table_has_key(path, o->number, p->smallest) && table_has_key(path, o->number, p->largest))

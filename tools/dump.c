@@ -39,9 +39,9 @@ static void print_added(FILE *f, uint64_t number, const lsm_sst_props *p)
 
 	cli_format_time(lo, sizeof lo, p->min_ts);
 	cli_format_time(hi, sizeof hi, p->max_ts);
-	fprintf(f, "  add    file=%06" PRIu64 " window=%" PRId64 " time=%s..%s seq=%" PRIu64 "..%" PRIu64
-		" entries=%" PRIu64 " series=%" PRIu64 " blocks=%" PRIu64 " bytes=%" PRIu64 " keys=",
-		number, p->window, lo, hi, p->min_seq, p->max_seq, p->n_entries, p->n_series, p->n_data_blocks,
+	fprintf(f, "  add    file=%06" PRIu64 " window=%" PRId64 " window_ns=%" PRId64 " time=%s..%s seq=%" PRIu64
+		"..%" PRIu64 " entries=%" PRIu64 " series=%" PRIu64 " blocks=%" PRIu64 " bytes=%" PRIu64 " keys=",
+		number, p->window, p->window_ns, lo, hi, p->min_seq, p->max_seq, p->n_entries, p->n_series, p->n_data_blocks,
 		p->file_bytes);
 	print_key(f, p->smallest);
 	fputs("..", f);

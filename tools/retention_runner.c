@@ -29,15 +29,11 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* One pass: drops the windows every database has let go of. */
+/* One pass: drops the windows every store that may have points in them has let go of. */
 static void retention_pass(cli_retention_runner *r)
 {
-	int64_t horizon = lsm_catalog_retention_horizon(r->catalog), before;
-	int rc;
+	int rc = lsm_drop_expired(r->db, r->catalog, now_ns());
 
-	if (horizon <= 0 || __builtin_sub_overflow(now_ns(), horizon, &before))
-		return;
-	rc = lsm_drop_windows_before(r->db, before);
 	if (rc < 0)
 		LOG_ERROR("event=retention_failed error=\"%s\" detail=\"%s\"", strata_strerror(rc), strata_last_error());
 }

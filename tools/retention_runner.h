@@ -2,13 +2,15 @@
  * retention_runner.h — the thread of `strata serve` that removes expired
  * data (docs/retention.md).
  *
- * Every interval it asks the catalog for the retention horizon (the longest
- * retention of all databases, when every database has a finite one) and
- * drops the engine's windows that end before now less that horizon
- * (lsm_drop_windows_before). With a database that keeps its points forever
- * it drops nothing: the points of finite policies then go one by one
- * through the compaction hook (lsm_retention_filter), which the runner
- * owns and serve installs in the engine's options before opening it.
+ * Every interval it drops the engine's windows that end before now less
+ * their horizon (lsm_drop_expired_windows): for a window length that only
+ * some stores ever used (their policies' shard durations), the longest
+ * retention among them (lsm_catalog_window_horizon); for the engine's own
+ * length, and one no store knows, the longest retention of all stores,
+ * when every one has a finite retention. The points of other policies
+ * go one by one through the compaction hook (lsm_retention_filter), which
+ * the runner owns and serve installs in the engine's options before
+ * opening it.
  */
 #ifndef STRATA_TOOLS_RETENTION_RUNNER_H
 #define STRATA_TOOLS_RETENTION_RUNNER_H

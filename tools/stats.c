@@ -46,6 +46,7 @@ typedef struct db_stat {
 
 typedef struct win_stat {
 	int64_t window;
+	int64_t window_ns;       /* its length: windows of several lengths may share time */
 	uint64_t files, bytes, entries;
 	int64_t min_ts, max_ts;
 } win_stat;
@@ -189,6 +190,14 @@ static int cmp_table_window(const void *a, const void *b)
 {
 	const cli_table *x = a, *y = b;
 
+	int64_t fx, fy, lx, ly;
+
+	lsm_window_span(x->props.window, x->props.window_ns, &fx, &lx);
+	lsm_window_span(y->props.window, y->props.window_ns, &fy, &ly);
+	if (fx != fy)
+		return fx < fy ? -1 : 1;
+	if (x->props.window_ns != y->props.window_ns)
+		return x->props.window_ns < y->props.window_ns ? -1 : 1;
 	if (x->props.window != y->props.window)
 		return x->props.window < y->props.window ? -1 : 1;
 	return x->number < y->number ? -1 : x->number > y->number;
@@ -205,9 +214,11 @@ static int build_windows(stats *s)
 		const lsm_sst_props *p = &s->m.tables[i].props;
 		win_stat *w;
 
-		if (s->n_wins == 0 || s->wins[s->n_wins - 1].window != p->window) {
+		if (s->n_wins == 0 || s->wins[s->n_wins - 1].window != p->window ||
+		    s->wins[s->n_wins - 1].window_ns != p->window_ns) {
 			w = &s->wins[s->n_wins++];
 			w->window = p->window;
+			w->window_ns = p->window_ns;
 			w->min_ts = p->min_ts;
 			w->max_ts = p->max_ts;
 		}
@@ -261,7 +272,7 @@ static void scan_tables(stats *s)
 		bool have_last = false;
 		int rc;
 
-		while (s->wins[w].window != t->props.window)
+		while (s->wins[w].window != t->props.window || s->wins[w].window_ns != t->props.window_ns)
 			w++;
 		memset(raw, 0, (s->n_dbs + 1) * sizeof *raw);
 		memset(ent, 0, (s->n_dbs + 1) * sizeof *ent);
@@ -363,10 +374,9 @@ static void scan_wal(stats *s)
 
 /* ---- output ---- */
 
-static void window_start(const stats *s, int64_t window, char *out, size_t len, int64_t offset)
+/* The start of window `window` + offset among windows w ns long. */
+static void window_start(int64_t w, int64_t window, char *out, size_t len, int64_t offset)
 {
-	int64_t w = s->opt.window_ns;
-
 	if (window + offset > INT64_MAX / w || window + offset < INT64_MIN / w)
 		snprintf(out, len, "?");
 	else
@@ -407,8 +417,8 @@ static void print_table(const stats *s)
 	cli_format_bytes(b, sizeof b, s->wal_bytes);
 	cli_format_bytes(c, sizeof c, s->wal_live_bytes);
 	printf("data directory %s\n", s->data);
-	printf("tables   %" PRIu64 " files, %s, in %zu time windows of %" PRId64 " s\n", files, a, s->n_wins,
-	       s->opt.window_ns / 1000000000);
+	printf("tables   %" PRIu64 " files, %s, in %zu time windows (%" PRId64 " s long unless their policy's shard "
+	       "duration says otherwise)\n", files, a, s->n_wins, s->opt.window_ns / 1000000000);
 	printf("WAL      %" PRIu64 " segments, %s; not yet flushed: %" PRIu64 " segments, %s, %" PRIu64 " entries\n",
 	       s->wal_segments, b, s->wal_live_segments, c, s->wal_entries);
 	cli_format_bytes(a, sizeof a, s->catalog_bytes);
@@ -429,17 +439,17 @@ static void print_table(const stats *s)
 		printf("  %12" PRIu64 "  %10s  %8" PRIu64 "  %12" PRIu64 "\n", x->entries, a, x->n_windows, x->wal_entries);
 	}
 
-	printf("\n%-8s  %-20s  %-20s  %5s  %12s  %10s  %s\n", "window", "start", "end", "files", "entries", "bytes",
-	       "per database (entries, bytes on disk)");
+	printf("\n%-8s  %8s  %-20s  %-20s  %5s  %12s  %10s  %s\n", "window", "length", "start", "end", "files",
+	       "entries", "bytes", "per database (entries, bytes on disk)");
 	for (size_t i = 0; i < s->n_wins; i++) {
 		const win_stat *w = &s->wins[i];
 		bool first = true;
 
-		window_start(s, w->window, t0, sizeof t0, 0);
-		window_start(s, w->window, t1, sizeof t1, 1);
+		window_start(w->window_ns, w->window, t0, sizeof t0, 0);
+		window_start(w->window_ns, w->window, t1, sizeof t1, 1);
 		cli_format_bytes(a, sizeof a, w->bytes);
-		printf("%-8" PRId64 "  %-20s  %-20s  %5" PRIu64 "  %12" PRIu64 "  %10s  ", w->window, t0, t1, w->files,
-		       w->entries, a);
+		printf("%-8" PRId64 "  %7" PRId64 "s  %-20s  %-20s  %5" PRIu64 "  %12" PRIu64 "  %10s  ", w->window,
+		       w->window_ns / 1000000000, t0, t1, w->files, w->entries, a);
 		for (size_t d = 0; d <= s->n_dbs; d++) {
 			const cell *cl = &s->cells[d * s->n_wins + i];
 
@@ -511,9 +521,10 @@ static void print_json(const stats *s)
 
 			if (!cl->entries)
 				continue;
-			window_start(s, s->wins[i].window, t0, sizeof t0, 0);
-			printf("%s{\"window\":%" PRId64 ",\"start\":\"%s\",\"entries\":%" PRIu64 ",\"disk_bytes\":%" PRIu64 "}",
-			       first ? "" : ",", s->wins[i].window, t0, cl->entries, (uint64_t)cl->disk_bytes);
+			window_start(s->wins[i].window_ns, s->wins[i].window, t0, sizeof t0, 0);
+			printf("%s{\"window\":%" PRId64 ",\"window_seconds\":%" PRId64 ",\"start\":\"%s\",\"entries\":%" PRIu64
+			       ",\"disk_bytes\":%" PRIu64 "}", first ? "" : ",", s->wins[i].window,
+			       s->wins[i].window_ns / 1000000000, t0, cl->entries, (uint64_t)cl->disk_bytes);
 			first = false;
 		}
 		printf("]}");
@@ -523,13 +534,14 @@ static void print_json(const stats *s)
 		const win_stat *w = &s->wins[i];
 		char lo[48], hi[48];
 
-		window_start(s, w->window, t0, sizeof t0, 0);
-		window_start(s, w->window, t1, sizeof t1, 1);
+		window_start(w->window_ns, w->window, t0, sizeof t0, 0);
+		window_start(w->window_ns, w->window, t1, sizeof t1, 1);
 		cli_format_time(lo, sizeof lo, w->min_ts);
 		cli_format_time(hi, sizeof hi, w->max_ts);
-		printf("%s{\"window\":%" PRId64 ",\"start\":\"%s\",\"end\":\"%s\",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"entries\":%" PRIu64 ",\"min_time\":\"%s\",\"max_time\":\"%s\",\"debt_files\":%" PRIu64
-		       ",\"debt_bytes\":%" PRIu64 "}", i ? "," : "", w->window, t0, t1, w->files, w->bytes, w->entries, lo, hi,
+		printf("%s{\"window\":%" PRId64 ",\"window_seconds\":%" PRId64 ",\"start\":\"%s\",\"end\":\"%s\",\"files\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"entries\":%" PRIu64 ",\"min_time\":\"%s\",\"max_time\":\"%s\",\"debt_files\":%" PRIu64
+		       ",\"debt_bytes\":%" PRIu64 "}", i ? "," : "", w->window, w->window_ns / 1000000000, t0, t1, w->files,
+		       w->bytes, w->entries, lo, hi,
 		       w->files > 1 ? w->files - 1 : 0, w->files > 1 ? w->bytes : 0);
 	}
 	printf("],\"compaction_debt\":{\"windows\":%" PRIu64 ",\"files\":%" PRIu64 ",\"bytes\":%" PRIu64 "}}\n",

@@ -39,11 +39,15 @@ void cli_store_options(lsm_options *out)
 
 int cli_store_open(cli_store *out, const char *dir, const lsm_options *opt, const char *what)
 {
+	lsm_options with = *opt;
 	int rc;
 
 	out->db = NULL;
 	out->catalog = NULL;
-	rc = lsm_open(&out->db, dir, opt);
+	lsm_catalog_windows_attach(&out->windows, NULL);
+	with.series_window = lsm_catalog_windows_hook;
+	with.series_window_ctx = &out->windows;
+	rc = lsm_open(&out->db, dir, &with);
 	if (rc) {
 		cli_fail(what, rc);
 		return rc;
@@ -53,17 +57,20 @@ int cli_store_open(cli_store *out, const char *dir, const lsm_options *opt, cons
 		cli_fail(what, rc);
 		lsm_close(out->db);
 		out->db = NULL;
+		return rc;
 	}
-	return rc;
+	lsm_catalog_windows_attach(&out->windows, out->catalog);
+	return 0;
 }
 
 int cli_store_close(cli_store *s)
 {
 	int rc;
 
+	rc = lsm_close(s->db);
+	lsm_catalog_windows_attach(&s->windows, NULL);
 	if (s->catalog)
 		lsm_catalog_close(s->catalog);
-	rc = lsm_close(s->db);
 	s->db = NULL;
 	s->catalog = NULL;
 	return rc;

@@ -22,11 +22,18 @@
 typedef struct cli_store {
 	lsm_db *db;
 	lsm_catalog *catalog;
+	lsm_catalog_windows windows; /* the engine's series_window hook: each policy's shard duration */
 } cli_store;
 
-/* Opens both; on failure prints why (prefixed with what) and returns the error. */
+/*
+ * Opens both (the engine first: it takes the LOCK), with the engine's
+ * series_window hook reading the catalog, so that each series' tables are
+ * in windows of its policy's shard duration; out must stay where it is
+ * until closed. On failure prints why (prefixed with what) and returns the
+ * error.
+ */
 int cli_store_open(cli_store *out, const char *dir, const lsm_options *opt, const char *what);
-/* Closes both; returns the first error. */
+/* Closes both, the engine first (its last flush asks the catalog); returns the first error. */
 int cli_store_close(cli_store *s);
 /* lsm_options_default plus what strata's data needs (the row merge hook). */
 void cli_store_options(lsm_options *out);

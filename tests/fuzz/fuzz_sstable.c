@@ -296,6 +296,7 @@ static void check_props(const lsm_sst_props *p, size_t size)
 	CHECK(memcmp(p->smallest, p->largest, LSM_IKEY_LEN) <= 0);
 	CHECK(p->min_ts <= p->max_ts && p->min_seq <= p->max_seq);
 	CHECK(p->file_bytes == size);
+	CHECK(p->window_ns > 0); /* recorded (version 3) or the one-day window of older tables */
 }
 
 enum { MAX_KEYS = 64 };

@@ -83,7 +83,7 @@ static void test_retention_http(void **state)
 
 	(void)state;
 	expect(query("CREATE DATABASE r WITH DURATION 1h"), 200, OK);
-	expect(query("SHOW RETENTION POLICIES ON r"), 200, RPS("[\"autogen\",\"1h0m0s\",\"24h0m0s\",1,true]"));
+	expect(query("SHOW RETENTION POLICIES ON r"), 200, RPS("[\"autogen\",\"1h0m0s\",\"1h0m0s\",1,true]"));
 
 	/* One point two hours old, one a minute old: the old one is dropped, the new one written. */
 	snprintf(lines, sizeof lines, "cpu,host=a v=1 %lld000000000\ncpu,host=a v=2 %lld000000000\n", now - 7200,
@@ -102,10 +102,9 @@ static void test_retention_http(void **state)
 	expect(write_lp("r", lines), 204, "");
 	expect(query("CREATE RETENTION POLICY week ON r DURATION 7d REPLICATION 1 SHARD DURATION 1d DEFAULT"), 200, OK);
 	expect(query("SHOW RETENTION POLICIES ON r"), 200,
-	       RPS("[\"autogen\",\"3h0m0s\",\"24h0m0s\",1,false],[\"week\",\"168h0m0s\",\"24h0m0s\",1,true]"));
-	expect(query("CREATE RETENTION POLICY odd ON r DURATION 7d REPLICATION 1 SHARD DURATION 2h"), 200,
-	       "{\"results\":[{\"statement_id\":0,\"error\":\"SHARD DURATION 2h0m0s is not supported: strata keeps "
-	       "every database in time windows of 24h0m0s, its only shard duration\"}]}\n");
+	       RPS("[\"autogen\",\"3h0m0s\",\"1h0m0s\",1,false],[\"week\",\"168h0m0s\",\"24h0m0s\",1,true]"));
+	expect(query("CREATE RETENTION POLICY odd ON r DURATION 7d REPLICATION 1 SHARD DURATION 30m"), 200,
+	       "{\"results\":[{\"statement_id\":0,\"error\":\"shard duration must be at least 1h0m0s, got 30m0s\"}]}\n");
 	/* Each policy keeps its points apart: rp= (v1) and bucket=db/rp (v2) pick one; the default takes the rest. */
 	snprintf(lines, sizeof lines, "cpu,host=a v=4 %lld000000000\n", now - 20);
 	expect(write_lp("r", lines), 204, "");

@@ -620,6 +620,21 @@ static void test_tools_stats(void **state)
 	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, "\"wal\":{"));
 
+	/* A policy with a shard duration of an hour: its points in hour-long windows, shown with their length. */
+	assert_int_equal(strata(out, sizeof out, "query --data %s 'CREATE DATABASE short WITH DURATION 2d SHARD DURATION 1h'",
+				f->data), 0);
+	import_points(f, "short", 300, t0);
+	assert_int_equal(strata(out, sizeof out, "stats --data %s --format json", f->data), 0);
+	snprintf(want, sizeof want, "\"window\":%lld,\"window_seconds\":3600,", (long long)(t0 / (3600 * INT64_C(1000000000))));
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof want, "\"window\":%lld,\"window_seconds\":86400,", (long long)(t0 / DAY_NS));
+	assert_non_null(strstr(out, want));
+	assert_int_equal(strata(out, sizeof out, "stats --data %s", f->data), 0);
+	assert_non_null(strstr(out, "in 6 time windows"));
+	assert_int_equal(strata(out, sizeof out, "check --data %s", f->data), 0);
+	assert_non_null(strstr(out, " of 3600 s"));
+	assert_non_null(strstr(out, " of 86400 s"));
+
 	/* stats takes the directory's lock: not while a server holds it. */
 	{
 		test_server srv;

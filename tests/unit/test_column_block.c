@@ -1351,7 +1351,7 @@ static void write_table(const char *path, const struct entries *es, const lsm_ss
 {
 	lsm_sst_builder *b;
 
-	assert_int_equal(lsm_sst_builder_open(&b, path, 3, opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 3, LSM_WINDOW_LEGACY_NS, opt), 0);
 	for (size_t i = 0; i < es->n; i++)
 		assert_int_equal(lsm_sst_builder_add(b, es->key[i], LSM_IKEY_LEN, es_value(es, i), es->vlen[i]), 0);
 	assert_int_equal(lsm_sst_builder_finish(b, props), 0);

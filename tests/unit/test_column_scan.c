@@ -3,7 +3,9 @@
  * exactly the points lsm_db_iter gives, in every state the storage can be
  * in: closed windows in their final form (read as spans), late writes
  * still in the memtable, overwrites and deletes, a window with two tables,
- * entries damaged on disk; and it takes the column path where it should.
+ * entries damaged on disk, series in windows of different lengths and a
+ * series whose window length changed; and it takes the column path where
+ * it should.
  *
  * Each check reads random ranges of random series both ways and compares
  * the points field by field. STRATA_SCAN_SEED repeats a run (the seed is
@@ -40,7 +42,15 @@ typedef struct fixture {
 	lsm_options opt;
 	lsm_db *db;
 	uint64_t rng;
+	_Atomic int64_t lengths[N_SERIES + 2]; /* each series' window length (0: the engine's) */
 } fixture;
+
+static int64_t fixture_window(void *ctx, uint64_t series)
+{
+	fixture *f = ctx;
+
+	return series < N_SERIES + 2 ? atomic_load(&f->lengths[series]) : 0;
+}
 
 static uint64_t rng_next(uint64_t *s)
 {
@@ -79,6 +89,8 @@ static int setup(void **state)
 	f->opt.sst.block_bytes = 4096;       /* many blocks, many series cut across blocks */
 	f->opt.compact.disable = true;
 	f->opt.compact.clock = late_clock;
+	f->opt.series_window = fixture_window;
+	f->opt.series_window_ctx = f;
 	f->rng = seed ? strtoull(seed, NULL, 0) : (uint64_t)time(NULL);
 	print_message("seed %" PRIu64 " (STRATA_SCAN_SEED repeats it)\n", f->rng);
 	if (lsm_open(&f->db, f->dir, &f->opt) != 0)
@@ -513,12 +525,65 @@ static void test_scan_live_windows_and_reopen(void **state)
 	assert_true(c.spans > 0);
 }
 
+/*
+ * Odd series in two-hour windows, even ones in the engine's hour: final
+ * tables of both lengths share time but not series, so the scan reads
+ * spans. Then the lengths swap and late points, overwrites and deletes go
+ * to windows of the new lengths, over the final tables of the old: the
+ * scan must hand over to rows there, before and after compaction.
+ */
+static void test_scan_window_lengths(void **state)
+{
+	fixture *f = *state;
+	scan_counts c = { 0 };
+
+	for (uint64_t s = 1; s <= N_SERIES; s += 2)
+		atomic_store(&f->lengths[s], 2 * WINDOW_NS);
+	write_windows(f);
+	flush(f);
+	compact_all(f);
+	check_ranges(f, 400, &c, "two lengths, final form");
+	assert_true(c.spans > 100);
+	/* Only a bloom filter's false positive on another length's table sends a scan to rows. */
+	print_message("spans %" PRIu64 " fallbacks %" PRIu64 "\n", c.spans, c.rows_fallbacks);
+	assert_true(c.rows_fallbacks < 80);
+
+	for (uint64_t s = 1; s <= N_SERIES; s++)
+		atomic_store(&f->lengths[s], s % 2 ? 0 : 2 * WINDOW_NS);
+	for (int i = 0; i < 400; i++) {
+		uint64_t series = 1 + rng_below(&f->rng, N_SERIES);
+		int64_t t = (int64_t)rng_below(&f->rng, N_WINDOWS * WINDOW_NS);
+		enum lsm_kind kind = (enum lsm_kind)rng_below(&f->rng, 3);
+		points p = { 0 };
+
+		read_rows(f->db, series, t, INT64_MAX, &p);
+		if (p.n > 0 && rng_below(&f->rng, 2)) /* hit an existing key */
+			t = strtoll(p.text + 1, NULL, 10);
+		free(p.text);
+		write_point(f, kind, series, t);
+	}
+	flush(f);
+	memset(&c, 0, sizeof c);
+	check_ranges(f, 300, &c, "lengths changed, flushed");
+	assert_true(c.rows_fallbacks > 0);
+	compact_all(f);
+	memset(&c, 0, sizeof c);
+	check_ranges(f, 300, &c, "lengths changed, compacted");
+	assert_true(c.rows_fallbacks > 0); /* a series' points in windows of two lengths are merged as rows */
+	assert_int_equal(lsm_close(f->db), 0);
+	f->db = NULL;
+	assert_int_equal(lsm_open(&f->db, f->dir, &f->opt), 0);
+	memset(&c, 0, sizeof c);
+	check_ranges(f, 300, &c, "lengths changed, reopened");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_scan_final_form_reads_spans, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_late_writes_overwrites_and_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_live_windows_and_reopen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_window_lengths, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

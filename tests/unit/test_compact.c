@@ -5,14 +5,17 @@
  * underneath, tombstones dropped at the bottom of a window, closed windows
  * merged by the background thread, late writes, split outputs (and that a
  * window cut into several tables is done), the rate limit, reopen and
- * leftovers, failed table and manifest writes, and a randomized
- * differential test against an in-memory model.
+ * leftovers, failed table and manifest writes, series in windows of
+ * different lengths (a retention policy's shard duration, changed while
+ * points are written), and a randomized differential test against an
+ * in-memory model.
  *
  * Values are rows (lsm/row.h) and the merge hook is lsm_row_merge, as in
  * the ingest layer. Every lsm_compact call goes through compact_bounded,
  * which fails the test instead of hanging when a compaction never ends.
  *
- * The differential test runs for about three seconds; STRATA_COMPACT_ROUNDS
+ * The differential test draws each series a window length (some change
+ * while it runs) and runs for about three seconds; STRATA_COMPACT_ROUNDS
  * sets a number of rounds instead and STRATA_COMPACT_SEED repeats a run (the
  * seed is printed).
  */
@@ -162,11 +165,14 @@ static void snap_free(snap *s)
 
 static void diff_release(void);
 
+#define N_LENGTHS 16 /* series with a window length of their own: ids below this */
+
 typedef struct fixture {
 	char dir[64];
 	lsm_options opt;
 	lsm_db *db;
 	_Atomic int64_t clock_ns; /* the injected wall clock */
+	_Atomic int64_t lengths[N_LENGTHS]; /* the series_window hook's answers; 0: the engine's window */
 } fixture;
 
 static int64_t fixture_clock(void *ctx)
@@ -174,6 +180,13 @@ static int64_t fixture_clock(void *ctx)
 	fixture *f = ctx;
 
 	return atomic_load(&f->clock_ns);
+}
+
+static int64_t fixture_window(void *ctx, uint64_t series)
+{
+	fixture *f = ctx;
+
+	return series < N_LENGTHS ? atomic_load(&f->lengths[series]) : 0;
 }
 
 static int setup(void **state)
@@ -192,6 +205,8 @@ static int setup(void **state)
 	f->opt.compact.closed_grace_ns = GRACE_NS;
 	f->opt.compact.clock = fixture_clock;
 	f->opt.compact.clock_ctx = f;
+	f->opt.series_window = fixture_window;
+	f->opt.series_window_ctx = f;
 	atomic_store(&f->clock_ns, 0); /* windows 0.. are live */
 	*state = f;
 	return 0;
@@ -1445,6 +1460,332 @@ static void test_compact_failed_manifest_write(void **state)
 	snap_free(before);
 }
 
+
+/* ---- windows of several lengths ---- */
+
+typedef struct table_window {
+	uint64_t number;
+	int64_t window, window_ns;
+	uint64_t first_series, last_series;
+	uint32_t flags;
+} table_window;
+
+/* The window, length and series range of every table in sst/ (at most cap); returns how many. */
+static size_t table_windows(const fixture *f, table_window *out, size_t cap)
+{
+	char path[128];
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof path, "%s/sst", f->dir);
+	d = opendir(path);
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char file[512];
+		size_t nl = strlen(de->d_name);
+		const lsm_sst_props *p;
+		lsm_sst *t;
+
+		if (nl < 5 || strcmp(de->d_name + nl - 4, ".sst") != 0)
+			continue;
+		assert_true(n < cap);
+		snprintf(file, sizeof file, "%s/%s", path, de->d_name);
+		if (lsm_sst_open(&t, file, strtoull(de->d_name, NULL, 10), NULL) != 0)
+			fail_msg("open %s: %s", file, strata_last_error());
+		p = lsm_sst_get_props(t);
+		out[n++] = (table_window){ .number = strtoull(de->d_name, NULL, 10), .window = p->window,
+					   .window_ns = p->window_ns, .first_series = lsm_ukey_series(p->smallest),
+					   .last_series = lsm_ukey_series(p->largest), .flags = p->flags };
+		lsm_sst_unref(t);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Tables of series `series` in windows window_ns long (their windows' bits in *mask, windows 0..63). */
+static size_t tables_of(const table_window *t, size_t n, uint64_t series, int64_t window_ns, uint64_t *mask)
+{
+	size_t k = 0;
+
+	*mask = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].first_series != series || t[i].window_ns != window_ns)
+			continue;
+		assert_int_equal(t[i].last_series, series);
+		assert_true(t[i].window >= 0 && t[i].window < 64);
+		*mask |= UINT64_C(1) << t[i].window;
+		k++;
+	}
+	return k;
+}
+
+/* A key of series at ts, written as a row of mask and salt. */
+static void write_at(lsm_db *db, enum lsm_kind kind, uint64_t series, int64_t ts, unsigned mask, uint64_t salt)
+{
+	uint8_t k[LSM_UKEY_LEN], v[ROW_MAX];
+	size_t len = kind == LSM_KIND_DELETE ? 0 : make_row(v, sizeof v, mask, salt);
+
+	lsm_ukey_encode(k, series, ts);
+	write_entry(db, kind, k, v, len);
+}
+
+/* Points of [lo, hi) of one series, read by an iterator. */
+static uint64_t count_range(lsm_db *db, uint64_t series, int64_t lo, int64_t hi)
+{
+	uint8_t a[LSM_UKEY_LEN], b[LSM_UKEY_LEN];
+	lsm_db_iter *it;
+	uint64_t n = 0;
+
+	lsm_ukey_encode(a, series, lo);
+	lsm_ukey_encode(b, series, hi);
+	assert_int_equal(lsm_db_iter_new(&it, db, a, b), 0);
+	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it))
+		n++;
+	assert_int_equal(lsm_db_iter_status(it), 0);
+	lsm_db_iter_free(it);
+	return n;
+}
+
+#define LEN_POINTS 10 /* points of each series in each hour */
+
+/*
+ * The expected value of series s's point j of hour h after the two phases
+ * of test_compact_window_lengths: written in phase one (fields 1-4), then
+ * in phase two merged with fields 5-8 (odd j), deleted (j % 4 == 2), or
+ * left (j % 4 == 0); j >= LEN_POINTS are new in phase two.
+ */
+static size_t len_expected(uint8_t *out, uint64_t s, int64_t h, int64_t j, bool phase_two)
+{
+	uint64_t salt = s * 100000 + (uint64_t)h * 100 + (uint64_t)j;
+	uint8_t a[ROW_MAX], b[ROW_MAX];
+	size_t la, lb;
+
+	if (j >= LEN_POINTS)
+		return phase_two ? make_row(out, ROW_MAX, 0x33, salt) : 0;
+	la = make_row(a, sizeof a, 0x0f, salt);
+	if (!phase_two || j % 4 == 0) {
+		memcpy(out, a, la);
+		return la;
+	}
+	if (j % 4 == 2)
+		return 0;
+	lb = make_row(b, sizeof b, 0xf0, salt + 7);
+	return fold_rows(out, a, la, b, lb);
+}
+
+static int64_t len_ts(int64_t h, int64_t j)
+{
+	return h * WINDOW_NS + j * (WINDOW_NS / 16);
+}
+
+static void len_check(fixture *f, bool phase_two, const char *what)
+{
+	uint8_t want[ROW_MAX];
+	uint64_t present[3] = { 0 };
+
+	for (uint64_t s = 1; s <= 2; s++)
+		for (int64_t h = 0; h < 8; h++)
+			for (int64_t j = 0; j < LEN_POINTS + 3; j++) {
+				size_t len = len_expected(want, s, h, j, phase_two);
+				uint8_t k[LSM_UKEY_LEN], *v = NULL;
+				size_t got_len = 0;
+				int rc;
+
+				lsm_ukey_encode(k, s, len_ts(h, j));
+				rc = lsm_get(f->db, k, &v, &got_len);
+				if (len == 0 && rc != STRATA_ENOTFOUND)
+					fail_msg("%s: series %" PRIu64 " hour %" PRId64 " #%" PRId64 ": want absent, got %s",
+						 what, s, h, j, rc ? strata_strerror(rc) : "a value");
+				if (len && (rc != 0 || got_len != len || memcmp(v, want, len) != 0))
+					fail_msg("%s: series %" PRIu64 " hour %" PRId64 " #%" PRId64 ": wrong value (%s)",
+						 what, s, h, j, rc ? strata_strerror(rc) : "bytes differ");
+				if (rc == 0)
+					strata_free(v);
+				present[s] += len != 0;
+			}
+	/* Ranges that cut windows of either length, and the whole series. */
+	for (uint64_t s = 1; s <= 2; s++) {
+		uint64_t in_range = 0;
+
+		for (int64_t h = 0; h < 8; h++)
+			for (int64_t j = 0; j < LEN_POINTS + 3; j++)
+				if (len_ts(h, j) >= len_ts(1, 5) && len_ts(h, j) < len_ts(6, 3))
+					in_range += len_expected((uint8_t[ROW_MAX]){ 0 }, s, h, j, phase_two) != 0;
+		assert_int_equal(count_range(f->db, s, len_ts(1, 5), len_ts(6, 3)), in_range);
+		assert_int_equal(count_range(f->db, s, INT64_MIN, INT64_MAX), present[s]);
+	}
+}
+
+/*
+ * Two series in windows of different lengths (series 1: the engine's hour,
+ * series 2: four hours), then their lengths swapped (an ALTER of their
+ * policies' shard durations) and points merged into, deleted from and
+ * added to the windows written before: a flush makes tables of one series
+ * and one length each, and reads see exactly the points written, also
+ * across a reopen and after every window is compacted.
+ */
+static void test_compact_window_lengths(void **state)
+{
+	fixture *f = *state;
+	table_window t[256];
+	uint64_t mask;
+	size_t n;
+
+	atomic_store(&f->lengths[2], 4 * WINDOW_NS);
+	open_db(f);
+	for (uint64_t s = 1; s <= 2; s++)
+		for (int64_t h = 0; h < 8; h++)
+			for (int64_t j = 0; j < LEN_POINTS; j++)
+				write_at(f->db, LSM_KIND_PUT, s, len_ts(h, j), 0x0f, s * 100000 + (uint64_t)h * 100 + (uint64_t)j);
+	flush(f->db);
+	n = table_windows(f, t, 256);
+	assert_int_equal(n, 8 + 2);
+	assert_int_equal(tables_of(t, n, 1, WINDOW_NS, &mask), 8);
+	assert_int_equal(mask, 0xff);
+	assert_int_equal(tables_of(t, n, 2, 4 * WINDOW_NS, &mask), 2);
+	assert_int_equal(mask, 0x3);
+	assert_int_equal(stats(f->db).n_windows, 10);
+	len_check(f, false, "flushed");
+
+	/* The lengths change: points flushed from now on go to windows of the new lengths. */
+	atomic_store(&f->lengths[1], 4 * WINDOW_NS);
+	atomic_store(&f->lengths[2], 0);
+	for (uint64_t s = 1; s <= 2; s++)
+		for (int64_t h = 0; h < 8; h++)
+			for (int64_t j = 0; j < LEN_POINTS + 3; j++) {
+				uint64_t salt = s * 100000 + (uint64_t)h * 100 + (uint64_t)j;
+
+				if (j >= LEN_POINTS)
+					write_at(f->db, LSM_KIND_PUT, s, len_ts(h, j), 0x33, salt);
+				else if (j % 2 == 1)
+					write_at(f->db, LSM_KIND_MERGE, s, len_ts(h, j), 0xf0, salt + 7);
+				else if (j % 4 == 2)
+					write_at(f->db, LSM_KIND_DELETE, s, len_ts(h, j), 0, 0);
+			}
+	len_check(f, true, "in the memtable");
+	flush(f->db);
+	n = table_windows(f, t, 256);
+	assert_int_equal(n, 10 + 2 + 8);
+	assert_int_equal(tables_of(t, n, 1, 4 * WINDOW_NS, &mask), 2);
+	assert_int_equal(tables_of(t, n, 2, WINDOW_NS, &mask), 8);
+	len_check(f, true, "flushed after the change");
+	reopen_db(f);
+	len_check(f, true, "reopened");
+
+	/*
+	 * Every window compacted: the new windows hold merge operands and
+	 * tombstones over points of the old ones, which must survive it.
+	 */
+	atomic_store(&f->clock_ns, 100 * WINDOW_NS);
+	compact_ok(f->db, false);
+	len_check(f, true, "closed windows compacted");
+	compact_ok(f->db, true);
+	len_check(f, true, "compacted");
+	assert_files_match(f, f->db);
+	reopen_db(f);
+	len_check(f, true, "compacted and reopened");
+}
+
+/* A hook whose answer changes at every call, as an ALTER racing a flush would make it. */
+static int64_t flipping_window(void *ctx, uint64_t series)
+{
+	fixture *f = ctx;
+
+	(void)series;
+	return atomic_fetch_add(&f->lengths[0], 1) % 2 ? 2 * WINDOW_NS : WINDOW_NS / 2;
+}
+
+/*
+ * A flush asks each series' length once and writes every key of it in a
+ * window of that length, however the answer changes meanwhile: no key is
+ * lost between the windows it collected and those it writes.
+ */
+static void test_compact_flush_asks_length_once(void **state)
+{
+	fixture *f = *state;
+	snap *got = &snaps[SNAP_GOT];
+	table_window t[64];
+	size_t n;
+
+	f->opt.series_window = flipping_window;
+	open_db(f);
+	for (uint64_t s = 1; s <= 5; s++)
+		for (int64_t m = 0; m < 8; m++)
+			write_at(f->db, LSM_KIND_PUT, s, m * (WINDOW_NS / 4), 0x0f, s * 100 + (uint64_t)m);
+	flush(f->db);
+	snap_take(f->db, got);
+	assert_int_equal(got->n, 5 * 8);
+	/* Series 1, 3, 5 got half hours (four windows), 2 and 4 two hours (one). */
+	n = table_windows(f, t, 64);
+	assert_int_equal(n, 4 + 1);
+	for (size_t i = 0; i < n; i++) {
+		bool half = t[i].window_ns == WINDOW_NS / 2;
+
+		assert_true(half || t[i].window_ns == 2 * WINDOW_NS);
+		assert_int_equal(t[i].first_series, half ? 1 : 2);
+		assert_int_equal(t[i].last_series, half ? 5 : 4);
+	}
+	snap_free(got);
+}
+
+/*
+ * A series in quarter-hour windows beside one in the engine's hour: its
+ * windows close at their own end plus the grace period and are merged
+ * into their final form, while the hour, still open, is left alone.
+ */
+static void test_compact_short_windows_close(void **state)
+{
+	fixture *f = *state;
+	snap *before = &snaps[SNAP_BEFORE];
+	const int64_t quarter = WINDOW_NS / 4, minute = WINDOW_NS / 60;
+	table_window t[64];
+	uint64_t mask;
+	size_t n, finals = 0;
+
+	atomic_store(&f->lengths[1], quarter);
+	open_db(f);
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t s = 1; s <= 2; s++)
+			for (int64_t m = 0; m < 60; m += 5)
+				write_at(f->db, round ? LSM_KIND_MERGE : LSM_KIND_PUT, s, m * minute + round,
+					 round ? 0xf0 : 0x0f, s * 1000 + (uint64_t)m);
+		flush(f->db);
+	}
+	n = table_windows(f, t, 64);
+	assert_int_equal(tables_of(t, n, 1, quarter, &mask), 8);
+	assert_int_equal(mask, 0xf);
+	assert_int_equal(tables_of(t, n, 2, WINDOW_NS, &mask), 2);
+	snap_take(f->db, before);
+
+	/* 45 min + grace: the first three quarters are closed, the fourth and the hour are not. */
+	atomic_store(&f->clock_ns, 3 * quarter + GRACE_NS);
+	compact_ok(f->db, false);
+	n = table_windows(f, t, 64);
+	assert_int_equal(n, 3 + 2 + 2);
+	for (size_t i = 0; i < n; i++) {
+		bool closed = t[i].window_ns == quarter && t[i].window < 3;
+
+		if (closed)
+			finals++;
+		assert_int_equal((t[i].flags & LSM_SST_FLAG_FINAL) != 0, closed);
+	}
+	assert_int_equal(finals, 3);
+	assert_db_equals(f->db, before, "closed quarters merged");
+
+	/* The hour closes too. */
+	atomic_store(&f->clock_ns, WINDOW_NS + GRACE_NS);
+	compact_ok(f->db, false);
+	n = table_windows(f, t, 64);
+	assert_int_equal(n, 4 + 1);
+	for (size_t i = 0; i < n; i++)
+		assert_true(t[i].flags & LSM_SST_FLAG_FINAL);
+	assert_db_equals(f->db, before, "every window merged");
+	reopen_db(f);
+	assert_db_equals(f->db, before, "reopened");
+	snap_free(before);
+}
+
 /* ---- differential test ---- */
 
 #define DIFF_SERIES 10
@@ -1655,6 +1996,18 @@ static void diff_write(diff_ctx *d, lsm_batch *b)
 	lsm_batch_clear(b);
 }
 
+/*
+ * A window length for a series: the engine's hour, half of it or twice it,
+ * as retention policies' shard durations give them (windows of different
+ * lengths then share time).
+ */
+static int64_t diff_length(diff_ctx *d)
+{
+	static const int64_t lengths[] = { 0, WINDOW_NS / 2, 2 * WINDOW_NS };
+
+	return lengths[rng_below(&d->rng, 3)];
+}
+
 static void diff_options(diff_ctx *d)
 {
 	static const uint64_t file_bytes[] = { 1u << 20, 2u << 10 };
@@ -1688,6 +2041,8 @@ static void diff_round(fixture *f, unsigned long long seed)
 	d->what = "open";
 	model_init(d->m);
 	atomic_store(&f->clock_ns, 0);
+	for (uint64_t s = 1; s <= DIFF_SERIES; s++)
+		atomic_store(&f->lengths[s], rng_below(&d->rng, 2) ? diff_length(d) : 0);
 	diff_options(d);
 	open_db(f);
 	for (d->step = 0; d->step < DIFF_STEPS; d->step++) {
@@ -1726,9 +2081,13 @@ static void diff_round(fixture *f, unsigned long long seed)
 						diff_entry(d, b, diff_index(s, w, i), 70, 5);
 			diff_write(d, b);
 			flush(f->db);
-		} else if (r < 70) {
+		} else if (r < 66) {
 			d->what = "flush";
 			flush(f->db);
+		} else if (r < 70) {
+			/* A series' window length changes (an ALTER of its policy's shard duration). */
+			d->what = "window length";
+			atomic_store(&f->lengths[1 + rng_below(&d->rng, DIFF_SERIES)], diff_length(d));
 		} else if (r < 80) {
 			d->what = "compact";
 			compact_ok(f->db, false);
@@ -1822,6 +2181,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_compact_reopen_removes_leftovers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_failed_write_keeps_inputs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_failed_manifest_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_window_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_short_windows_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compact_flush_asks_length_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compact_differential, setup, teardown),
 	};
 

@@ -257,10 +257,14 @@ static void test_query_meta_create_database_with_refused(void **state)
 	struct fx *f = *state;
 	uint32_t id;
 
-	/* One shard duration only, the engine's window (docs/retention.md); InfluxDB's shortest retention. */
-	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30d SHARD DURATION 1h",
-	      ERR("SHARD DURATION 1h0m0s is not supported: strata keeps every database in time windows of "
-		  "24h0m0s, its only shard duration"));
+	/* Shard durations from an hour to a year, not above the duration (docs/retention.md). */
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30d SHARD DURATION 30m",
+	      ERR("shard duration must be at least 1h0m0s, got 30m0s"));
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION INF SHARD DURATION 366d",
+	      ERR("shard duration must be at most 8760h0m0s, got 8784h0m0s"));
+	check(f, NULL, "CREATE DATABASE rp WITH DURATION 1h SHARD DURATION 2h",
+	      ERR("retention policy duration must be greater than the shard duration"));
+	/* InfluxDB's shortest retention. */
 	check(f, NULL, "CREATE DATABASE rp WITH DURATION 30m NAME one",
 	      ERR("retention policy duration must be at least 1h0m0s"));
 	/* Refused, not half done. */
@@ -595,6 +599,84 @@ static void test_query_meta_show_retention_policies(void **state)
 	check(f, NULL, "SHOW RETENTION POLICIES ON empty", rp);
 }
 
+#define RPS(values) ONE("{\"columns\":[\"name\",\"duration\",\"shardGroupDuration\",\"replicaN\",\"default\"]," \
+			"\"values\":[" values "]}")
+
+/*
+ * Each policy's shard duration: as written (an hour to a year, not above
+ * the duration), else InfluxDB's default for the duration; an ALTER
+ * changes it or keeps it; the implicit autogen shows the engine's day.
+ */
+static void test_query_meta_shard_duration(void **state)
+{
+	struct fx *f = *state;
+	lsm_catalog_rp rp;
+	uint32_t db;
+
+	check(f, NULL, "CREATE DATABASE d WITH DURATION 1d SHARD DURATION 1h", NONE);
+	check(f, NULL, "SHOW RETENTION POLICIES ON d", RPS("[\"autogen\",\"24h0m0s\",\"1h0m0s\",1,true]"));
+	check(f, NULL,
+	      "CREATE RETENTION POLICY a ON d DURATION 47h REPLICATION 1; "
+	      "CREATE RETENTION POLICY b ON d DURATION 2d REPLICATION 1; "
+	      "CREATE RETENTION POLICY c ON d DURATION 179d REPLICATION 1; "
+	      "CREATE RETENTION POLICY e ON d DURATION 180d REPLICATION 1; "
+	      "CREATE RETENTION POLICY g ON d DURATION INF REPLICATION 1; "
+	      "CREATE RETENTION POLICY h ON d DURATION 30d REPLICATION 1 SHARD DURATION 0s; "
+	      "CREATE RETENTION POLICY i ON d DURATION INF REPLICATION 1 SHARD DURATION 8760h",
+	      "{\"statement_id\":0},{\"statement_id\":1},{\"statement_id\":2},{\"statement_id\":3},"
+	      "{\"statement_id\":4},{\"statement_id\":5},{\"statement_id\":6}");
+	check(f, NULL, "SHOW RETENTION POLICIES ON d",
+	      RPS("[\"autogen\",\"24h0m0s\",\"1h0m0s\",1,true],[\"a\",\"47h0m0s\",\"1h0m0s\",1,false],"
+		  "[\"b\",\"48h0m0s\",\"24h0m0s\",1,false],[\"c\",\"4296h0m0s\",\"24h0m0s\",1,false],"
+		  "[\"e\",\"4320h0m0s\",\"168h0m0s\",1,false],[\"g\",\"0s\",\"168h0m0s\",1,false],"
+		  "[\"h\",\"720h0m0s\",\"24h0m0s\",1,false],[\"i\",\"0s\",\"8760h0m0s\",1,false]"));
+
+	/* ALTER: a new shard duration for points flushed from now on; other changes keep it. */
+	check(f, NULL, "ALTER RETENTION POLICY b ON d SHARD DURATION 12h", NONE);
+	check(f, NULL, "ALTER RETENTION POLICY b ON d DURATION 3d", NONE);
+	assert_int_equal(lsm_catalog_database_id(f->c, "d", &db), 0);
+	assert_int_equal(lsm_catalog_rp_get(f->c, db, "b", &rp), 0);
+	assert_int_equal(rp.shard_duration_ns, INT64_C(12) * 3600 * 1000000000);
+	assert_int_equal(rp.duration_ns, INT64_C(72) * 3600 * 1000000000);
+	check(f, NULL, "ALTER RETENTION POLICY b ON d DURATION 6h",
+	      ERR("retention policy duration must be greater than the shard duration"));
+	check(f, NULL, "ALTER RETENTION POLICY b ON d SHARD DURATION 10m", ERR("shard duration must be at least 1h0m0s, got 10m0s"));
+	check(f, NULL, "ALTER RETENTION POLICY b ON d SHARD DURATION 9000h",
+	      ERR("shard duration must be at most 8760h0m0s, got 9000h0m0s"));
+	/* SHARD DURATION 0 in an ALTER: InfluxDB's default for the duration. */
+	check(f, NULL, "ALTER RETENTION POLICY h ON d DURATION 200d SHARD DURATION 0s", NONE);
+	/* A CREATE repeated with another shard duration is no error and changes nothing (as agents repeat it). */
+	check(f, NULL, "CREATE RETENTION POLICY a ON d DURATION 47h REPLICATION 1 SHARD DURATION 2h", NONE);
+	check(f, NULL, "SHOW RETENTION POLICIES ON d",
+	      RPS("[\"autogen\",\"24h0m0s\",\"1h0m0s\",1,true],[\"a\",\"47h0m0s\",\"1h0m0s\",1,false],"
+		  "[\"b\",\"72h0m0s\",\"12h0m0s\",1,false],[\"c\",\"4296h0m0s\",\"24h0m0s\",1,false],"
+		  "[\"e\",\"4320h0m0s\",\"168h0m0s\",1,false],[\"g\",\"0s\",\"168h0m0s\",1,false],"
+		  "[\"h\",\"4800h0m0s\",\"168h0m0s\",1,false],[\"i\",\"0s\",\"8760h0m0s\",1,false]"));
+
+	/* A policy recorded without one (before shard durations counted) keeps the engine's day, whatever its duration. */
+	rp = (lsm_catalog_rp){ .name = "old", .duration_ns = INT64_C(3) * 3600 * 1000000000, .replica_n = 1 };
+	assert_int_equal(lsm_catalog_set_rp(f->c, db, &rp, LSM_CATALOG_RP_CREATE), 0);
+	check(f, NULL, "SHOW RETENTION POLICIES ON d",
+	      RPS("[\"autogen\",\"24h0m0s\",\"1h0m0s\",1,true],[\"a\",\"47h0m0s\",\"1h0m0s\",1,false],"
+		  "[\"b\",\"72h0m0s\",\"12h0m0s\",1,false],[\"c\",\"4296h0m0s\",\"24h0m0s\",1,false],"
+		  "[\"e\",\"4320h0m0s\",\"168h0m0s\",1,false],[\"g\",\"0s\",\"168h0m0s\",1,false],"
+		  "[\"h\",\"4800h0m0s\",\"168h0m0s\",1,false],[\"i\",\"0s\",\"8760h0m0s\",1,false],"
+		  "[\"old\",\"3h0m0s\",\"24h0m0s\",1,false]"));
+	check(f, NULL, "ALTER RETENTION POLICY old ON d DURATION 2h", NONE);
+	/* One that recorded the engine's day with a shorter duration too, until it is given a SHARD DURATION. */
+	rp = (lsm_catalog_rp){ .name = "older", .duration_ns = INT64_C(3) * 3600 * 1000000000,
+			       .shard_duration_ns = INT64_C(24) * 3600 * 1000000000, .replica_n = 1 };
+	assert_int_equal(lsm_catalog_set_rp(f->c, db, &rp, LSM_CATALOG_RP_CREATE), 0);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d DURATION 2h", NONE);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d SHARD DURATION 1d",
+	      ERR("retention policy duration must be greater than the shard duration"));
+	check(f, NULL, "ALTER RETENTION POLICY older ON d SHARD DURATION 1h", NONE);
+	check(f, NULL, "ALTER RETENTION POLICY older ON d DURATION 30m",
+	      ERR("retention policy duration must be at least 1h0m0s"));
+	assert_int_equal(lsm_catalog_rp_get(f->c, db, "older", &rp), 0);
+	assert_int_equal(rp.shard_duration_ns, INT64_C(3600) * 1000000000);
+}
+
 /* ---- what is not supported yet ---- */
 
 static void test_query_meta_cq_without_store(void **state)
@@ -686,6 +768,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_query_meta_show_databases_none, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_create_drop_database, setup_bare, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_create_database_with_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_query_meta_shard_duration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_dropped_database_unreachable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_measurements, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_query_meta_show_measurements_where, setup, teardown),

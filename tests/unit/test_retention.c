@@ -1,7 +1,8 @@
 /*
  * test_retention.c — retention policies (catalog, statements) and the
  * removal of expired points: writes refused, queries that never see them,
- * whole windows dropped, and the compaction hook.
+ * whole windows dropped (also the hour-long windows of a short policy's
+ * shard duration), and the compaction hook.
  */
 #include "ingest/writer.h"
 #include "lsm/alloc.h"
@@ -33,6 +34,7 @@ struct fx {
 	ingest_engine ie;
 	ingest_session *s;
 	lsm_retention_filter filter;
+	lsm_catalog_windows windows; /* the engine's series_window hook: each policy's shard duration */
 	int64_t now;
 };
 
@@ -59,8 +61,11 @@ static void fx_open(struct fx *f)
 	opt.compact.disable = true; /* compactions only when a test asks */
 	opt.compact.drop = lsm_retention_filter_drop;
 	opt.compact.drop_ctx = &f->filter;
+	opt.series_window = lsm_catalog_windows_hook;
+	opt.series_window_ctx = &f->windows;
 	assert_int_equal(lsm_open(&f->db, f->dir, &opt), 0);
 	assert_int_equal(lsm_catalog_open(&f->c, f->dir), 0);
+	lsm_catalog_windows_attach(&f->windows, f->c);
 	lsm_retention_filter_set_catalog(&f->filter, f->c);
 	assert_int_equal(query_engine_new(&f->qe, f->db, f->c, NULL), 0);
 	ingest_options_default(&io);
@@ -75,6 +80,7 @@ static void fx_close(struct fx *f)
 	query_engine_free(f->qe);
 	lsm_retention_filter_set_catalog(&f->filter, NULL);
 	assert_int_equal(lsm_close(f->db), 0);
+	lsm_catalog_windows_attach(&f->windows, NULL);
 	lsm_catalog_close(f->c);
 }
 
@@ -149,7 +155,7 @@ static void test_retention_catalog_persists(void **state)
 			      .is_default = true };
 	lsm_catalog_rp *rps = NULL;
 	size_t n = 0;
-	uint32_t a, b;
+	uint32_t a, b, store;
 	int64_t keep = -1;
 
 	assert_int_equal(lsm_catalog_create_database(f->c, "a"), 0);
@@ -185,8 +191,16 @@ static void test_retention_catalog_persists(void **state)
 	assert_string_equal(rps[0].name, "week");
 	assert_int_equal(rps[0].duration_ns, 8 * DAY);
 	assert_int_equal(rps[0].replica_n, 2);
+	assert_int_equal(rps[0].shard_duration_ns, DAY);
 	assert_true(rps[0].is_default);
 	strata_free(rps);
+	/* The window length of a store is its policy's shard duration; none recorded: 0, the engine's. */
+	assert_int_equal(lsm_catalog_store(f->c, a, "week", &store), 0);
+	assert_int_equal(lsm_catalog_window(f->c, store, &keep), 0);
+	assert_int_equal(keep, DAY);
+	assert_int_equal(lsm_catalog_store(f->c, b, "short", &store), 0);
+	assert_int_equal(lsm_catalog_window(f->c, store, &keep), 0);
+	assert_int_equal(keep, 0);
 	assert_int_equal(lsm_catalog_rps(f->c, b, &rps, &n), 0);
 	assert_int_equal(n, 1);
 	assert_string_equal(rps[0].name, "short");
@@ -226,12 +240,12 @@ static void test_retention_statements(void **state)
 	check(f, NULL, "CREATE RETENTION POLICY fast ON d DURATION 2h REPLICATION 1",
 	      ERR("retention policy already exists"));
 	check(f, NULL, "CREATE RETENTION POLICY fast ON d DURATION 1h REPLICATION 1 SHARD DURATION 2h",
-	      ERR("SHARD DURATION 2h0m0s is not supported: strata keeps every database in time windows of "
-		  "24h0m0s, its only shard duration"));
+	      ERR("retention policy duration must be greater than the shard duration"));
 	check(f, NULL, "CREATE RETENTION POLICY slow ON d DURATION INF REPLICATION 3 DEFAULT", OK);
+	/* Without SHARD DURATION, InfluxDB's default for the duration: 1h below 2d, 1d below 180d, else 7d. */
 	check(f, NULL, "SHOW RETENTION POLICIES ON d",
-	      RPS("[\"autogen\",\"720h0m0s\",\"24h0m0s\",1,false],[\"fast\",\"1h0m0s\",\"24h0m0s\",1,false],"
-		  "[\"slow\",\"0s\",\"24h0m0s\",3,true]"));
+	      RPS("[\"autogen\",\"720h0m0s\",\"24h0m0s\",1,false],[\"fast\",\"1h0m0s\",\"1h0m0s\",1,false],"
+		  "[\"slow\",\"0s\",\"168h0m0s\",3,true]"));
 	check(f, NULL, "ALTER RETENTION POLICY fast ON d DURATION 3h DEFAULT", OK);
 	check(f, NULL, "ALTER RETENTION POLICY nope ON d DURATION 3h", ERR("retention policy not found: nope"));
 	check(f, NULL, "ALTER RETENTION POLICY fast ON d DURATION 10m",
@@ -239,7 +253,7 @@ static void test_retention_statements(void **state)
 	check(f, NULL, "DROP RETENTION POLICY autogen ON d", OK);
 	check(f, NULL, "DROP RETENTION POLICY autogen ON d", OK);
 	check(f, "d", "SHOW RETENTION POLICIES",
-	      RPS("[\"fast\",\"3h0m0s\",\"24h0m0s\",1,true],[\"slow\",\"0s\",\"24h0m0s\",3,false]"));
+	      RPS("[\"fast\",\"3h0m0s\",\"1h0m0s\",1,true],[\"slow\",\"0s\",\"168h0m0s\",3,false]"));
 	check(f, NULL, "SHOW RETENTION POLICIES ON nope", ERR("database not found: nope"));
 
 	/* FROM db.rp.m and rp= name a policy of the database; a point is in its policy's store only. */
@@ -518,6 +532,179 @@ static void test_retention_compaction_drops_expired(void **state)
 	assert_true(has_point(f, keep_sid, start + HOUR));
 }
 
+/*
+ * A policy of three hours gets InfluxDB's shard duration for it, an hour:
+ * its points are in hour-long windows, and the one that ended more than
+ * three hours ago is dropped while the next, which ends later, stays.
+ */
+static void test_retention_drops_short_windows(void **state)
+{
+	struct fx *f = *state;
+	int64_t hour0 = (f->now / HOUR) * HOUR;
+	char text[512];
+	uint64_t sid;
+	uint32_t db;
+	lsm_stats st;
+
+	check(f, NULL, "CREATE DATABASE brief WITH DURATION 3h", OK);
+	check(f, "brief", "SHOW RETENTION POLICIES", RPS("[\"autogen\",\"3h0m0s\",\"1h0m0s\",1,true]"));
+	f->now = hour0 + HOUR / 6;
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(hour0 - 2 * HOUR + 5),
+		 (long long)(hour0 - HOUR + 5), (long long)(hour0 + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "brief", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &sid), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3); /* one per hour (a day's window would hold two or three) */
+
+	/* What the retention thread does: now - the longest retention. */
+	f->now = hour0 + 2 * HOUR + HOUR / 2;
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 3 * HOUR);
+	assert_int_equal(lsm_drop_windows_before(f->db, f->now - 3 * HOUR), 1);
+	assert_false(has_point(f, sid, hour0 - 2 * HOUR + 5));
+	assert_true(has_point(f, sid, hour0 - HOUR + 5));
+	assert_true(has_point(f, sid, hour0 + 5));
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 2);
+
+	/* A longer shard duration from now on: later points go to a day's window, the hours stay readable. */
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 2d SHARD DURATION 1d", OK);
+	check(f, "brief", "SHOW RETENTION POLICIES", RPS("[\"autogen\",\"48h0m0s\",\"24h0m0s\",1,true]"));
+	snprintf(text, sizeof text, "m v=4 %lld\n", (long long)(hour0 + HOUR + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 1);
+	fx_close(f);
+	fx_open(f);
+	assert_true(has_point(f, sid, hour0 - HOUR + 5));
+	assert_true(has_point(f, sid, hour0 + 5));
+	assert_true(has_point(f, sid, hour0 + HOUR + 5));
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3);
+}
+
+/*
+ * Windows go by their length's horizon: a three-hour policy's hour-long
+ * windows are dropped although another database keeps its points forever
+ * (in the engine's day-long windows, which stay); once a policy that keeps
+ * its points forever also records an hour, hour-long windows stay too,
+ * until it is dropped. The catalog remembers which lengths each store used,
+ * across a reopen and an ALTER to another length.
+ */
+static void test_retention_drops_by_window_length(void **state)
+{
+	struct fx *f = *state;
+	int64_t hour0 = (f->now / HOUR) * HOUR, horizon = -1;
+	char text[512];
+	uint64_t brief, keep;
+	uint32_t db;
+
+	check(f, NULL, "CREATE DATABASE keep", OK);
+	check(f, NULL, "CREATE DATABASE brief WITH DURATION 3h", OK);
+	f->now = hour0 + HOUR / 6;
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(hour0 - 2 * HOUR + 5),
+		 (long long)(hour0 - HOUR + 5), (long long)(hour0 + 5));
+	assert_int_equal(write_lines(f, "brief", text).points, 3);
+	assert_int_equal(write_lines(f, "keep", text).points, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "brief", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &brief), 0);
+	assert_int_equal(lsm_catalog_database_id(f->c, "keep", &db), 0);
+	assert_int_equal(lsm_catalog_series_id(f->c, db, "m", 1, &keep), 0);
+	assert_int_equal(lsm_catalog_retention_horizon(f->c), 0); /* keep's autogen: forever */
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 3 * HOUR);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, 2 * HOUR, &horizon), 0);
+
+	f->now = hour0 + 2 * HOUR + HOUR / 2;
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 1);
+	assert_false(has_point(f, brief, hour0 - 2 * HOUR + 5));
+	assert_true(has_point(f, brief, hour0 - HOUR + 5));
+	for (int64_t h = -2; h <= 0; h++)
+		assert_true(has_point(f, keep, hour0 + h * HOUR + 5));
+
+	/* A policy that keeps its points forever in hour-long windows: hour-long windows stay. */
+	check(f, NULL, "CREATE RETENTION POLICY ever ON brief DURATION INF REPLICATION 1 SHARD DURATION 1h", OK);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 0);
+	f->now = hour0 + 4 * HOUR;
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 0);
+	assert_true(has_point(f, brief, hour0 - HOUR + 5));
+	check(f, NULL, "DROP RETENTION POLICY ever ON brief", OK);
+
+	/* brief moves to day-long windows; its hours are still its own, also after a reopen. */
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 2d SHARD DURATION 1d", OK);
+	check(f, NULL, "ALTER RETENTION POLICY autogen ON brief DURATION 3h SHARD DURATION 1h", OK);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(lsm_catalog_window_horizon(f->c, HOUR, &horizon), 1);
+	assert_int_equal(horizon, 3 * HOUR);
+	assert_int_equal(lsm_drop_expired(f->db, f->c, f->now), 2);
+	assert_false(has_point(f, brief, hour0 - HOUR + 5));
+	assert_false(has_point(f, brief, hour0 + 5));
+	for (int64_t h = -2; h <= 0; h++)
+		assert_true(has_point(f, keep, hour0 + h * HOUR + 5));
+}
+
+/* Writes text to policy rp of d at f->now; all its points must be written. */
+static void write_rp(struct fx *f, const char *rp, const char *text, uint64_t points)
+{
+	ingest_report r;
+
+	assert_int_equal(ingest_session_write(f->s, "d", rp, text, strlen(text), INGEST_LP_NS, f->now, true, &r), 0);
+	assert_int_equal(r.points, points);
+}
+
+/*
+ * Two policies of one database, an hour's and a day's shard duration: a
+ * flush writes each store's points in windows of its own length; after an
+ * ALTER of the short one to a day, its points go to the day's window beside
+ * the other policy's; each policy reads exactly its points, also reopened.
+ */
+static void test_retention_stores_keep_their_window_lengths(void **state)
+{
+	struct fx *f = *state;
+	int64_t day = (f->now / DAY) * DAY - DAY; /* yesterday, midnight */
+	char text[512];
+	lsm_stats st;
+
+	check(f, NULL, "CREATE DATABASE d WITH DURATION 2d SHARD DURATION 1h NAME short", OK);
+	check(f, NULL, "CREATE RETENTION POLICY long ON d DURATION 30d REPLICATION 1", OK);
+	check(f, "d", "SHOW RETENTION POLICIES",
+	      RPS("[\"short\",\"48h0m0s\",\"1h0m0s\",1,true],[\"long\",\"720h0m0s\",\"24h0m0s\",1,false]"));
+	snprintf(text, sizeof text, "m v=1 %lld\nm v=2 %lld\nm v=3 %lld\n", (long long)(day + HOUR + 1),
+		 (long long)(day + 2 * HOUR + 1), (long long)(day + 3 * HOUR + 1));
+	write_rp(f, "short", text, 3);
+	write_rp(f, "long", text, 3);
+	assert_int_equal(lsm_flush(f->db), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3 + 1); /* three hours of short, one day of long */
+	assert_int_equal(st.n_files, 3 + 1);
+
+	check(f, NULL, "ALTER RETENTION POLICY short ON d SHARD DURATION 1d", OK);
+	snprintf(text, sizeof text, "m v=4 %lld\nm v=5 %lld\n", (long long)(day + 2 * HOUR + 1),
+		 (long long)(day + 5 * HOUR + 1));
+	write_rp(f, "short", text, 2);
+	assert_int_equal(lsm_flush(f->db), 0);
+	lsm_get_stats(f->db, &st);
+	assert_int_equal(st.n_windows, 3 + 1); /* short's new table is in long's window: (a day, that day) */
+	assert_int_equal(st.n_files, 3 + 1 + 1);
+	for (int round = 0; round < 2; round++) {
+		check(f, "d", "SELECT count(v), sum(v) FROM d.short.m",
+		      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+		      "\"values\":[[0,4,13]]}]}");
+		check(f, "d", "SELECT count(v), sum(v) FROM d.long.m",
+		      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+		      "\"values\":[[0,3,6]]}]}");
+		fx_close(f);
+		fx_open(f);
+	}
+	/* Compacted, the same. */
+	assert_int_equal(lsm_compact(f->db, true), 0);
+	check(f, "d", "SELECT count(v), sum(v) FROM d.short.m",
+	      "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\",\"sum\"],"
+	      "\"values\":[[0,4,13]]}]}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +715,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_retention_queries_skip_expired, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_drop_windows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retention_compaction_drops_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_drops_short_windows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_stores_keep_their_window_lengths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_retention_drops_by_window_length, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

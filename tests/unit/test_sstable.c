@@ -193,7 +193,7 @@ static void build_table(const char *path, uint64_t n, enum value_mode mode, cons
 	uint8_t key[LSM_IKEY_LEN];
 
 	assert_non_null(buf);
-	assert_int_equal(lsm_sst_builder_open(&b, path, window, opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, window, LSM_WINDOW_LEGACY_NS, opt), 0);
 	for (uint64_t i = 0; i < n; i++) {
 		size_t len = value_of(i, mode, buf);
 
@@ -615,7 +615,7 @@ static void test_sstable_large_values(void **state)
 	lsm_sst_options_default(&opt);
 	table_path(path, sizeof path, "large.sst");
 	/* values up to the limit, random and compressible, each its own block */
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	for (uint64_t i = 0; i < 4; i++) {
 		size_t len = i == 3 ? LSM_VALUE_MAX : (1u << 20) + i;
 
@@ -1041,7 +1041,7 @@ static void test_sstable_builder_rejects_bad_input(void **state)
 	key_of(10, k1);
 	key_of(11, k2);
 
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	assert_true(tmp_exists(path));
 	assert_int_equal(lsm_sst_builder_add(b, k2, sizeof k2, NULL, 0), 0);
 	assert_int_equal(lsm_sst_builder_add(b, k1, sizeof k1, NULL, 0), STRATA_EINVAL); /* descending */
@@ -1053,22 +1053,22 @@ static void test_sstable_builder_rejects_bad_input(void **state)
 	assert_false(exists(path));
 
 	/* an empty table is refused and leaves nothing */
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	assert_int_equal(lsm_sst_builder_finish(b, &props), STRATA_EINVAL);
 	assert_false(tmp_exists(path));
 	assert_false(exists(path));
 
 	/* bad options */
 	opt.block_bytes = 0;
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), STRATA_EINVAL);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), STRATA_EINVAL);
 	lsm_sst_options_default(&opt);
 	opt.zstd_level = 99;
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), STRATA_EINVAL);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), STRATA_EINVAL);
 	assert_false(tmp_exists(path));
 
 	/* a directory that does not exist */
 	lsm_sst_options_default(&opt);
-	assert_int_equal(lsm_sst_builder_open(&b, "/nonexistent-dir/x.sst", 0, &opt), -ENOENT);
+	assert_int_equal(lsm_sst_builder_open(&b, "/nonexistent-dir/x.sst", 0, LSM_WINDOW_LEGACY_NS, &opt), -ENOENT);
 }
 
 /* Builds n entries with a fault armed; returns the first error from add or finish. */
@@ -1083,7 +1083,7 @@ static int build_with_fault(const char *path, uint64_t n, enum value_mode mode)
 
 	assert_non_null(buf);
 	lsm_sst_options_default(&opt);
-	assert_int_equal(lsm_sst_builder_open(&b, path, 0, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, 0, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	for (uint64_t i = 0; i < n && rc == 0; i++) {
 		size_t len = value_of(i, mode, buf);
 

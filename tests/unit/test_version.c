@@ -15,8 +15,11 @@
 #include "lsm/coding.h"
 #include "lsm/fault.h"
 #include "lsm/log.h"
+#include "lsm/lsm.h"
 #include "lsm/record.h"
+#include "lsm/row.h"
 #include "lsm/sstable_builder.h"
+#include "lsm/sstable_format.h"
 #include "lsm/status.h"
 #include "lsm/version.h"
 
@@ -68,6 +71,7 @@ static lsm_sst_props make_props(int64_t window, uint64_t min_seq, uint64_t max_s
 	lsm_ukey_encode(uk, 9, window * 1000 + 999);
 	lsm_ikey_encode(p.largest, uk, min_seq, LSM_KIND_PUT);
 	p.window = window;
+	p.window_ns = 1000;
 	p.min_ts = window * 1000;
 	p.max_ts = window * 1000 + 999;
 	p.min_seq = min_seq;
@@ -228,17 +232,20 @@ static size_t live_numbers(lsm_versions *vs, uint64_t *out, size_t cap)
 	return n;
 }
 
-/* Checks the ordering invariants of v: windows ascending, newest first within one. */
+/* Checks the ordering invariants of v: windows ascending by start then length, newest first within one. */
 static void check_version_order(const lsm_version *v)
 {
 	for (size_t w = 0; w < v->n_windows; w++) {
 		const lsm_window_files *wf = &v->windows[w];
 
 		assert_true(wf->n_files > 0);
+		assert_true(wf->window_ns <= v->max_window_ns);
 		if (w > 0)
-			assert_true(v->windows[w - 1].window < wf->window);
+			assert_true(v->windows[w - 1].first_ns < wf->first_ns ||
+				    (v->windows[w - 1].first_ns == wf->first_ns && v->windows[w - 1].window_ns < wf->window_ns));
 		for (size_t i = 0; i < wf->n_files; i++) {
 			assert_int_equal(wf->files[i]->props.window, wf->window);
+			assert_int_equal(wf->files[i]->props.window_ns, wf->window_ns);
 			if (i > 0) {
 				const lsm_file *a = wf->files[i - 1], *b = wf->files[i];
 
@@ -254,6 +261,7 @@ static void props_equal(const lsm_sst_props *a, const lsm_sst_props *b)
 	assert_memory_equal(a->smallest, b->smallest, LSM_IKEY_LEN);
 	assert_memory_equal(a->largest, b->largest, LSM_IKEY_LEN);
 	assert_int_equal(a->window, b->window);
+	assert_int_equal(a->window_ns, b->window_ns);
 	assert_int_equal(a->min_ts, b->min_ts);
 	assert_int_equal(a->max_ts, b->max_ts);
 	assert_int_equal(a->min_seq, b->min_seq);
@@ -468,11 +476,15 @@ static void test_version_reopen_keeps_state(void **state)
 	assert_int_equal(v->windows[1].window, 5);
 	assert_int_equal(v->windows[1].files[0]->number, nums[2]);
 	assert_int_equal(v->windows[1].files[1]->number, nums[0]);
-	assert_int_equal(lsm_version_find_window(v, INT64_MIN), 0);
-	assert_int_equal(lsm_version_find_window(v, 3), 0);
-	assert_int_equal(lsm_version_find_window(v, 4), 1);
-	assert_int_equal(lsm_version_find_window(v, 5), 1);
-	assert_int_equal(lsm_version_find_window(v, 6), 2);
+	/* Windows 3 and 5 of 1000 ns: [3000, 3999] and [5000, 5999]. */
+	assert_int_equal(v->windows[0].first_ns, 3000);
+	assert_int_equal(v->windows[0].last_ns, 3999);
+	assert_int_equal(lsm_version_first_overlap(v, INT64_MIN), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 3000), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 3999), 0);
+	assert_int_equal(lsm_version_first_overlap(v, 4000), 1);
+	assert_int_equal(lsm_version_first_overlap(v, 5999), 1);
+	assert_int_equal(lsm_version_first_overlap(v, 6000), 2);
 	lsm_version_unref(v);
 	lsm_versions_totals(vs, &files, &bytes);
 	assert_int_equal(files, 5);
@@ -785,6 +797,249 @@ static void write_manifest(const char *dir, uint64_t number, uint32_t format,
 	snprintf(current + n, sizeof current - (size_t)n, "xxh3=%016" PRIx64 "\n",
 		 (uint64_t)XXH3_64bits(current, (size_t)n));
 	write_file(dir, "CURRENT", current, strlen(current));
+}
+
+
+/* ---- data written before tables carried their window's length ---- */
+
+/*
+ * Rewrites table path as properties version 2 wrote it: 136 bytes, no
+ * window length (the block is the last before the footer; the file
+ * shrinks by 8 bytes, the trailer and footer checksums follow).
+ */
+static void make_props_v2(const char *path)
+{
+	struct stat st;
+	long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	uint8_t *buf = malloc((size_t)size), footer[LSM_SST_FOOTER_LEN], type = LSM_SST_COMP_RAW;
+	uint64_t off, new_size;
+	uint8_t *props, check[LSM_SST_PROPS_LEN_V2 + 1];
+	FILE *f = fopen(path, "rb");
+
+	assert_true(size > 0);
+	assert_non_null(buf);
+	assert_non_null(f);
+	assert_int_equal(fread(buf, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	memcpy(footer, buf + size - LSM_SST_FOOTER_LEN, sizeof footer);
+	off = lsm_get_le64(footer + LSM_SST_FOOTER_PROPS);
+	assert_int_equal(lsm_get_le64(footer + LSM_SST_FOOTER_PROPS + 8), LSM_SST_PROPS_LEN);
+	assert_int_equal(off + LSM_SST_PROPS_LEN + LSM_SST_TRAILER_LEN + LSM_SST_FOOTER_LEN, (uint64_t)size);
+	props = buf + off;
+	assert_int_equal(lsm_get_le32(props), 3);
+	new_size = (uint64_t)size - (LSM_SST_PROPS_LEN - LSM_SST_PROPS_LEN_V2);
+	lsm_put_le32(props, 2);
+	lsm_put_le64(props + 128, new_size);
+	/* The trailer: raw, XXH3 of the stored bytes then the type byte. */
+	memcpy(check, props, LSM_SST_PROPS_LEN_V2);
+	check[LSM_SST_PROPS_LEN_V2] = type;
+	props[LSM_SST_PROPS_LEN_V2] = type;
+	lsm_put_le64(props + LSM_SST_PROPS_LEN_V2 + 1, XXH3_64bits(check, sizeof check));
+	lsm_put_le64(footer + LSM_SST_FOOTER_PROPS + 8, LSM_SST_PROPS_LEN_V2);
+	lsm_put_le64(footer + LSM_SST_FOOTER_CHECKSUM,
+		     XXH3_64bits(footer + LSM_SST_FOOTER_INDEX, LSM_SST_FOOTER_LEN - LSM_SST_FOOTER_INDEX));
+	memcpy(props + LSM_SST_PROPS_LEN_V2 + LSM_SST_TRAILER_LEN, footer, sizeof footer);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, (size_t)new_size, f), (size_t)new_size);
+	fclose(f);
+	free(buf);
+}
+
+static uint8_t *put_zigzag(uint8_t *p, int64_t v)
+{
+	return p + lsm_put_varint64(p, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+/*
+ * Replaces the manifest of dir by a version-1 one listing the same tables
+ * with tag-4 add_file records (no window length), each table's properties
+ * read from its file.
+ */
+static void make_manifest_v1(const char *dir)
+{
+	lsm_versions *vs = NULL;
+	lsm_version *v;
+	uint8_t *edit = malloc(1 << 20), *p = edit;
+	uint8_t header[LSM_FILE_HEADER_PAYLOAD_LEN], rh[LSM_RECORD_HEADER_LEN];
+	char name[64], path[PATH_MAX], current[128];
+	uint64_t number;
+	FILE *f;
+	int n;
+
+	assert_non_null(edit);
+	assert_int_equal(lsm_versions_open(&vs, dir, NULL, false), 0);
+	number = lsm_versions_new_file_number(vs);
+	*p++ = 1;
+	p += lsm_put_varint64(p, lsm_versions_log_number(vs));
+	*p++ = 2;
+	p += lsm_put_varint64(p, number + 1);
+	*p++ = 3;
+	p += lsm_put_varint64(p, lsm_versions_last_seq(vs));
+	v = lsm_versions_current(vs);
+	for (size_t w = 0; w < v->n_windows; w++)
+		for (size_t i = 0; i < v->windows[w].n_files; i++) {
+			char sst[PATH_MAX];
+			lsm_sst *t;
+			const lsm_sst_props *pr;
+
+			lsm_sst_path(sst, sizeof sst, dir, v->windows[w].files[i]->number);
+			assert_int_equal(lsm_sst_open(&t, sst, v->windows[w].files[i]->number, NULL), 0);
+			pr = lsm_sst_get_props(t);
+			*p++ = 4;
+			p += lsm_put_varint64(p, v->windows[w].files[i]->number);
+			memcpy(p, pr->smallest, LSM_IKEY_LEN);
+			memcpy(p + LSM_IKEY_LEN, pr->largest, LSM_IKEY_LEN);
+			p += 2 * LSM_IKEY_LEN;
+			p = put_zigzag(p, pr->window);
+			p = put_zigzag(p, pr->min_ts);
+			p = put_zigzag(p, pr->max_ts);
+			p += lsm_put_varint64(p, pr->min_seq);
+			p += lsm_put_varint64(p, pr->max_seq);
+			p += lsm_put_varint64(p, pr->n_entries);
+			p += lsm_put_varint64(p, pr->n_series);
+			p += lsm_put_varint64(p, pr->n_data_blocks);
+			p += lsm_put_varint64(p, pr->raw_bytes);
+			p += lsm_put_varint64(p, pr->file_bytes);
+			lsm_sst_unref(t);
+		}
+	*p++ = 0;
+	lsm_version_unref(v);
+	lsm_versions_close(vs);
+
+	snprintf(name, sizeof name, "MANIFEST-%06" PRIu64, number);
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	lsm_record_file_header(header, LSM_MANIFEST_MAGIC, 1, number);
+	lsm_record_header(rh, LSM_REC_FILE_HEADER, header, sizeof header);
+	fwrite(rh, 1, sizeof rh, f);
+	fwrite(header, 1, sizeof header, f);
+	lsm_record_header(rh, LSM_REC_VERSION_EDIT, edit, (size_t)(p - edit));
+	fwrite(rh, 1, sizeof rh, f);
+	fwrite(edit, 1, (size_t)(p - edit), f);
+	fclose(f);
+	free(edit);
+	n = snprintf(current, sizeof current, "%s\n", name);
+	snprintf(current + n, sizeof current - (size_t)n, "xxh3=%016" PRIx64 "\n",
+		 (uint64_t)XXH3_64bits(current, (size_t)n));
+	write_file(dir, "CURRENT", current, strlen(current));
+}
+
+/* Every table of dir: its properties' window length must be want_ns; returns how many. */
+static size_t tables_with_length(const char *dir, int64_t want_ns)
+{
+	char sst[PATH_MAX];
+	size_t n = 0;
+
+	for (uint64_t no = 1; no < 1000; no++) {
+		lsm_sst *t;
+
+		lsm_sst_path(sst, sizeof sst, dir, no);
+		if (access(sst, F_OK) != 0)
+			continue;
+		assert_int_equal(lsm_sst_open(&t, sst, no, NULL), 0);
+		assert_int_equal(lsm_sst_get_props(t)->window_ns, want_ns);
+		lsm_sst_unref(t);
+		n++;
+	}
+	return n;
+}
+
+#define LEGACY_KEYS 300
+
+static void legacy_key(uint8_t k[LSM_UKEY_LEN], int i)
+{
+	/* Three series over three days, every 20 minutes or so. */
+	lsm_ukey_encode(k, 1 + (uint64_t)(i % 3), (int64_t)i * INT64_C(1000) * 1000000000 * 60 * 20 / 3);
+}
+
+static void legacy_check(lsm_db *db, const char *what)
+{
+	lsm_db_iter *it;
+	uint8_t lo[LSM_UKEY_LEN] = { 0 }, hi[LSM_UKEY_LEN];
+	int n = 0;
+
+	for (int i = 0; i < LEGACY_KEYS; i++) {
+		uint8_t k[LSM_UKEY_LEN], *v = NULL;
+		size_t len = 0;
+		int rc;
+
+		legacy_key(k, i);
+		rc = lsm_get(db, k, &v, &len);
+		if (rc != 0 || len != sizeof(int) || memcmp(v, &i, sizeof i) != 0)
+			fail_msg("%s: key %d: %s", what, i, rc ? strata_strerror(rc) : "wrong value");
+		strata_free(v);
+	}
+	memset(hi, 0xff, sizeof hi);
+	assert_int_equal(lsm_db_iter_new(&it, db, lo, hi), 0);
+	for (lsm_db_iter_seek_first(it); lsm_db_iter_valid(it); lsm_db_iter_next(it))
+		n++;
+	assert_int_equal(lsm_db_iter_status(it), 0);
+	lsm_db_iter_free(it);
+	assert_int_equal(n, LEGACY_KEYS);
+}
+
+/*
+ * A data directory as strata wrote it before tables carried their window's
+ * length (properties version 2, a version-1 manifest with tag-4 records):
+ * it opens, its tables are one-day windows, every point reads, and it
+ * compacts and reopens (the manifest is rewritten as version 2 at open).
+ */
+static void test_version_reads_tables_without_window_length(void **state)
+{
+	char *dir = make_tmpdir();
+	char sst[PATH_MAX];
+	lsm_options opt;
+	lsm_db *db = NULL;
+	lsm_batch b;
+	lsm_stats st;
+
+	(void)state;
+	lsm_options_default(&opt);
+	opt.compact.disable = true;
+	assert_int_equal(lsm_open(&db, dir, &opt), 0);
+	lsm_batch_init(&b);
+	for (int i = 0; i < LEGACY_KEYS; i++) {
+		uint8_t k[LSM_UKEY_LEN];
+
+		legacy_key(k, i);
+		assert_int_equal(lsm_batch_put(&b, k, (const uint8_t *)&i, sizeof i), 0);
+		if (i % 100 == 99) {
+			assert_int_equal(lsm_write(db, &b, 0), 0);
+			lsm_batch_clear(&b);
+			assert_int_equal(lsm_flush(db), 0);
+		}
+	}
+	lsm_batch_deinit(&b);
+	assert_int_equal(lsm_close(db), 0);
+	db = NULL;
+	for (uint64_t no = 1; no < 1000; no++) {
+		lsm_sst_path(sst, sizeof sst, dir, no);
+		if (access(sst, F_OK) == 0)
+			make_props_v2(sst);
+	}
+	make_manifest_v1(dir);
+
+	assert_int_equal(lsm_open(&db, dir, &opt), 0);
+	legacy_check(db, "opened");
+	lsm_get_stats(db, &st);
+	assert_true(st.n_files >= 3);
+	assert_int_equal(tables_with_length(dir, LSM_WINDOW_LEGACY_NS), st.n_files);
+	assert_int_equal(lsm_close(db), 0);
+	assert_int_equal(lsm_open(&db, dir, &opt), 0);
+	legacy_check(db, "reopened");
+	assert_int_equal(lsm_compact(db, true), 0);
+	legacy_check(db, "compacted");
+	lsm_get_stats(db, &st);
+	assert_int_equal(st.n_files, st.n_windows);
+	assert_int_equal(lsm_close(db), 0);
+	/* The merged tables are written as version 3, with the one-day length they had. */
+	assert_int_equal(tables_with_length(dir, LSM_WINDOW_LEGACY_NS), st.n_files);
+	assert_int_equal(lsm_open(&db, dir, &opt), 0);
+	legacy_check(db, "compacted and reopened");
+	assert_int_equal(lsm_close(db), 0);
+	remove_tmpdir(dir);
 }
 
 static void test_version_replay_checks_edits(void **state)
@@ -1140,7 +1395,7 @@ static lsm_sst_props build_table(const char *dir, uint64_t number, int64_t w, in
 
 	lsm_sst_path(path, sizeof path, dir, number);
 	lsm_sst_options_default(&opt);
-	assert_int_equal(lsm_sst_builder_open(&b, path, w, &opt), 0);
+	assert_int_equal(lsm_sst_builder_open(&b, path, w, LSM_WINDOW_LEGACY_NS, &opt), 0);
 	for (int i = 0; i < n; i++) {
 		uint8_t uk[LSM_UKEY_LEN], ik[LSM_IKEY_LEN];
 
@@ -1220,6 +1475,7 @@ int main(void)
 		cmocka_unit_test(test_version_fault_at_open),
 		cmocka_unit_test(test_version_file_table_error_remembered),
 		cmocka_unit_test(test_version_file_table_opens_real_table),
+		cmocka_unit_test(test_version_reads_tables_without_window_length),
 	};
 
 	strata_log_set_level(STRATA_LOG_ERROR);
