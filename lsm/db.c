@@ -24,6 +24,7 @@
  */
 #include "lsm/alloc.h"
 #include "lsm/db_int.h"
+#include "lsm/fault.h"
 #include "lsm/lockfile.h"
 #include "lsm/log.h"
 
@@ -215,19 +216,22 @@ static void *flush_main(void *arg)
 		log_number = db->imm_log_number;
 		pthread_mutex_unlock(&db->mu);
 
-		rc = lsm_db_flush_memtable(db, imm, true, log_number);
+		rc = lsm_db_flush_memtable(db, imm, true, log_number); /* also takes imm off the read path */
 		if (rc) {
 			lsm_db_set_bg_error(db, rc, "memtable flush failed");
 			pthread_mutex_lock(&db->mu);
 			break;
 		}
+		{
+			void (*gap)(lsm_db *) = atomic_load(&lsm_fault_flush_gap);
+
+			if (gap)
+				gap(db);
+		}
 		delete_wal_below(db, log_number);
 
 		pthread_mutex_lock(&db->mu);
-		db->imm = NULL;
-		db->flushes_done++;
 		db->compact_wakeups++;
-		pthread_cond_broadcast(&db->flushed_cv);
 		pthread_cond_signal(&db->compact_cv);
 		pthread_mutex_unlock(&db->mu);
 		lsm_memtable_unref(imm);

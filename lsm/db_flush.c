@@ -315,6 +315,25 @@ int lsm_db_flush_memtable(lsm_db *db, lsm_memtable *m, bool set_log_number, uint
 	}
 	pthread_mutex_lock(&db->version_mu);
 	rc = lsm_versions_apply(db->versions, &edit);
+	/*
+	 * The flushed memtable leaves the read path with the same publish:
+	 * while version_mu is held no compaction can fold the new tables with
+	 * older ones, and a reader pins memtables and version together under
+	 * db->mu. Left set any longer, a reader could pin it beside a version
+	 * where a compaction had folded its entries (a MERGE with the base it
+	 * applies to, as a PUT of the same sequence number): the memtable's
+	 * copy sorts first and the folded one is skipped as the same entry, so
+	 * the read gave the operand without its base.
+	 */
+	if (rc == 0) {
+		pthread_mutex_lock(&db->mu);
+		if (db->imm == m) {
+			db->imm = NULL;
+			db->flushes_done++;
+			pthread_cond_broadcast(&db->flushed_cv);
+		}
+		pthread_mutex_unlock(&db->mu);
+	}
 	pthread_mutex_unlock(&db->version_mu);
 	if (rc) {
 		/*

@@ -17,6 +17,8 @@ struct fault_state {
 
 static struct fault_state points[LSM_FAULT_N_POINTS];
 
+void (*_Atomic lsm_fault_flush_gap)(struct lsm_db *db);
+
 void lsm_fault_arm(enum lsm_fault_point p, uint64_t skip, int err, bool sticky)
 {
 	atomic_store(&points[p].countdown, (int_fast64_t)skip);

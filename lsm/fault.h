@@ -60,4 +60,12 @@ int lsm_fault_arm_from_env(void);
 /* Called by the I/O paths before an operation: 0 to go on, or -errno to fail it. */
 int lsm_fault_check(enum lsm_fault_point p);
 
+/*
+ * When set (tests only), the flush thread calls it with the engine after a
+ * flush is published and before that flush's WAL segments are deleted: a
+ * test runs there what may run concurrently in that gap.
+ */
+struct lsm_db;
+extern void (*_Atomic lsm_fault_flush_gap)(struct lsm_db *db);
+
 #endif
