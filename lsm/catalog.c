@@ -2488,6 +2488,12 @@ static const lsm_catalog_rp autogen_rp = {
 
 
 /* The store of policy rp of d (rps hold 0 for the database's own id). */
+/* A policy's shard duration: 0 (the engine's window) or within the bounds. */
+static bool shard_duration_ok(int64_t ns)
+{
+	return ns == 0 || (ns >= LSM_CATALOG_SHARD_MIN_NS && ns <= LSM_CATALOG_SHARD_MAX_NS);
+}
+
 static uint32_t rp_store(const struct c_db *d, const lsm_catalog_rp *rp)
 {
 	return rp->store ? rp->store : d->id;
@@ -2675,6 +2681,10 @@ static int rp_replay(lsm_catalog *c, struct rd *r, const char **what)
 		*what = "malformed retention policy record";
 		return 0;
 	}
+	if (!(flags & LSM_CATRP_DROPPED) && !shard_duration_ok(rp.shard_duration_ns)) {
+		*what = "retention policy record with a shard duration out of bounds";
+		return 0;
+	}
 	if ((flags & ~(LSM_CATRP_DEFAULT | LSM_CATRP_DROPPED | LSM_CATRP_INITIAL | LSM_CATRP_STORE)) ||
 	    ((flags & LSM_CATRP_DROPPED) && (flags & (LSM_CATRP_DEFAULT | LSM_CATRP_INITIAL | LSM_CATRP_STORE))) ||
 	    ((flags & LSM_CATRP_INITIAL) && (flags & LSM_CATRP_STORE)) ||
@@ -2767,6 +2777,8 @@ int lsm_catalog_set_rp(lsm_catalog *c, uint32_t db, const lsm_catalog_rp *rp, en
 		return rc == STRATA_ETOOBIG ? STRATA_EINVAL : rc;
 	if (rp->duration_ns < 0 || rp->shard_duration_ns < 0)
 		return strata_error(STRATA_EINVAL, "retention policy %s: negative duration", rp->name);
+	if (!shard_duration_ok(rp->shard_duration_ns))
+		return strata_error(STRATA_EINVAL, "retention policy %s: shard duration out of 1h .. 8760h", rp->name);
 	if (rp->replica_n < 1)
 		return strata_error(STRATA_EINVAL, "replication factor must be greater than 0");
 	pthread_mutex_lock(&c->mu);

@@ -76,6 +76,15 @@ typedef struct lsm_catalog_rp {
 } lsm_catalog_rp;
 
 #define LSM_CATALOG_AUTOGEN "autogen"
+/*
+ * Bounds of a policy's shard duration, the length of its points' windows
+ * (0: the engine's window): InfluxDB's shortest, and a year, beyond which a
+ * window would only delay its final merge and the dropping of its points.
+ * A catalog record outside them is damage: a flush would otherwise cut a
+ * table per instant.
+ */
+#define LSM_CATALOG_SHARD_MIN_NS (INT64_C(3600) * 1000000000)
+#define LSM_CATALOG_SHARD_MAX_NS (INT64_C(8760) * LSM_CATALOG_SHARD_MIN_NS)
 
 enum lsm_catalog_rp_op {
 	/*

@@ -58,12 +58,11 @@
 #define RP_MIN_DURATION_NS (INT64_C(3600) * 1000000000)
 #define HOUR_NS (INT64_C(3600) * 1000000000)
 /*
- * Bounds of a SHARD DURATION: InfluxDB's shortest (it raises shorter ones
- * to an hour; strata says so instead), and a year, beyond which a window
- * would only delay its final merge and the dropping of its points.
+ * Bounds of a SHARD DURATION (catalog.h): InfluxDB's shortest (it raises
+ * shorter ones to an hour; strata says so instead), and a year.
  */
-#define RP_MIN_SHARD_NS HOUR_NS
-#define RP_MAX_SHARD_NS (8760 * HOUR_NS)
+#define RP_MIN_SHARD_NS LSM_CATALOG_SHARD_MIN_NS
+#define RP_MAX_SHARD_NS LSM_CATALOG_SHARD_MAX_NS
 
 /* Series examined between two deadline checks. */
 #define DEADLINE_EVERY 4096

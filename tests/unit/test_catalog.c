@@ -838,6 +838,8 @@ static void test_catalog_bad_record_contents_are_corrupt(void **state)
 	static const uint8_t store_missing[] = { 1, 8, 0, 0, 1, 1, 'x' };
 	static const uint8_t store_initial[] = { 1, 12, 0, 0, 1, 1, 'x', 5 };
 	static const uint8_t store_dropped[] = { 1, 10, 0, 0, 0, 1, 'x', 5 };
+	/* a policy whose windows would be 1 ns long: out of 1h .. 8760h */
+	static const uint8_t shard_tiny[] = { 1, 0, 0, 1, 1, 1, 'z' };
 	const struct { uint8_t type; const uint8_t *p; size_t len; } cases[] = {
 		{ LSM_CATREC_SERIES, unsorted, sizeof unsorted },
 		{ LSM_CATREC_SERIES, unknown_db, sizeof unknown_db },
@@ -850,6 +852,7 @@ static void test_catalog_bad_record_contents_are_corrupt(void **state)
 		{ LSM_CATREC_RP, store_missing, sizeof store_missing },
 		{ LSM_CATREC_RP, store_initial, sizeof store_initial },
 		{ LSM_CATREC_RP, store_dropped, sizeof store_dropped },
+		{ LSM_CATREC_RP, shard_tiny, sizeof shard_tiny },
 		{ 99, trailing, sizeof trailing },
 	};
 	long long size;
@@ -1030,6 +1033,12 @@ static void test_catalog_series_limit_per_db(void **state)
 		lsm_catalog_rp rp = { .name = "week", .duration_ns = INT64_C(604800000000000), .replica_n = 1 };
 		uint32_t week;
 
+		/* Windows outside 1h .. 8760h are refused before anything is written. */
+		rp.shard_duration_ns = LSM_CATALOG_SHARD_MIN_NS - 1;
+		assert_int_equal(lsm_catalog_set_rp(f->c, other, &rp, LSM_CATALOG_RP_CREATE), STRATA_EINVAL);
+		rp.shard_duration_ns = LSM_CATALOG_SHARD_MAX_NS + 1;
+		assert_int_equal(lsm_catalog_set_rp(f->c, other, &rp, LSM_CATALOG_RP_CREATE), STRATA_EINVAL);
+		rp.shard_duration_ns = 0;
 		assert_int_equal(lsm_catalog_set_rp(f->c, other, &rp, LSM_CATALOG_RP_CREATE), 0);
 		assert_int_equal(lsm_catalog_store(f->c, other, "week", &week), 0);
 		assert_true(week != other);
