@@ -112,7 +112,7 @@ static int child_list_push(child_list *l, lsm_iter *it)
 static int add_table_iters(lsm_db_iter *it, child_list *children)
 {
 	lsm_version *v = it->view.version;
-	int64_t t0, t1;
+	int64_t t0 = INT64_MIN, t1 = INT64_MAX; /* the whole of time unless the range is one series's */
 	bool single = single_series_range(it->lo, it->hi, &t0, &t1);
 	uint64_t series = lsm_ukey_series(it->lo);
 	size_t first = single ? lsm_version_first_overlap(v, t0) : 0;
