@@ -527,11 +527,18 @@ static bool split_select(void *ctx, int id)
 	return id >= 0 && (uint32_t)id < ast->n_stmts && ast->stmts[id].kind == QUERY_STMT_SELECT;
 }
 
+void (*_Atomic http_query_stream_hook)(void);
+
 static void *stream_main(void *arg)
 {
+	void (*hook)(void) = atomic_load(&http_query_stream_hook);
 	stream *s = arg;
 	query_request req = { .db = s->p.v[P_DB], .rp = s->p.v[P_RP], .now_ns = 0, .cancel = &s->stop };
-	int rc = query_execute(s->q->engine, s->ast, &req, s->o);
+	int rc;
+
+	if (hook)
+		hook();
+	rc = query_execute(s->q->engine, s->ast, &req, s->o);
 	size_t stmt_errors = query_output_error_count(s->o);
 	bool cancelled, failed = false;
 

@@ -89,4 +89,10 @@ int http_query_handle(void *ctx, struct MHD_Connection *conn, const char *method
 /* Appends the handler's counters to f as Prometheus text. */
 void http_query_metrics(http_query *q, FILE *f);
 
+/*
+ * Tests only: when set, a chunked response's query thread calls it before
+ * it runs the query (a test holds streams there to see what waits on them).
+ */
+extern void (*_Atomic http_query_stream_hook)(void);
+
 #endif
