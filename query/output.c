@@ -239,7 +239,7 @@ static void put_pretty(query_output *o, const char *p, size_t n)
 
 static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n, int *rc);
 
-static void put(query_output *o, const char *p, size_t n)
+static void put_slow(query_output *o, const char *p, size_t n)
 {
 	if (o->capture)
 		append(&o->head, &o->head_len, &o->head_cap, p, n, &o->head_rc);
@@ -247,6 +247,17 @@ static void put(query_output *o, const char *p, size_t n)
 		put_pretty(o, p, n);
 	else
 		put_raw(o, p, n);
+}
+
+/* Most pieces are a few bytes that fit the buffer as it is: those take no call. */
+static inline void put(query_output *o, const char *p, size_t n)
+{
+	if (!o->capture && !o->pretty && !o->sink_rc && n < OUT_BUF_BYTES - o->len) {
+		memcpy(o->buf + o->len, p, n);
+		o->len += n;
+		return;
+	}
+	put_slow(o, p, n);
 }
 
 static void puts_(query_output *o, const char *s)
