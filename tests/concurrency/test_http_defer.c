@@ -16,6 +16,7 @@
 #include "lsm/catalog.h"
 #include "lsm/lsm.h"
 #include "lsm/row.h"
+#include "tests/loopback.h"
 #include "tests/util.h"
 
 #include <arpa/inet.h>
@@ -38,25 +39,6 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static bool started, released;
 static int n_started; /* hooks that have started since the last reset */
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 static int slow_query(void *ctx, struct MHD_Connection *conn, const char *method, const char *url, const char *body,
 		      size_t len)
 {
@@ -65,7 +47,7 @@ static int slow_query(void *ctx, struct MHD_Connection *conn, const char *method
 	struct timespec until;
 
 	(void)ctx, (void)method, (void)url, (void)body, (void)len;
-	deadline_in(&until, WAIT_MS);
+	test_deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	started = true;
 	n_started++;
@@ -81,12 +63,9 @@ static int slow_query(void *ctx, struct MHD_Connection *conn, const char *method
 
 static int connect_to(uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = test_connect_loopback(port);
 
 	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	return fd;
 }
 
@@ -95,11 +74,11 @@ static int exchange(int fd, const char *req, const char *want, int wait_ms)
 {
 	char buf[4096];
 	size_t len = 0;
-	int64_t end = mono_ms() + wait_ms;
+	int64_t end = test_mono_ms() + wait_ms;
 
 	if (req)
 		assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	while (mono_ms() < end && len + 1 < sizeof buf) {
+	while (test_mono_ms() < end && len + 1 < sizeof buf) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
@@ -146,7 +125,7 @@ static void test_http_query_off_the_worker(void **state)
 
 	q = connect_to(ingest_http_port(http));
 	assert_int_equal(write(q, "GET /query?q=x HTTP/1.1\r\nHost: a\r\n\r\n", 36), 36);
-	deadline_in(&until, WAIT_MS);
+	test_deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	while (!started && pthread_cond_timedwait(&cv, &mu, &until) == 0)
 		;
@@ -174,7 +153,7 @@ static void test_http_query_off_the_worker(void **state)
 	started = released = false;
 	pthread_mutex_unlock(&mu);
 	assert_int_equal(write(q, "GET /query?q=x HTTP/1.1\r\nHost: a\r\n\r\n", 36), 36);
-	deadline_in(&until, WAIT_MS);
+	test_deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	while (!started && pthread_cond_timedwait(&cv, &mu, &until) == 0)
 		;
@@ -193,7 +172,7 @@ static void wait_started(int n)
 {
 	struct timespec until;
 
-	deadline_in(&until, WAIT_MS);
+	test_deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	while (n_started < n && pthread_cond_timedwait(&cv, &mu, &until) == 0)
 		;

@@ -17,6 +17,7 @@
 #include "lsm/lsm.h"
 #include "lsm/row.h"
 #include "query/exec.h"
+#include "tests/loopback.h"
 #include "tests/util.h"
 #include "tools/http_query.h"
 
@@ -39,31 +40,12 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int held;       /* query threads waiting in the hook */
 static bool released;
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* The stream hook: holds the query thread until released (or WAIT_MS). */
 static void hold_query(void)
 {
 	struct timespec until;
 
-	deadline_in(&until, WAIT_MS);
+	test_deadline_in(&until, WAIT_MS);
 	pthread_mutex_lock(&mu);
 	held++;
 	pthread_cond_broadcast(&cv);
@@ -78,7 +60,7 @@ static int wait_held(int n, int ms)
 	struct timespec until;
 	int got;
 
-	deadline_in(&until, ms);
+	test_deadline_in(&until, ms);
 	pthread_mutex_lock(&mu);
 	while (held < n && pthread_cond_timedwait(&cv, &mu, &until) == 0)
 		;
@@ -89,12 +71,9 @@ static int wait_held(int n, int ms)
 
 static int connect_to(uint16_t port)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = test_connect_loopback(port);
 
 	assert_true(fd >= 0);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
 	return fd;
 }
 
@@ -108,9 +87,9 @@ static bool read_until(int fd, const char *want, int wait_ms)
 {
 	char buf[8192];
 	size_t len = 0;
-	int64_t end = mono_ms() + wait_ms;
+	int64_t end = test_mono_ms() + wait_ms;
 
-	while (mono_ms() < end && len + 1 < sizeof buf) {
+	while (test_mono_ms() < end && len + 1 < sizeof buf) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		ssize_t n;
 
